@@ -1,0 +1,18 @@
+"""The Celery app. The beat schedule has one entry per sync entity."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketsync.settings")
+
+app = Celery("marketsync")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["marketsync.sync", "connections", "orders", "offers", "listings", "backship"])
+
+
+@app.on_after_finalize.connect
+def _install_beat_schedule(sender: Celery, **kwargs) -> None:
+    from marketsync.sync.schedule import beat_schedule
+
+    sender.conf.beat_schedule = beat_schedule()

@@ -1,0 +1,69 @@
+"""The few exceptions the engine understands. Every adapter maps HTTP failures onto these.
+
+Messages name the endpoint and the record, never a credential: clients build
+them from the method and path only, and redact them against the connection's
+secrets before raising.
+"""
+
+from __future__ import annotations
+
+
+class MarketplaceError(Exception):
+    """Base of every failure talking to a marketplace."""
+
+    kind = "transient"
+
+    def __init__(self, message: str, *, status_code: int | None = None, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.endpoint = endpoint
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class AuthError(MarketplaceError):
+    """The marketplace refused the credentials: sync stops until they are replaced."""
+
+    kind = "auth"
+
+
+class TransientError(MarketplaceError):
+    """5xx, timeouts, resets, edge/WAF challenges: worth retrying later."""
+
+    kind = "transient"
+
+
+class RateLimited(TransientError):
+    """429 or a budget exhausted. ``retry_after`` is seconds to wait, when the marketplace said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class BadResponse(MarketplaceError):
+    """A response that does not parse or breaks the documented contract."""
+
+    kind = "bad_data"
+
+
+class NotFound(MarketplaceError):
+    """404: the record does not exist (or is not visible to these credentials)."""
+
+    kind = "bad_data"
+
+
+class InvalidRequest(MarketplaceError):
+    """4xx refusing what we sent (validation, illegal transition): the message says why."""
+
+    kind = "bad_data"
+
+
+class BadRecord(Exception):
+    """One record of a page that cannot be read; the rest of the page is kept."""
+
+    def __init__(self, record_id: str, message: str) -> None:
+        super().__init__(f"record {record_id}: {message}")
+        self.record_id = str(record_id)
+        self.message = message

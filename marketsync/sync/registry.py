@@ -1,0 +1,96 @@
+"""Which (marketplace, entity) pairs sync, and how: an adapter that yields pages, a service that stores them.
+
+Each marketplace package registers its specs in ``<package>/entities.py``;
+the registry imports those modules on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+
+from marketsync.marketplaces import Entity, Marketplace
+from marketsync.sync.errors import BadRecord
+
+if TYPE_CHECKING:
+    from connections.models import Connection
+
+
+@dataclass
+class Page:
+    """One page of typed records and the cursor to store once they are stored.
+
+    ``sweep_started_at`` is set on the last page of a full sweep: records of the
+    connection not seen since that time are then marked removed, in the same
+    transaction as that page.
+    """
+
+    records: list[Any]
+    cursor: dict
+    bad_records: list[BadRecord] = field(default_factory=list)
+    sweep_started_at: datetime | None = None
+
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(self.created + other.created, self.updated + other.updated)
+
+
+class EntityAdapter(Protocol):
+    def pages(self, *, cursor: dict) -> Iterator[Page]: ...
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    marketplace: Marketplace
+    entity: Entity
+    # Builds the adapter for one connection on an injected httpx.Client.
+    adapter: Callable[[Connection, httpx.Client], EntityAdapter]
+    # Stores one page's records; returns counts. Runs inside the page's transaction.
+    upsert_page: Callable[..., UpsertResult]
+    # After a complete sweep: mark what was not seen since ``started_at`` as removed; returns how many.
+    mark_removed: Callable[..., int] | None = None
+    # Before a run: a reason not to run now (e.g. a call budget), or None.
+    admission: Callable[[Connection, Entity], str | None] | None = None
+
+
+_SPECS: dict[tuple[Marketplace, Entity], EntitySpec] = {}
+_LOADED = False
+_MODULES = {m: f"marketsync.marketplaces.{m.value}.entities" for m in Marketplace}
+
+
+def register(spec: EntitySpec) -> EntitySpec:
+    _SPECS[(spec.marketplace, spec.entity)] = spec
+    return spec
+
+
+def _load() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    for module in _MODULES.values():
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    _LOADED = True
+
+
+def get_spec(marketplace: str, entity: str) -> EntitySpec | None:
+    _load()
+    return _SPECS.get((Marketplace(marketplace), Entity(entity)))
+
+
+def all_specs() -> list[EntitySpec]:
+    _load()
+    return list(_SPECS.values())

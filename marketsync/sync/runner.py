@@ -1,0 +1,202 @@
+"""Run one (connection, entity) sync: lease, pages, one transaction per page, outcome.
+
+This is the only place that decides what a failure means for scheduling. See
+DESIGN.md, "The engine's contract".
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from connections.crypto import CredentialsUnreadable
+from connections.models import EntitySync
+from marketsync.redaction import redact
+from marketsync.sync.errors import AuthError, MarketplaceError, RateLimited
+from marketsync.sync.http import build_http_client
+from marketsync.sync.registry import get_spec
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=1)
+MAX_BAD_RECORDS_REPORTED = 5
+
+
+@dataclass
+class SyncOutcome:
+    entity_sync_id: int
+    entity: str
+    status: str = "ok"  # ok | skipped | failed
+    seen: int = 0
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    pages: int = 0
+    duration: float = 0.0
+    error: str = ""
+    error_kind: str = ""
+    bad_records: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+def acquire_lease(entity_sync_id: int, *, seconds: int | None = None) -> bool:
+    """Atomically take the row's lease; False when another runner holds it."""
+    now = timezone.now()
+    seconds = seconds or settings.SYNC_LEASE_SECONDS
+    taken = (
+        EntitySync.objects.filter(pk=entity_sync_id)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .update(locked_until=now + timedelta(seconds=seconds), last_started_at=now)
+    )
+    return taken == 1
+
+
+def _extend_lease(entity_sync_id: int) -> None:
+    EntitySync.objects.filter(pk=entity_sync_id).update(
+        locked_until=timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+    )
+
+
+def backoff_delay(failures: int) -> timedelta:
+    """Exponential from one interval, capped, with jitter so connections spread out."""
+    base = settings.SYNC_INTERVAL_SECONDS * (2 ** max(0, failures - 1))
+    capped = min(base, MAX_BACKOFF.total_seconds())
+    return timedelta(seconds=capped * random.uniform(0.8, 1.2))
+
+
+def run_entity_sync(
+    entity_sync_id: int,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    http: httpx.Client | None = None,
+    force: bool = False,
+) -> SyncOutcome:
+    """Sync one (connection, entity). Never raises for marketplace failures: they are recorded."""
+    sync = EntitySync.objects.select_related("connection", "connection__organization").get(pk=entity_sync_id)
+    outcome = SyncOutcome(entity_sync_id=sync.pk, entity=sync.entity)
+    connection = sync.connection
+    spec = get_spec(connection.marketplace, sync.entity)
+    if spec is None:
+        outcome.status, outcome.error = "skipped", f"{connection.marketplace} does not sync {sync.entity}"
+        return outcome
+    if not force and (not sync.enabled or not connection.enabled):
+        outcome.status, outcome.error = "skipped", "sync is switched off"
+        return outcome
+    if sync.error_kind == EntitySync.ErrorKind.AUTH and not force:
+        outcome.status, outcome.error = "skipped", "waiting for new credentials"
+        return outcome
+    if spec.admission:
+        reason = spec.admission(connection, sync.entity)
+        if reason:
+            EntitySync.objects.filter(pk=sync.pk).update(
+                last_error=reason, error_kind=EntitySync.ErrorKind.TRANSIENT,
+                next_attempt_at=timezone.now() + timedelta(seconds=settings.SYNC_INTERVAL_SECONDS),
+            )
+            outcome.status, outcome.error, outcome.error_kind = "skipped", reason, "transient"
+            return outcome
+    if not acquire_lease(sync.pk):
+        outcome.status, outcome.error = "skipped", "another worker is syncing it"
+        return outcome
+
+    started = time.monotonic()
+    secrets: tuple[str, ...] = ()
+    own_http = http is None
+    http = http or build_http_client(transport=transport)
+    try:
+        secrets = tuple(connection.credentials.values())
+        adapter = spec.adapter(connection, http)
+        for page in adapter.pages(cursor=dict(sync.cursor or {})):
+            with transaction.atomic():
+                result = spec.upsert_page(connection=connection, records=page.records)
+                removed = 0
+                if page.sweep_started_at is not None and spec.mark_removed:
+                    removed = spec.mark_removed(connection=connection, seen_before=page.sweep_started_at)
+                EntitySync.objects.filter(pk=sync.pk).update(cursor=page.cursor)
+            outcome.pages += 1
+            outcome.seen += len(page.records) + len(page.bad_records)
+            outcome.created += result.created
+            outcome.updated += result.updated
+            outcome.removed += removed
+            outcome.bad_records += [str(b) for b in page.bad_records]
+            _extend_lease(sync.pk)
+    except (MarketplaceError, CredentialsUnreadable) as exc:
+        outcome.status = "failed"
+        outcome.error = redact(str(exc), secrets)
+        outcome.error_kind = "auth" if isinstance(exc, (AuthError, CredentialsUnreadable)) else exc.kind
+        _record_failure(sync, outcome, exc)
+    except Exception as exc:  # a bug or an unparseable payload: recorded, never fatal to other entities
+        logger.exception("sync of %s crashed", sync)
+        outcome.status = "failed"
+        outcome.error = redact(f"{type(exc).__name__}: {exc}", secrets)
+        outcome.error_kind = EntitySync.ErrorKind.BAD_DATA
+        _record_failure(sync, outcome, exc)
+    else:
+        _record_success(sync, outcome)
+    finally:
+        outcome.duration = time.monotonic() - started
+        EntitySync.objects.filter(pk=sync.pk).update(
+            locked_until=None,
+            last_finished_at=timezone.now(),
+            last_run_duration_ms=int(outcome.duration * 1000),
+        )
+        if own_http:
+            http.close()
+    return outcome
+
+
+def _record_success(sync: EntitySync, outcome: SyncOutcome) -> None:
+    now = timezone.now()
+    error, kind = "", ""
+    if outcome.bad_records:
+        shown = "; ".join(outcome.bad_records[:MAX_BAD_RECORDS_REPORTED])
+        more = len(outcome.bad_records) - MAX_BAD_RECORDS_REPORTED
+        error = f"{len(outcome.bad_records)} record(s) could not be read and were skipped: {shown}"
+        error += f"; and {more} more" if more > 0 else ""
+        kind = EntitySync.ErrorKind.BAD_DATA
+        outcome.error, outcome.error_kind = error, kind
+    EntitySync.objects.filter(pk=sync.pk).update(
+        last_success_at=now,
+        last_error=error,
+        error_kind=kind,
+        consecutive_failures=0,
+        next_attempt_at=None,
+        last_run_seen=outcome.seen,
+        last_run_created=outcome.created,
+        last_run_updated=outcome.updated,
+        last_run_removed=outcome.removed,
+    )
+
+
+def _record_failure(sync: EntitySync, outcome: SyncOutcome, exc: Exception) -> None:
+    failures = sync.consecutive_failures + 1
+    next_attempt = None
+    if outcome.error_kind == "transient":
+        delay = backoff_delay(failures)
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            delay = max(delay, timedelta(seconds=exc.retry_after))
+        next_attempt = timezone.now() + delay
+    elif outcome.error_kind == "bad_data":
+        next_attempt = timezone.now() + backoff_delay(failures)
+    logger.warning("sync of %s failed (%s): %s", sync, outcome.error_kind, outcome.error)
+    EntitySync.objects.filter(pk=sync.pk).update(
+        last_error=outcome.error,
+        error_kind=outcome.error_kind,
+        consecutive_failures=F("consecutive_failures") + 1,
+        next_attempt_at=next_attempt,
+        last_run_seen=outcome.seen,
+        last_run_created=outcome.created,
+        last_run_updated=outcome.updated,
+        last_run_removed=outcome.removed,
+    )

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from marketsync.sync.runner import run_entity_sync
+from marketsync.sync.selectors import entity_sync_due_list
+
+
+@shared_task(name="marketsync.sync.dispatch_entity", ignore_result=True)
+def dispatch_entity(entity: str) -> int:
+    """Beat tick for one entity: enqueue one sync per due (connection, entity); expire with the tick."""
+    ids = list(entity_sync_due_list(entity=entity).values_list("pk", flat=True))
+    for entity_sync_id in ids:
+        sync_entity.apply_async(args=[entity_sync_id], expires=settings.SYNC_INTERVAL_SECONDS)
+    return len(ids)
+
+
+@shared_task(name="marketsync.sync.sync_entity", ignore_result=False)
+def sync_entity(entity_sync_id: int, force: bool = False) -> dict:
+    outcome = run_entity_sync(entity_sync_id, force=force)
+    return {
+        "entity": outcome.entity,
+        "status": outcome.status,
+        "seen": outcome.seen,
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "removed": outcome.removed,
+        "error": outcome.error,
+    }
+
+
+@shared_task(name="marketsync.sync.ping")
+def ping(value: str) -> str:
+    """Round-trips through the broker; used by health checks and tests."""
+    return value

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from django.db import models
+
+from connections.models import MARKETPLACE_CHOICES, Connection, Organization
+from orders.status import UnifiedStatus
+
+
+class Order(models.Model):
+    """An order from any marketplace. ``external_id`` is the marketplace's own id."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="orders")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="orders")
+    marketplace = models.CharField(max_length=20, choices=MARKETPLACE_CHOICES)
+    external_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=UnifiedStatus.choices, default=UnifiedStatus.UNKNOWN)
+    marketplace_status = models.CharField(max_length=64, blank=True, default="")
+    placed_at = models.DateTimeField(null=True, blank=True)
+    marketplace_updated_at = models.DateTimeField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    total_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    subtotal_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    shipping_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    customer_name = models.CharField(max_length=200, blank=True, default="")
+    customer_email = models.CharField(max_length=254, blank=True, default="")
+    shipping_address = models.JSONField(default=dict, blank=True)
+    billing_address = models.JSONField(default=dict, blank=True)
+    tracking_number = models.CharField(max_length=120, blank=True, default="")
+    tracking_url = models.CharField(max_length=500, blank=True, default="")
+    shipper = models.CharField(max_length=120, blank=True, default="")
+    items_count = models.PositiveIntegerField(default=0)
+    has_unmatched_items = models.BooleanField(default=False)
+    # Marketplace-specific fields worth showing (payment method, is_backship, ...).
+    details = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    first_synced_at = models.DateTimeField(auto_now_add=True)
+    last_synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="order_unique_per_connection")]
+        indexes = [
+            models.Index(fields=["organization", "-placed_at", "-id"], name="order_org_placed_idx"),
+            models.Index(fields=["organization", "status", "-placed_at", "-id"], name="order_org_status_idx"),
+            models.Index(fields=["organization", "-last_synced_at"], name="order_org_synced_idx"),
+            models.Index(fields=["connection", "status"], name="order_conn_status_idx"),
+        ]
+        ordering = ["-placed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.marketplace} order {self.external_id}"
+
+
+class OrderItem(models.Model):
+    """A line of an order: a refurbished device or a lot of LEGO parts."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="order_items")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="order_items")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=UnifiedStatus.choices, default=UnifiedStatus.UNKNOWN)
+    marketplace_status = models.CharField(max_length=64, blank=True, default="")
+    sku = models.CharField(max_length=120, blank=True, default="")
+    title = models.CharField(max_length=500, blank=True, default="")
+    quantity = models.IntegerField(default=1)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    # Refurbished devices
+    imei = models.CharField(max_length=32, blank=True, default="")
+    serial_number = models.CharField(max_length=64, blank=True, default="")
+    listing_ref = models.CharField(max_length=64, blank=True, default="", help_text="Offer, listing or lot id.")
+    image_url = models.CharField(max_length=500, blank=True, default="")
+    # LEGO parts
+    part_number = models.CharField(max_length=64, blank=True, default="")
+    item_type = models.CharField(max_length=20, blank=True, default="")
+    color_id = models.CharField(max_length=16, blank=True, default="")
+    color_name = models.CharField(max_length=64, blank=True, default="")
+    condition = models.CharField(max_length=20, blank=True, default="")
+    completeness = models.CharField(max_length=8, blank=True, default="")
+    remarks = models.TextField(blank=True, default="")
+    location = models.CharField(max_length=120, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    last_synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="orderitem_unique_per_connection")]
+        indexes = [
+            models.Index(fields=["organization", "sku"], name="orderitem_org_sku_idx"),
+            models.Index(fields=["organization", "part_number"], name="orderitem_org_part_idx"),
+        ]
+        ordering = ["order_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.sku or self.part_number or self.external_id} × {self.quantity}"

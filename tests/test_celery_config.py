@@ -1,0 +1,26 @@
+from django.conf import settings
+
+from marketsync.celery import app
+
+
+def test_effective_celery_configuration_is_safe_for_at_least_once_delivery():
+    conf = app.conf
+    assert conf.task_serializer == "json"
+    assert conf.result_serializer == "json"
+    assert list(conf.accept_content) == ["json"]
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_soft_time_limit < conf.task_time_limit < settings.SYNC_INTERVAL_SECONDS
+    if conf.broker_url.startswith("redis"):
+        assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+
+
+def test_beat_has_one_dispatcher_per_entity_that_expires_within_an_interval():
+    app.finalize()
+    schedule = app.conf.beat_schedule
+    entities = {entry["args"][0] for entry in schedule.values()}
+    assert entities == {"orders", "offers", "market_offers", "listings", "deliveries", "returns", "inventory"}
+    for entry in schedule.values():
+        assert entry["task"] == "marketsync.sync.dispatch_entity"
+        assert entry["options"]["expires"] == settings.SYNC_INTERVAL_SECONDS
