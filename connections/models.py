@@ -180,3 +180,17 @@ class AuditEntry(models.Model):
         return f"{self.action} {self.target_type} {self.target_id}: {self.outcome}"
 
 
+
+
+class ApiCallCount(models.Model):
+    """Calls made to a marketplace per connection and hour, for daily budgets (BrickLink: 5,000 a day)."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="api_call_counts")
+    hour = models.DateTimeField(help_text="Start of the hour (UTC) the calls fall in.")
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "hour"], name="one_call_count_per_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} {self.hour:%Y-%m-%d %H}:00 {self.calls}"
