@@ -4,7 +4,6 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-
 from django.utils import timezone
 
 from connections.crypto import decrypt_credentials, encrypt_credentials

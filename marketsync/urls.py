@@ -13,4 +13,5 @@ urlpatterns = [
     path("listings/", include("listings.urls")),
     path("backship/", include("backship.urls")),
     path("connections/", include("connections.urls")),
+    path("", include("marketsync.webhooks.urls")),
 ]

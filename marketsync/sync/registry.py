@@ -61,6 +61,9 @@ class EntitySpec:
     mark_removed: Callable[..., int] | None = None
     # Before a run: a reason not to run now (e.g. a call budget), or None.
     admission: Callable[[Connection, Entity], str | None] | None = None
+    # Re-read one record now (an order's "refresh", a webhook): fetches by the marketplace id and
+    # stores it through ``upsert_page``; returns the counts.
+    refresh_one: Callable[[Connection, httpx.Client, str], UpsertResult] | None = None
 
 
 _SPECS: dict[tuple[Marketplace, Entity], EntitySpec] = {}

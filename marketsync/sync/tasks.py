@@ -34,3 +34,13 @@ def sync_entity(entity_sync_id: int, force: bool = False) -> dict:
 def ping(value: str) -> str:
     """Round-trips through the broker; used by health checks and tests."""
     return value
+
+
+@shared_task(name="marketsync.sync.refresh_record", ignore_result=True)
+def refresh_record_task(connection_id: int, entity: str, external_id: str) -> None:
+    from connections.models import Connection
+    from marketsync.sync.services import refresh_record
+
+    connection = Connection.objects.filter(pk=connection_id, enabled=True).first()
+    if connection is not None:
+        refresh_record(connection=connection, entity=entity, external_id=external_id)

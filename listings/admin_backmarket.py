@@ -1,0 +1,1 @@
+"""Admin for Back Market listings and bulk tasks."""

@@ -1,0 +1,1 @@
+"""Admin for brick inventory, lots, reservations and the ledger."""

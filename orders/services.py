@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from connections.models import Connection
+from marketsync.sync.registry import UpsertResult
+from marketsync.sync.upsert import bulk_upsert
+from orders.models import Order, OrderItem
+from orders.records import OrderRecord
+
+ORDER_FIELDS = [
+    "status", "marketplace_status", "placed_at", "marketplace_updated_at", "currency", "total_amount",
+    "subtotal_amount", "shipping_amount", "customer_name", "customer_email", "shipping_address",
+    "billing_address", "tracking_number", "tracking_url", "shipper", "details", "raw",
+]
+ITEM_FIELDS = [
+    "status", "marketplace_status", "sku", "title", "quantity", "unit_price", "currency", "imei", "serial_number",
+    "listing_ref", "image_url", "part_number", "item_type", "color_id", "color_name", "condition", "completeness",
+    "remarks", "location", "details", "raw",
+]
+
+
+def order_upsert_page(*, connection: Connection, records: list[OrderRecord]) -> UpsertResult:
+    """Store a page of orders with their items: a constant number of queries, whatever the page size.
+
+    An order's ``items_count`` is the sum of its item quantities. Items are
+    keyed by the marketplace's own id, unique per connection.
+    """
+    result, _ = order_upsert_records(connection=connection, records=records)
+    return result
+
+
+def order_upsert_records(*, connection: Connection, records: list[OrderRecord]) -> tuple[UpsertResult, list[Order]]:
+    """As ``order_upsert_page``, also returning the stored orders (with pks) for follow-up work."""
+    orders = []
+    for record in records:
+        values = {f: getattr(record, f) for f in ORDER_FIELDS}
+        for money in ("total_amount", "subtotal_amount", "shipping_amount"):
+            if values[money] is not None:
+                values[money] = round(values[money], 4)
+        if record.items is not None:
+            values["items_count"] = sum(item.quantity for item in record.items)
+        orders.append(
+            Order(
+                organization_id=connection.organization_id,
+                connection=connection,
+                marketplace=connection.marketplace,
+                external_id=str(record.external_id),
+                **values,
+            )
+        )
+    update_fields = ORDER_FIELDS + ["last_synced_at"]
+    if all(record.items is not None for record in records):
+        update_fields.append("items_count")
+    result, stored = bulk_upsert(Order, orders, unique_fields=["connection", "external_id"], update_fields=update_fields)
+    by_external = {order.external_id: order for order in stored}
+    items = []
+    for record in records:
+        order = by_external[str(record.external_id)]
+        for item in record.items or []:
+            values = {f: getattr(item, f) for f in ITEM_FIELDS}
+            items.append(
+                OrderItem(
+                    organization_id=connection.organization_id,
+                    connection=connection,
+                    order=order,
+                    external_id=str(item.external_id),
+                    **values,
+                )
+            )
+    bulk_upsert(OrderItem, items, unique_fields=["connection", "external_id"], update_fields=ITEM_FIELDS + ["order", "last_synced_at"])
+    return result, stored
