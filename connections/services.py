@@ -1,11 +1,33 @@
-"""Connection lifecycle and the audit log. Admin, CLI and pages are doors onto these functions."""
+"""Connection lifecycle, organizations and the audit log. Admin, CLI and pages are doors onto these functions.
+
+Every function here refuses bad input with ``LifecycleError`` (a ``ValueError``) whose message names what was
+wrong and never contains a credential; nothing stored changes when it is raised.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
-from connections.models import AuditEntry, Connection, Organization
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_slug
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from connections import selectors
+from connections.models import AuditEntry, Connection, EntitySync, Membership, Organization
+from marketsync.marketplaces import SUPPORTED_ENTITIES, CredentialsError, Entity, Marketplace, validate_credentials
 from marketsync.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+BACKMARKET_PLATFORMS = ("eu", "us", "ap")
+
+
+class LifecycleError(ValueError):
+    """Input a lifecycle service refuses; the message says what was wrong (and never holds a secret)."""
 
 
 def audit_record(
@@ -43,3 +65,319 @@ def audit_record(
         outcome=outcome,
         error=redact(error, secrets),
     )
+
+
+# --- organizations ---------------------------------------------------------------------------------------
+
+
+def organization_create(*, slug: str, name: str, owner=None) -> Organization:
+    """A new organization; ``owner`` (a user) becomes its owner."""
+    slug = (slug or "").strip()
+    name = (name or "").strip()
+    try:
+        validate_slug(slug)
+    except ValidationError as exc:
+        raise LifecycleError(f"Organization slug '{slug}' is not valid: use letters, digits, hyphens and underscores.") from exc
+    if not name:
+        raise LifecycleError("Organization name must not be empty.")
+    if Organization.objects.filter(slug=slug).exists():
+        raise LifecycleError(f"An organization with slug '{slug}' already exists.")
+    with transaction.atomic():
+        organization = Organization.objects.create(slug=slug, name=name)
+        if owner is not None:
+            membership_add(organization=organization, user=owner, role=Membership.Role.OWNER)
+    logger.info("organization created slug=%s id=%s", organization.slug, organization.pk)
+    return organization
+
+
+def membership_add(*, organization: Organization, user, role: str = Membership.Role.MEMBER) -> Membership:
+    """Give a user access to an organization (or change the role of an existing membership)."""
+    if role not in Membership.Role.values:
+        raise LifecycleError(f"Unknown role '{role}'; expected one of {', '.join(Membership.Role.values)}.")
+    membership, created = Membership.objects.get_or_create(user=user, organization=organization, defaults={"role": role})
+    if not created and membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def user_get_by_username(*, username: str):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise LifecycleError(f"No user with username '{username}'.")
+    return user
+
+
+# --- connections -------------------------------------------------------------------------------------------
+
+
+def _marketplace(value: str) -> Marketplace:
+    try:
+        return Marketplace(value)
+    except ValueError:
+        raise LifecycleError(
+            f"Unknown marketplace '{value}'; expected one of {', '.join(m.value for m in Marketplace)}."
+        ) from None
+
+
+def _credentials(marketplace: Marketplace, credentials: object) -> dict[str, str]:
+    try:
+        return validate_credentials(marketplace, credentials)
+    except CredentialsError as exc:
+        raise LifecycleError(str(exc)) from None
+
+
+def _check_settings(
+    marketplace: Marketplace, *, environment: str, base_url: str, platform: str, options: object
+) -> None:
+    if environment not in Connection.Environment.values:
+        raise LifecycleError(
+            f"Unknown environment '{environment}'; expected one of {', '.join(Connection.Environment.values)}."
+        )
+    if base_url:
+        try:
+            URLValidator(schemes=["http", "https"])(base_url)
+        except ValidationError:
+            raise LifecycleError(f"Base URL '{base_url}' is not an http(s) URL.") from None
+    if platform:
+        if marketplace != Marketplace.BACKMARKET:
+            raise LifecycleError(f"A platform applies to Back Market connections only, not {marketplace.label}.")
+        if platform not in BACKMARKET_PLATFORMS:
+            raise LifecycleError(f"Unknown Back Market platform '{platform}'; expected one of {', '.join(BACKMARKET_PLATFORMS)}.")
+    if not isinstance(options, dict):
+        raise LifecycleError("Connection options must be a JSON object.")
+
+
+def connection_create(
+    *,
+    organization: Organization,
+    marketplace: str,
+    credentials: dict[str, str],
+    environment: str = Connection.Environment.PRODUCTION,
+    platform: str = "",
+    options: dict[str, Any] | None = None,
+    base_url: str = "",
+    ops: bool = False,
+) -> Connection:
+    """Connect an organization to a marketplace, with one sync state per entity the marketplace supports.
+
+    At most one connection per organization and marketplace. ``base_url`` (a sandbox, a proxy, the local
+    simulator) may be set only by staff and ops: pass ``ops=True`` from the admin and the CLI.
+    """
+    market = _marketplace(marketplace)
+    options = {} if options is None else options
+    base_url = (base_url or "").strip()
+    platform = (platform or "").strip().lower()
+    if base_url and not ops:
+        raise LifecycleError("Only staff and ops may set a connection's base URL.")
+    _check_settings(market, environment=environment, base_url=base_url, platform=platform, options=options)
+    if market == Marketplace.BACKMARKET and not platform:
+        platform = "eu"
+    cleaned = _credentials(market, credentials)
+    existing = Connection.objects.filter(organization=organization, marketplace=market.value).first()
+    if existing is not None:
+        raise LifecycleError(_duplicate_message(organization, market, existing.pk))
+    connection = Connection(
+        organization=organization,
+        marketplace=market.value,
+        environment=environment,
+        platform=platform,
+        base_url=base_url,
+        options=options,
+    )
+    connection.set_credentials(cleaned)
+    try:
+        with transaction.atomic():
+            connection.save()
+            EntitySync.objects.bulk_create(
+                EntitySync(connection=connection, entity=entity.value) for entity in SUPPORTED_ENTITIES[market]
+            )
+    except IntegrityError:  # a concurrent create won the race
+        raise LifecycleError(_duplicate_message(organization, market, None)) from None
+    logger.info("connection created id=%s org=%s marketplace=%s", connection.pk, organization.slug, market.value)
+    return connection
+
+
+def _duplicate_message(organization: Organization, market: Marketplace, existing_id: int | None) -> str:
+    which = f" (connection {existing_id})" if existing_id else ""
+    return (
+        f"Organization '{organization.slug}' already has a {market.label} connection{which}; "
+        "rotate its credentials or delete it instead of creating a second one."
+    )
+
+
+def connection_update_settings(
+    *,
+    connection: Connection,
+    environment: str | None = None,
+    platform: str | None = None,
+    options: dict[str, Any] | None = None,
+    base_url: str | None = None,
+    ops: bool = False,
+) -> Connection:
+    """Change a connection's non-secret settings (base URL: staff and ops only)."""
+    market = Marketplace(connection.marketplace)
+    new_env = connection.environment if environment is None else environment
+    new_platform = connection.platform if platform is None else platform.strip().lower()
+    new_options = connection.options if options is None else options
+    new_base_url = connection.base_url if base_url is None else base_url.strip()
+    if new_base_url != connection.base_url and not ops:
+        raise LifecycleError("Only staff and ops may set a connection's base URL.")
+    _check_settings(market, environment=new_env, base_url=new_base_url, platform=new_platform, options=new_options)
+    connection.environment, connection.platform = new_env, new_platform
+    connection.options, connection.base_url = new_options, new_base_url
+    connection.save(update_fields=["environment", "platform", "options", "base_url", "updated_at"])
+    return connection
+
+
+def connection_list(*, organization: Organization | None = None) -> list[dict[str, Any]]:
+    """JSON-ready summaries of connections and their sync state: never a credential, at most its hint."""
+    return [connection_summary(connection=c) for c in selectors.connection_list(organization=organization)]
+
+
+def connection_summary(*, connection: Connection) -> dict[str, Any]:
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "id": connection.pk,
+        "organization": connection.organization.slug,
+        "marketplace": connection.marketplace,
+        "environment": connection.environment,
+        "platform": connection.platform,
+        "base_url": connection.base_url,
+        "options": connection.options,
+        "enabled": connection.enabled,
+        "credentials_hint": connection.credentials_hint,
+        "credentials_wiped": connection.credentials_wiped,
+        "created_at": iso(connection.created_at),
+        "entities": [
+            {
+                "entity": sync.entity,
+                "enabled": sync.enabled,
+                "last_success_at": iso(sync.last_success_at),
+                "error_kind": sync.error_kind,
+                "last_error": sync.last_error,
+                "consecutive_failures": sync.consecutive_failures,
+            }
+            for sync in connection.entity_syncs.all()
+        ],
+    }
+
+
+def connection_rotate_credentials(*, connection: Connection, credentials: dict[str, str]) -> Connection:
+    """Replace the credentials; an auth error on the connection's entities is cleared so sync resumes next tick."""
+    cleaned = _credentials(Marketplace(connection.marketplace), credentials)
+    with transaction.atomic():
+        connection.set_credentials(cleaned)
+        connection.save(update_fields=["credentials_encrypted", "credentials_hint", "credentials_wiped", "updated_at"])
+        EntitySync.objects.filter(connection=connection, error_kind=EntitySync.ErrorKind.AUTH).update(
+            error_kind="", last_error="", next_attempt_at=None, consecutive_failures=0
+        )
+    logger.info("connection credentials rotated id=%s", connection.pk)
+    return connection
+
+
+def connection_disable(*, connection: Connection, wipe_credentials: bool = False) -> Connection:
+    """Stop syncing the connection; with ``wipe_credentials`` its credentials are erased for good."""
+    connection.enabled = False
+    fields = ["enabled", "updated_at"]
+    if wipe_credentials:
+        connection.wipe_credentials()
+        fields += ["credentials_encrypted", "credentials_hint", "credentials_wiped"]
+    connection.save(update_fields=fields)
+    logger.info("connection disabled id=%s wiped=%s", connection.pk, wipe_credentials)
+    return connection
+
+
+def connection_enable(*, connection: Connection) -> Connection:
+    """Resume syncing; refused while the connection has no credentials."""
+    if connection.credentials_wiped or not connection.has_credentials:
+        reason = "were wiped when it was disabled" if connection.credentials_wiped else "are missing"
+        raise LifecycleError(
+            f"Connection {connection.pk} cannot be enabled: its credentials {reason}. "
+            "Rotate its credentials first, then enable it."
+        )
+    connection.enabled = True
+    connection.save(update_fields=["enabled", "updated_at"])
+    logger.info("connection enabled id=%s", connection.pk)
+    return connection
+
+
+def connection_delete(*, connection: Connection) -> dict[str, int]:
+    """Delete the connection and every row synced through it (orders, items, offers, listings, ...).
+
+    Every synced table references its connection with ON DELETE CASCADE, so this removes exactly that
+    connection's rows and nothing of any other. Returns the number of rows deleted per model.
+    """
+    connection_id = connection.pk
+    with transaction.atomic():
+        _total, per_model = connection.delete()
+    logger.info("connection deleted id=%s rows=%s", connection_id, per_model)
+    return per_model
+
+
+# --- entity sync toggles -------------------------------------------------------------------------------------
+
+
+def _entities(names: Iterable[str]) -> set[str]:
+    result: set[str] = set()
+    for name in names:
+        if name == "all":
+            result |= {e.value for e in Entity}
+            continue
+        try:
+            result.add(Entity(name).value)
+        except ValueError:
+            raise LifecycleError(
+                f"Unknown entity '{name}'; expected 'all' or one of {', '.join(e.value for e in Entity)}."
+            ) from None
+    return result
+
+
+def entity_sync_toggle(
+    *,
+    connection: Connection | None = None,
+    organization: Organization | None = None,
+    enable: Iterable[str] = (),
+    disable: Iterable[str] = (),
+) -> int:
+    """Turn entity syncs on and off for one connection, or (no connection) for every connection — of one
+    organization when given. ``'all'`` stands for every entity. Returns the number of rows changed."""
+    enable_set, disable_set = _entities(enable), _entities(disable)
+    both = enable_set & disable_set
+    if both:
+        raise LifecycleError(f"Entity {', '.join(sorted(both))} cannot be both enabled and disabled.")
+    syncs = EntitySync.objects.all()
+    if connection is not None:
+        supported = {e.value for e in SUPPORTED_ENTITIES[Marketplace(connection.marketplace)]}
+        named = {n for n in (*enable, *disable) if n != "all"}
+        unsupported = sorted(named - supported)
+        if unsupported:
+            raise LifecycleError(
+                f"{connection.marketplace_label} does not sync {', '.join(unsupported)}; "
+                f"it syncs {', '.join(sorted(supported))}."
+            )
+        syncs = syncs.filter(connection=connection)
+    elif organization is not None:
+        syncs = syncs.filter(connection__organization=organization)
+    changed = 0
+    with transaction.atomic():
+        if enable_set:
+            changed += syncs.filter(entity__in=enable_set, enabled=False).update(enabled=True)
+        if disable_set:
+            changed += syncs.filter(entity__in=disable_set, enabled=True).update(enabled=False)
+    return changed
+
+
+def entity_sync_set_all(
+    *, enabled: bool, connection: Connection | None = None, organization: Organization | None = None
+) -> int:
+    """Enable-all / disable-all: every entity of one connection, of one organization, or of every connection."""
+    key = "enable" if enabled else "disable"
+    return entity_sync_toggle(connection=connection, organization=organization, **{key: ["all"]})
+
+
+def entity_sync_set_enabled(*, entity_syncs: QuerySet[EntitySync], enabled: bool) -> int:
+    """Set the toggle on a chosen set of entity syncs (admin actions)."""
+    return entity_syncs.exclude(enabled=enabled).update(enabled=enabled)
