@@ -381,3 +381,32 @@ def entity_sync_set_all(
 def entity_sync_set_enabled(*, entity_syncs: QuerySet[EntitySync], enabled: bool) -> int:
     """Set the toggle on a chosen set of entity syncs (admin actions)."""
     return entity_syncs.exclude(enabled=enabled).update(enabled=enabled)
+
+
+# --- encryption keys ---------------------------------------------------------------------------------------
+
+
+def credentials_reencrypt_all() -> int:
+    """Re-encrypt every stored credential under the newest key of FIELD_ENCRYPTION_KEYS (all or nothing).
+
+    Raises LifecycleError naming the connections whose credentials no configured key can read."""
+    from cryptography.fernet import InvalidToken
+
+    from connections.crypto import reencrypt
+
+    with transaction.atomic():
+        rows = list(Connection.objects.select_for_update().exclude(credentials_encrypted="").only("pk", "credentials_encrypted"))
+        unreadable = []
+        for row in rows:
+            try:
+                row.credentials_encrypted = reencrypt(row.credentials_encrypted)
+            except InvalidToken:
+                unreadable.append(row.pk)
+        if unreadable:
+            raise LifecycleError(
+                f"No key in FIELD_ENCRYPTION_KEYS decrypts the credentials of connection(s) "
+                f"{', '.join(map(str, unreadable))}; keep the old key in the list until rotation succeeds. Nothing was changed."
+            )
+        Connection.objects.bulk_update(rows, ["credentials_encrypted"], batch_size=500)
+    logger.info("credentials re-encrypted under the newest key rows=%s", len(rows))
+    return len(rows)
