@@ -165,7 +165,7 @@ class MarketplaceSimulator:
         if fault == "timeout":
             time.sleep(self.faults.timeout_seconds)
             return self.fault_response("server_error")
-        if fault in ("rate_limit", "server_error"):
+        if fault in ("rate_limit", "server_error", "unauthorized", "forbidden"):
             return self.fault_response(fault)
         with self.lock:
             response = self.handle(request, path)

@@ -1,0 +1,1 @@
+"""Back Market adapter: ``client`` (HTTP), ``mapping`` (payload → records), ``entities`` (sync specs)."""
