@@ -308,10 +308,14 @@ def connection_delete(*, connection: Connection) -> dict[str, int]:
     """Delete the connection and every row synced through it (orders, items, offers, listings, ...).
 
     Every synced table references its connection with ON DELETE CASCADE, so this removes exactly that
-    connection's rows and nothing of any other. Returns the number of rows deleted per model.
+    connection's rows and nothing of any other. ``connections.signals.connection_deleting`` is sent first, in
+    the same transaction, for state that outlives the connection. Returns the number of rows deleted per model.
     """
+    from connections.signals import connection_deleting
+
     connection_id = connection.pk
     with transaction.atomic():
+        connection_deleting.send(sender=Connection, connection=connection)
         _total, per_model = connection.delete()
     logger.info("connection deleted id=%s rows=%s", connection_id, per_model)
     return per_model

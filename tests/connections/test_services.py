@@ -206,3 +206,48 @@ def test_organization_create_with_owner_and_membership_add():
         services.organization_create(slug="no spaces", name="X")
     with pytest.raises(services.LifecycleError, match="Unknown role"):
         services.membership_add(organization=organization, user=member, role="admin")
+
+
+def test_delete_keeps_the_other_connections_stock_reservations_and_ledger(org):
+    from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+
+    bricklink = services.connection_create(organization=org, marketplace="bricklink", credentials=BRICKLINK)
+    brickowl = services.connection_create(organization=org, marketplace="brickowl", credentials={"api_key": "o" * 12})
+    item = InventoryItem.objects.create(organization=org, part_number="3001", color_id="5", condition="new", quantity_on_hand=10)
+    for n, connection in enumerate((bricklink, brickowl), start=1):
+        InventoryLot.objects.create(organization=org, connection=connection, item=item, external_id=f"L{n}")
+        order = _order_with_items(connection, f"O{n}", items=1)
+        reservation = Reservation.objects.create(organization=org, item=item, order_item=order.items.get(), quantity=1)
+        StockMovement.objects.create(
+            organization=org, item=item, sequence=n, kind="reserve", reservation=reservation, reservation_sequence=1,
+            order_item=order.items.get(), on_hand_before=10, on_hand_after=10, reserved_before=n - 1, reserved_after=n,
+            source="sync",
+        )  # fmt: skip
+
+    services.connection_delete(connection=bricklink)
+
+    assert InventoryItem.objects.filter(pk=item.pk).exists()
+    assert list(InventoryLot.objects.values_list("connection_id", flat=True)) == [brickowl.pk]
+    assert list(Reservation.objects.values_list("order_item__connection_id", flat=True)) == [brickowl.pk]
+    assert StockMovement.objects.filter(reservation__order_item__connection=brickowl).count() == 1
+
+
+def test_connection_deleting_receivers_run_first_and_can_veto(org):
+    from connections.signals import connection_deleting
+
+    connection = services.connection_create(organization=org, marketplace="refurbed", credentials={"api_key": "r" * 12})
+    _order_with_items(connection, "A1")
+    seen = []
+
+    def receiver(sender, connection, **kwargs):
+        seen.append(Order.objects.filter(connection=connection).count())
+        raise RuntimeError("cannot settle")
+
+    connection_deleting.connect(receiver)
+    try:
+        with pytest.raises(RuntimeError):
+            services.connection_delete(connection=connection)
+    finally:
+        connection_deleting.disconnect(receiver)
+    assert seen == [1]  # the receiver saw the rows before anything was deleted
+    assert Connection.objects.filter(pk=connection.pk).exists() and Order.objects.count() == 1
