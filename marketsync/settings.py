@@ -149,6 +149,10 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 BACKMARKET_USER_AGENT_COMPANY = env.str("BACKMARKET_USER_AGENT_COMPANY", default="marketsync")
 BACKMARKET_USER_AGENT_EMAIL = env.str("BACKMARKET_USER_AGENT_EMAIL", default="ops@marketsync.invalid")
 BRICKLINK_DAILY_CALL_LIMIT = env.int("BRICKLINK_DAILY_CALL_LIMIT", default=5000)
+# Share of the daily limit past which the BrickLink inventory import pauses (orders continue to the limit).
+BRICKLINK_INVENTORY_PAUSE_AT = env.float("BRICKLINK_INVENTORY_PAUSE_AT", default=0.8)
+# Celery modules outside the autodiscovered apps: the webhook tasks.
+CELERY_IMPORTS = ["marketsync.webhooks.tasks"]
 
 # --- Celery ------------------------------------------------------------------------
 _BROKER_DIR = VAR_DIR / "broker"

@@ -84,7 +84,8 @@ def _load() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name != module:
+            # the entities module, or its marketplace package, is not there (yet): nothing to register
+            if exc.name != module and not module.startswith(f"{exc.name}."):
                 raise
     _LOADED = True
 

@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from marketsync.webhooks import views
+
+urlpatterns = [
+    path("webhooks/bricklink/<str:token>/", views.bricklink_notify, name="webhook_bricklink"),
+    path("webhooks/brickowl/<str:token>/", views.brickowl_notify, name="webhook_brickowl"),
+    path("brick_owl_order_notify", views.brickowl_fixed_notify, name="webhook_brickowl_fixed"),
+]

@@ -1,0 +1,193 @@
+"""BrickLink's orders and inventory entities on the sync engine, its call budget, and push notifications.
+
+Orders: one ``GET /orders?direction=in`` per tick; an order's details and
+items are fetched only when it is new or its ``date_status_changed`` moved,
+so an idle tick costs exactly one call. Every call is counted per connection
+and hour; past ``BRICKLINK_INVENTORY_PAUSE_AT`` of the daily limit the
+inventory import pauses (orders continue), at the limit everything waits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from connections.models import Connection
+from listings.inventory_selectors import bricklink_calls_last_24h
+from listings.inventory_services import api_call_record, inventory_mark_removed, inventory_upsert_lots, reservation_apply_orders
+from marketsync.marketplaces import Entity, Marketplace
+from marketsync.marketplaces.bricklink.client import BrickLinkClient
+from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
+from marketsync.sync.errors import BadRecord, NotFound
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
+from orders.models import Order
+from orders.records import OrderRecord
+from orders.services import order_upsert_records
+
+logger = logging.getLogger(__name__)
+PAGE_SIZE = 25
+
+
+def client_for(connection: Connection, http: httpx.Client) -> BrickLinkClient:
+    """A client whose every attempt is counted against the connection's daily budget."""
+    connection_id = connection.pk
+    return BrickLinkClient(
+        http=http,
+        credentials=connection.credentials,
+        base_url=connection.base_url,
+        on_request=lambda request: api_call_record(connection_id=connection_id),
+    )
+
+
+def sync_start(cursor: dict) -> datetime:
+    if cursor.get("start"):
+        return datetime.fromisoformat(cursor["start"])
+    if settings.SYNC_START_DATE:
+        start = datetime.fromisoformat(settings.SYNC_START_DATE)
+        return start if start.tzinfo else start.replace(tzinfo=UTC)
+    return timezone.now() - timedelta(days=settings.SYNC_INITIAL_LOOKBACK_DAYS)
+
+
+class OrdersAdapter:
+    def __init__(self, connection: Connection, http: httpx.Client) -> None:
+        self.connection = connection
+        self.client = client_for(connection, http)
+
+    def pages(self, *, cursor: dict) -> Iterator[Page]:
+        start = sync_start(cursor)
+        summaries = self.client.orders(direction="in")
+        ids = [text(s.get("order_id")) for s in summaries]
+        known = dict(
+            Order.objects.filter(connection=self.connection, external_id__in=ids).values_list("external_id", "marketplace_updated_at")
+        )
+        changed: list[dict] = []
+        latest = cursor.get("last_status_change") or ""
+        for summary in summaries:
+            order_id = text(summary.get("order_id"))
+            try:
+                moved_at = timestamp(summary.get("date_status_changed"))
+                placed_at = timestamp(summary.get("date_ordered"))
+            except ValueError:
+                moved_at = placed_at = None
+            if moved_at and moved_at.isoformat() > latest:
+                latest = moved_at.isoformat()
+            if order_id in known:
+                stored = known[order_id]
+                if stored is None or moved_at is None or moved_at > stored:
+                    changed.append(summary)
+            elif text(summary.get("status")).upper() != "PURGED" and (placed_at is None or placed_at >= start):
+                changed.append(summary)
+        base = {"start": start.isoformat(), "last_status_change": latest, "checked_at": timezone.now().isoformat()}
+        if not changed:
+            yield Page(records=[], cursor=base)
+            return
+        for offset in range(0, len(changed), PAGE_SIZE):
+            records: list[OrderRecord] = []
+            bad: list[BadRecord] = []
+            for summary in changed[offset : offset + PAGE_SIZE]:
+                order_id = text(summary.get("order_id"))
+                try:
+                    records.append(self.fetch(order_id, summary))
+                except NotFound as exc:
+                    bad.append(BadRecord(order_id, str(exc)))
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    bad.append(BadRecord(order_id, f"unreadable order: {exc}"))
+            yield Page(records=records, cursor=base, bad_records=bad)
+
+    def fetch(self, order_id: str, summary: dict | None = None) -> OrderRecord:
+        detail = self.client.order(order_id)
+        items = self.client.order_items(order_id)
+        return order_record(summary or detail, detail, items)
+
+
+def upsert_orders(*, connection: Connection, records: list[OrderRecord], source: str = "sync") -> UpsertResult:
+    """Store the orders, then settle their stock: all inside the caller's (page) transaction."""
+    result, stored = order_upsert_records(connection=connection, records=records)
+    present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
+    reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
+    return result
+
+
+def refresh_order(connection: Connection, http: httpx.Client, external_id: str) -> UpsertResult:
+    record = OrdersAdapter(connection, http).fetch(external_id)
+    return upsert_orders(connection=connection, records=[record], source="refresh")
+
+
+class InventoryAdapter:
+    def __init__(self, connection: Connection, http: httpx.Client) -> None:
+        self.client = client_for(connection, http)
+
+    def pages(self, *, cursor: dict) -> Iterator[Page]:
+        started = timezone.now()
+        records, bad = [], []
+        for raw in self.client.inventories():
+            try:
+                records.append(lot_record(raw))
+            except (ValueError, TypeError, AttributeError) as exc:
+                bad.append(BadRecord(text(raw.get("inventory_id") if isinstance(raw, dict) else "?"), str(exc)))
+        yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad, sweep_started_at=started)
+
+
+def budget_admission(connection: Connection, entity: str) -> str | None:
+    """Why this connection should not call BrickLink now, or None."""
+    limit = settings.BRICKLINK_DAILY_CALL_LIMIT
+    used = bricklink_calls_last_24h(connection=connection)
+    if used >= limit:
+        return (
+            f"Waiting: BrickLink's daily call limit is used up ({used:,} of {limit:,} calls in the last 24 hours). "
+            "Sync resumes on its own as older calls leave the 24-hour window."
+        )
+    pause_at = settings.BRICKLINK_INVENTORY_PAUSE_AT
+    if entity == Entity.INVENTORY and used >= limit * pause_at:
+        return (
+            f"Inventory import paused to keep BrickLink calls for orders: {used:,} of {limit:,} calls used in the last "
+            f"24 hours (inventory pauses above {pause_at:.0%}). Orders keep syncing."
+        )
+    return None
+
+
+def process_notifications(connection: Connection, http: httpx.Client, extra_order_ids: list[str] = ()) -> list[str]:
+    """``GET /notifications`` and refresh each order named (once per order); returns the order ids refreshed."""
+    from django.db import transaction
+
+    client = client_for(connection, http)
+    order_ids: list[str] = [str(o) for o in dict.fromkeys(extra_order_ids)]
+    for note in client.notifications():
+        if str(note.get("event_type", "")).lower() == "order" and note.get("resource_id") is not None:
+            order_id = text(note["resource_id"])
+            if order_id not in order_ids:
+                order_ids.append(order_id)
+    adapter = OrdersAdapter(connection, http)
+    adapter.client = client
+    for order_id in order_ids:
+        try:
+            record = adapter.fetch(order_id)
+        except NotFound:
+            logger.info("BrickLink notification for order %s, which is gone", order_id)
+            continue
+        with transaction.atomic():
+            upsert_orders(connection=connection, records=[record], source="notification")
+    return order_ids
+
+
+register(EntitySpec(
+    marketplace=Marketplace.BRICKLINK,
+    entity=Entity.ORDERS,
+    adapter=OrdersAdapter,
+    upsert_page=upsert_orders,
+    admission=budget_admission,
+    refresh_one=refresh_order,
+))
+register(EntitySpec(
+    marketplace=Marketplace.BRICKLINK,
+    entity=Entity.INVENTORY,
+    adapter=InventoryAdapter,
+    upsert_page=inventory_upsert_lots,
+    mark_removed=inventory_mark_removed,
+    admission=budget_admission,
+))

@@ -1,0 +1,89 @@
+"""Brick Owl API client on the shared HTTP layer: ``key`` in the query for GET, in a form body for POST.
+
+Responses are raw JSON without an envelope, nearly every scalar a string;
+the mapping parses them. The key travels in URLs, so it is redacted from
+every error and never part of an error message (paths only).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from marketsync.sync.errors import BadResponse, InvalidRequest, MarketplaceError
+from marketsync.sync.http import MarketplaceHTTP, default_classify
+
+BASE_URL = "https://api.brickowl.com/v1"
+
+
+def classify(response: httpx.Response) -> MarketplaceError | None:
+    error = default_classify(response)
+    if error is not None and response.status_code in (401, 403):
+        error.args = (
+            f"{error.endpoint}: Brick Owl refused the API key ({response.status_code}). Check the key and that it has "
+            "the order and inventory permissions (Profile, API Keys).",
+        )
+    return error
+
+
+class BrickOwlClient:
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        api_key: str,
+        base_url: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+        on_request: Callable[[httpx.Request], None] | None = None,
+    ) -> None:
+        self._key = api_key
+        self.http = MarketplaceHTTP(http=http, base_url=base_url or BASE_URL, classify=classify, secrets=(api_key,), sleep=sleep,
+                                    on_request=on_request)
+
+    def __repr__(self) -> str:
+        return f"<BrickOwlClient {self.http.base_url}>"
+
+    def get(self, path: str, **params: Any) -> Any:
+        query = {"key": self._key, **{k: str(v) for k, v in params.items() if v is not None}}
+        return self.http.json("GET", path, params=query)
+
+    def post(self, path: str, **fields: Any) -> dict:
+        body = self.http.json("POST", path, data={"key": self._key, **{k: str(v) for k, v in fields.items()}}, retry=False)
+        if not isinstance(body, dict) or body.get("status") != "success":
+            raise InvalidRequest(f"POST {path} was not accepted by Brick Owl: {str(body)[:200]}", endpoint=f"POST {path}")
+        return body
+
+    def order_list(self, *, order_time: int | None = None, status: str | None = None, limit: int = 5000,
+                   list_type: str = "store", sort_by: str | None = None) -> list[dict]:
+        data = self.get("/order/list", order_time=order_time, status=status, limit=limit, list_type=list_type, sort_by=sort_by)
+        if isinstance(data, dict) and not data:
+            return []
+        if not isinstance(data, list):
+            raise BadResponse("GET /order/list returned no list of orders.")
+        return data
+
+    def order_view(self, order_id: str) -> dict:
+        data = self.get("/order/view", order_id=order_id)
+        if not isinstance(data, dict):
+            raise BadResponse(f"GET /order/view returned no order for {order_id}.")
+        return data
+
+    def order_items(self, order_id: str) -> list[dict]:
+        data = self.get("/order/items", order_id=order_id)
+        if isinstance(data, dict):
+            data = list(data.values())
+        if not isinstance(data, list):
+            raise BadResponse(f"GET /order/items returned no list for {order_id}.")
+        return data
+
+    def inventory_list(self) -> list[dict]:
+        # active_only=0: the default (1) hides sold-out and not-for-sale lots.
+        data = self.get("/inventory/list", active_only=0)
+        if isinstance(data, dict):
+            data = list(data.values())
+        if not isinstance(data, list):
+            raise BadResponse("GET /inventory/list returned no list of lots.")
+        return data

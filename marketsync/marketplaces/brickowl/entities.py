@@ -1,0 +1,124 @@
+"""Brick Owl's orders and inventory entities on the sync engine.
+
+Orders: ``/order/list`` by ``order_time`` (with a lookback) finds new orders
+and status changes; orders not in a final state are re-viewed each tick,
+since the list carries no update time (tracking, refunds and notes only show
+in the view). Inventory: a full ``/inventory/list?active_only=0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from connections.models import Connection
+from listings.inventory_services import inventory_mark_removed, inventory_upsert_lots
+from marketsync.marketplaces import Entity, Marketplace
+from marketsync.marketplaces.bricklink.entities import sync_start, upsert_orders
+from marketsync.marketplaces.brickowl.client import BrickOwlClient
+from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text
+from marketsync.sync.errors import BadRecord, NotFound
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
+from orders.models import Order
+from orders.records import OrderRecord
+from orders.status import OPEN_STATUSES
+
+PAGE_SIZE = 25
+LOOKBACK = timedelta(minutes=15)
+
+
+def client_for(connection: Connection, http: httpx.Client) -> BrickOwlClient:
+    return BrickOwlClient(http=http, api_key=connection.credentials["api_key"], base_url=connection.base_url)
+
+
+class OrdersAdapter:
+    def __init__(self, connection: Connection, http: httpx.Client) -> None:
+        self.connection = connection
+        self.client = client_for(connection, http)
+
+    def pages(self, *, cursor: dict) -> Iterator[Page]:
+        start = sync_start(cursor)
+        since = int(cursor.get("order_time") or start.timestamp())
+        lookback = max(LOOKBACK.total_seconds(), settings.SYNC_LOOKBACK_SECONDS)
+        entries = self.client.order_list(order_time=int(since - lookback), limit=5000, list_type="store")
+        stored = dict(
+            Order.objects.filter(connection=self.connection).filter(
+                external_id__in=[text(e.get("order_id")) for e in entries]
+            ).values_list("external_id", "marketplace_status")
+        )
+        full: dict[str, dict] = {}
+        latest = since
+        for entry in entries:
+            order_id = text(entry.get("order_id"))
+            latest = max(latest, int(text(entry.get("order_date")) or 0))
+            known = stored.get(order_id)
+            if known is None or known != STATUS_NAMES.get(status_id_of(entry), known):
+                full[order_id] = entry
+        open_orders = list(
+            Order.objects.filter(connection=self.connection, status__in=list(OPEN_STATUSES))
+            .exclude(external_id__in=list(full)).values_list("external_id", "marketplace_status")
+        )
+        base = {"start": start.isoformat(), "order_time": latest, "checked_at": timezone.now().isoformat()}
+        work = [(oid, entry, True) for oid, entry in full.items()] + [(oid, {"order_id": oid}, False) for oid, _ in open_orders]
+        previous = dict(open_orders)
+        if not work:
+            yield Page(records=[], cursor=base)
+            return
+        for offset in range(0, len(work), PAGE_SIZE):
+            records: list[OrderRecord] = []
+            bad: list[BadRecord] = []
+            for order_id, entry, with_items in work[offset : offset + PAGE_SIZE]:
+                try:
+                    view = self.client.order_view(order_id)
+                    changed = previous.get(order_id) not in (None, STATUS_NAMES.get(status_id_of(view)))
+                    items = self.client.order_items(order_id) if (with_items or changed) else None
+                    records.append(order_record(entry, view, items))
+                except NotFound as exc:
+                    bad.append(BadRecord(order_id, str(exc)))
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    bad.append(BadRecord(order_id, f"unreadable order: {exc}"))
+            yield Page(records=records, cursor=base, bad_records=bad)
+
+    def fetch(self, order_id: str) -> OrderRecord:
+        view = self.client.order_view(order_id)
+        return order_record({"order_id": order_id}, view, self.client.order_items(order_id))
+
+
+def refresh_order(connection: Connection, http: httpx.Client, external_id: str) -> UpsertResult:
+    record = OrdersAdapter(connection, http).fetch(external_id)
+    return upsert_orders(connection=connection, records=[record], source="refresh")
+
+
+class InventoryAdapter:
+    def __init__(self, connection: Connection, http: httpx.Client) -> None:
+        self.client = client_for(connection, http)
+
+    def pages(self, *, cursor: dict) -> Iterator[Page]:
+        started = timezone.now()
+        records, bad = [], []
+        for raw in self.client.inventory_list():
+            try:
+                records.append(lot_record(raw))
+            except (ValueError, TypeError, AttributeError) as exc:
+                bad.append(BadRecord(text(raw.get("lot_id") if isinstance(raw, dict) else "?"), str(exc)))
+        yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad, sweep_started_at=started)
+
+
+register(EntitySpec(
+    marketplace=Marketplace.BRICKOWL,
+    entity=Entity.ORDERS,
+    adapter=OrdersAdapter,
+    upsert_page=upsert_orders,
+    refresh_one=refresh_order,
+))
+register(EntitySpec(
+    marketplace=Marketplace.BRICKOWL,
+    entity=Entity.INVENTORY,
+    adapter=InventoryAdapter,
+    upsert_page=inventory_upsert_lots,
+    mark_removed=inventory_mark_removed,
+))

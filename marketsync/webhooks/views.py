@@ -1,0 +1,119 @@
+"""Push notifications from BrickLink and Brick Owl: answer at once, enqueue the work, reveal nothing.
+
+BrickLink POSTs (an empty body, or a list of notifications) to
+``/webhooks/bricklink/<token>/``; Brick Owl GETs ``order_id`` and ``store_id``
+either at ``/webhooks/brickowl/<token>/`` or at its fixed
+``/brick_owl_order_notify`` path (matched by the connection's store id).
+Every notification only enqueues an idempotent refresh, so repeats are
+harmless; polling continues regardless, since delivery is not guaranteed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.core.cache import cache
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from connections.models import Connection
+
+ORDER_ID = re.compile(r"^[0-9]{1,20}$")
+# Repeats of the same notification within this many seconds are answered but not enqueued again.
+DEDUPE_SECONDS = 5
+
+
+def _connection(token: str, marketplace: str) -> Connection:
+    connection = Connection.objects.filter(webhook_token=token, marketplace=marketplace).first()
+    if connection is None or not connection.enabled:
+        raise Http404("unknown webhook")
+    return connection
+
+
+def _accepted() -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain", status=200)
+
+
+def _order_ids_from_body(body: bytes) -> list[str]:
+    """Order ids named in a BrickLink callback body, if it carries any (it is usually empty)."""
+    if not body.strip():
+        return []
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    ids = []
+    for note in data if isinstance(data, list) else []:
+        if isinstance(note, dict) and str(note.get("event_type", "")).lower() == "order":
+            value = str(note.get("resource_id", ""))
+            if ORDER_ID.match(value):
+                ids.append(value)
+    return ids[:100]
+
+
+@csrf_exempt
+@require_POST
+def bricklink_notify(request: HttpRequest, token: str) -> HttpResponse:
+    from marketsync.webhooks.tasks import bricklink_notifications_task
+
+    connection = _connection(token, "bricklink")
+    order_ids = _order_ids_from_body(request.body)
+    key = f"webhook:bricklink:{connection.pk}:{','.join(order_ids)}"
+    if cache.add(key, 1, timeout=DEDUPE_SECONDS):
+        transaction.on_commit(lambda: bricklink_notifications_task.delay(connection.pk, order_ids))
+    return _accepted()
+
+
+def _enqueue_refresh(connection: Connection, order_id: str) -> None:
+    from marketsync.webhooks.tasks import refresh_order_task
+
+    if cache.add(f"webhook:brickowl:{connection.pk}:{order_id}", 1, timeout=DEDUPE_SECONDS):
+        transaction.on_commit(lambda: refresh_order_task.delay(connection.pk, order_id))
+
+
+def _order_id(request: HttpRequest) -> str:
+    order_id = request.GET.get("order_id", "").strip()
+    if not ORDER_ID.match(order_id):
+        raise ValueError("order_id must be a number")
+    return order_id
+
+
+@csrf_exempt
+@require_GET
+def brickowl_notify(request: HttpRequest, token: str) -> HttpResponse:
+    connection = _connection(token, "brickowl")
+    try:
+        order_id = _order_id(request)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+    store_id = request.GET.get("store_id", "").strip()
+    expected = str((connection.options or {}).get("store_id", "")).strip()
+    if store_id and expected and store_id != expected:
+        raise Http404("unknown webhook")
+    _enqueue_refresh(connection, order_id)
+    return _accepted()
+
+
+@csrf_exempt
+@require_GET
+def brickowl_fixed_notify(request: HttpRequest) -> HttpResponse:
+    """Brick Owl's own notify path: the store id picks the connection(s)."""
+    try:
+        order_id = _order_id(request)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+    store_id = request.GET.get("store_id", "").strip()
+    if not store_id:
+        raise Http404("unknown store")
+    connections = [
+        c for c in Connection.objects.filter(marketplace="brickowl", enabled=True)
+        if str((c.options or {}).get("store_id", "")).strip() == store_id
+    ]
+    if not connections:
+        raise Http404("unknown store")
+    for connection in connections:
+        _enqueue_refresh(connection, order_id)
+    return _accepted()
