@@ -1,13 +1,22 @@
+from django.utils.functional import SimpleLazyObject
+
+from connections.health import organization_health_alert
 from connections.selectors import organization_list_for_user
 
 
 def workspace(request):
-    """The organization switcher's choices; the health banner is added by the workspace pages."""
+    """The organization switcher's choices, the owner flag and the sync-health banner (each evaluated lazily)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
     organization = getattr(request, "organization", None)
+
+    def alert():
+        return organization_health_alert(organization=organization) if organization else None
+
     return {
         "current_organization": organization if organization else None,
-        "user_organizations": organization_list_for_user(user=user),
+        "user_organizations": SimpleLazyObject(lambda: list(organization_list_for_user(user=user))),
+        "is_org_owner": getattr(request, "is_org_owner", False),
+        "health_alert": SimpleLazyObject(alert),
     }

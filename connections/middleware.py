@@ -1,16 +1,25 @@
-"""Puts the user's current organization on the request (``request.organization``).
+"""Per-request workspace state: the user's current organization and time zone.
 
-The choice is kept in the session; a user in several organizations switches
-between them. Every merchant-facing view scopes its queries to it.
+``request.organization`` is the current organization (may be None): the choice is kept in the session;
+a user in several organizations switches between them. Every merchant-facing view scopes its queries to
+it. ``request.is_org_owner`` says whether the user owns it (owners manage connections).
+
+Times are shown in the user's time zone: a tiny script in ``base.html`` stores the browser's IANA zone in
+the ``tz`` cookie, and this middleware activates it (falling back to ``settings.TIME_ZONE``).
 """
 
 from __future__ import annotations
 
+import zoneinfo
+
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
+from connections.models import Membership
 from connections.selectors import organization_list_for_user
 
 SESSION_KEY = "current_organization_id"
+TZ_COOKIE = "tz"
 
 
 def current_organization(request):
@@ -23,10 +32,43 @@ def current_organization(request):
     return organizations.first()
 
 
+def _is_owner(request) -> bool:
+    organization = request.organization
+    if not organization or not request.user.is_authenticated:
+        return False
+    return Membership.objects.filter(user=request.user, organization_id=organization.pk, role=Membership.Role.OWNER).exists()
+
+
+def timezone_from_cookie(value: str | None) -> zoneinfo.ZoneInfo | None:
+    if not value or len(value) > 64:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+class _LazyBool:
+    def __init__(self, compute):
+        self._compute, self._value = compute, None
+
+    def __bool__(self) -> bool:
+        if self._value is None:
+            self._value = bool(self._compute())
+        return self._value
+
+
 class CurrentOrganizationMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         request.organization = SimpleLazyObject(lambda: current_organization(request))
-        return self.get_response(request)
+        request.is_org_owner = _LazyBool(lambda: _is_owner(request))
+        tz = timezone_from_cookie(request.COOKIES.get(TZ_COOKIE))
+        if tz is not None:
+            timezone.activate(tz)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,11 +1,28 @@
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import redirect
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+"""The workspace's connection pages: sync health for everyone, connection management for owners.
 
+Thin doors onto ``connections.services`` (the same functions the admin and the CLI use),
+``connections.health`` and ``marketsync.sync.services.trigger_sync``. Another organization's connection is
+a 404; a member (not an owner) who tries to manage one gets a 403.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from connections import services
+from connections.forms import CredentialsForm
+from connections.health import sync_health_list
 from connections.middleware import SESSION_KEY
+from connections.models import Connection
 from connections.selectors import organization_list_for_user
+from connections.web_forms import ConnectionCreateForm, DeleteConnectionForm, DisconnectForm
+from marketsync.marketplaces import SUPPORTED_ENTITIES, Marketplace
 
 
 @login_required
@@ -19,3 +36,170 @@ def organization_switch(request):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
     return redirect(target)
+
+
+def _organization_or_404(request):
+    organization = request.organization
+    if not organization:
+        raise Http404("No organization.")
+    return organization
+
+
+def _connection_or_404(request, pk: int) -> Connection:
+    organization = _organization_or_404(request)
+    connection = Connection.objects.filter(organization=organization, pk=pk).first()
+    if connection is None:
+        raise Http404("No such connection.")
+    return connection
+
+
+def _owner_connection(request, pk: int) -> Connection:
+    connection = _connection_or_404(request, pk)
+    if not request.is_org_owner:
+        raise PermissionDenied("Only an owner of the organization can change its connections.")
+    return connection
+
+
+@login_required
+@require_GET
+def connection_list(request):
+    """Connections and their sync health, per entity."""
+    organization = request.organization
+    if not organization:
+        return render(request, "orders/no_organization.html")
+    health = sync_health_list(organization=organization)
+    connected = {h.connection.marketplace for h in health}
+    context = {
+        "health": health,
+        "available": [m for m in Marketplace if m.value not in connected],
+        "is_owner": bool(request.is_org_owner),
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "connections/_health.html", context)
+    return render(request, "connections/connection_list.html", context)
+
+
+@login_required
+@require_GET
+def connection_create(request):
+    """Pick the marketplace to connect."""
+    organization = _organization_or_404(request)
+    if not request.is_org_owner:
+        raise PermissionDenied("Only an owner of the organization can connect a marketplace.")
+    connected = set(Connection.objects.filter(organization=organization).values_list("marketplace", flat=True))
+    return render(
+        request, "connections/connection_create.html", {"choices": [(m, m.value in connected) for m in Marketplace]}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_create_form(request, marketplace: str):
+    organization = _organization_or_404(request)
+    if marketplace not in {m.value for m in Marketplace}:
+        raise Http404("No such marketplace.")
+    if not request.is_org_owner:
+        raise PermissionDenied("Only an owner of the organization can connect a marketplace.")
+    market = Marketplace(marketplace)
+    form = ConnectionCreateForm(request.POST if request.method == "POST" else None, marketplace=market.value)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = services.connection_create(
+                organization=organization,
+                marketplace=market.value,
+                credentials=form.cleaned_data["credentials"],
+                environment=form.cleaned_data["environment"],
+                platform=form.cleaned_data.get("platform", ""),
+            )
+        except services.LifecycleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{connection.marketplace_label} connected: the first sync starts within a few minutes.")
+            return redirect("connections:connection_list")
+    return render(request, "connections/connection_form.html", {"form": form, "marketplace": market})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_rotate(request, pk: int):
+    connection = _owner_connection(request, pk)
+    form = CredentialsForm(request.POST if request.method == "POST" else None, marketplace=connection.marketplace)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.connection_rotate_credentials(connection=connection, credentials=form.cleaned_data["credentials"])
+        except services.LifecycleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"The {connection.marketplace_label} API key was replaced: syncing resumes at the next run.")
+            return redirect("connections:connection_list")
+    return render(request, "connections/connection_rotate.html", {"form": form, "connection": connection})
+
+
+@login_required
+@require_POST
+def connection_sync_now(request, pk: int):
+    from marketsync.sync.services import trigger_sync
+
+    connection = _owner_connection(request, pk)
+    ids = trigger_sync(connection=connection)
+    if ids:
+        messages.success(request, f"Sync of {connection.marketplace_label} started for {len(ids)} data type(s).")
+    else:
+        messages.warning(request, f"Nothing to sync for {connection.marketplace_label}: its syncs are off or waiting for a new API key.")
+    return redirect("connections:connection_list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_disconnect(request, pk: int):
+    connection = _owner_connection(request, pk)
+    form = DisconnectForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        services.connection_disable(connection=connection, wipe_credentials=form.cleaned_data["wipe_credentials"])
+        messages.success(request, f"{connection.marketplace_label} disconnected: its data stays, syncing stopped.")
+        return redirect("connections:connection_list")
+    return render(request, "connections/connection_disconnect.html", {"form": form, "connection": connection})
+
+
+@login_required
+@require_POST
+def connection_reconnect(request, pk: int):
+    connection = _owner_connection(request, pk)
+    try:
+        services.connection_enable(connection=connection)
+    except services.LifecycleError as exc:
+        messages.error(request, str(exc))
+        return redirect("connections:connection_rotate", pk=connection.pk)
+    messages.success(request, f"{connection.marketplace_label} reconnected: syncing resumes at the next run.")
+    return redirect("connections:connection_list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_delete(request, pk: int):
+    connection = _owner_connection(request, pk)
+    form = DeleteConnectionForm(request.POST if request.method == "POST" else None, connection=connection)
+    if request.method == "POST" and form.is_valid():
+        label = connection.marketplace_label
+        services.connection_delete(connection=connection)
+        messages.success(request, f"The {label} connection and all its synced data were deleted.")
+        return redirect("connections:connection_list")
+    counts = {"orders": connection.orders.count()}
+    return render(request, "connections/connection_delete.html", {"form": form, "connection": connection, "counts": counts})
+
+
+@login_required
+@require_POST
+def entity_sync_toggle(request, pk: int, entity: str):
+    connection = _owner_connection(request, pk)
+    if entity not in {e.value for e in SUPPORTED_ENTITIES[Marketplace(connection.marketplace)]}:
+        raise Http404("No such entity.")
+    enable = request.POST.get("enabled") in ("1", "true", "on")
+    try:
+        services.entity_sync_toggle(connection=connection, **({"enable": [entity]} if enable else {"disable": [entity]}))
+    except services.LifecycleError as exc:
+        messages.error(request, str(exc))
+    else:
+        state = "on" if enable else "off"
+        messages.success(request, f"{connection.marketplace_label} {entity.replace('_', ' ')} sync switched {state}.")
+    return redirect("connections:connection_list")

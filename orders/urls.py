@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from orders import views
 
 app_name = "orders"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.order_list, name="order_list"),
+    path("poll/", views.order_poll, name="order_poll"),
+    path("export.csv", views.order_export, name="order_export"),
+    path("<int:pk>/", views.order_detail, name="order_detail"),
+    path("<int:pk>/refresh/", views.order_refresh, name="order_refresh"),
+]

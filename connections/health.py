@@ -1,0 +1,169 @@
+"""Sync health: per connection and entity, how fresh the data is, what went wrong and what to do.
+
+Read-only (selectors). The workspace's health page, the banner on every page and the staff view in the
+admin all read these, so the merchant and the staff see the same words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from connections.models import ApiCallCount, Connection, EntitySync, Organization
+from marketsync.marketplaces import Marketplace
+
+STALE_INTERVALS = 3
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=STALE_INTERVALS * settings.SYNC_INTERVAL_SECONDS)
+
+
+def next_beat_tick(now: datetime) -> datetime:
+    """The next dispatcher tick: beat runs every SYNC_INTERVAL_SECONDS, aligned on the epoch."""
+    interval = settings.SYNC_INTERVAL_SECONDS
+    return datetime.fromtimestamp(math.floor(now.timestamp() / interval + 1) * interval, tz=now.tzinfo)
+
+
+@dataclass
+class EntityHealth:
+    sync: EntitySync
+    state: str  # ok | off | running | never | stale | auth | transient | bad_data
+    next_run: datetime | None
+    next_run_note: str
+    stale: bool
+    age: timedelta | None
+    problem: str = ""
+    advice: str = ""
+    action: str = ""  # "rotate" when the fix is replacing the API key
+
+
+@dataclass
+class ConnectionHealth:
+    connection: Connection
+    entities: list[EntityHealth] = field(default_factory=list)
+    bricklink_calls_24h: int | None = None
+
+    @property
+    def has_auth_error(self) -> bool:
+        return any(e.state == "auth" for e in self.entities)
+
+    @property
+    def worst(self) -> str:
+        states = {e.state for e in self.entities}
+        for state in ("auth", "bad_data", "transient", "stale", "never"):
+            if state in states:
+                return state
+        return "ok"
+
+
+def entity_health(*, sync: EntitySync, connection: Connection, now: datetime | None = None) -> EntityHealth:
+    now = now or timezone.now()
+    age = now - sync.last_success_at if sync.last_success_at else None
+    active = sync.enabled and connection.enabled
+    stale = active and (age > stale_after() if age is not None else now - connection.created_at > stale_after())
+    if not active:
+        reason = "the connection is disconnected" if not connection.enabled else "this entity is switched off"
+        return EntityHealth(sync, "off", None, f"Not scheduled: {reason}.", False, age)
+    if sync.error_kind == EntitySync.ErrorKind.AUTH:
+        return EntityHealth(
+            sync, "auth", None, "Paused until the API key is replaced.", stale, age,
+            problem=f"{connection.marketplace_label} refused our API key ({sync.last_error or 'authentication failed'}).",
+            advice="Replace the API key: syncing resumes at the next run.",
+            action="rotate",
+        )
+    next_run = sync.next_attempt_at if sync.next_attempt_at and sync.next_attempt_at > now else next_beat_tick(now)
+    note = "Running now." if sync.is_locked else ""
+    if sync.error_kind == EntitySync.ErrorKind.TRANSIENT:
+        return EntityHealth(
+            sync, "transient", next_run, note, stale, age,
+            problem=f"A temporary problem reaching {connection.marketplace_label}: {sync.last_error}",
+            advice="Nothing to do: it will retry at the next run shown here.",
+        )
+    if sync.error_kind == EntitySync.ErrorKind.BAD_DATA:
+        return EntityHealth(
+            sync, "bad_data", next_run, note, stale, age,
+            problem=f"Some data from {connection.marketplace_label} could not be read: {sync.last_error}",
+            advice="The other records were stored. If the same records keep failing, contact support with the ids above.",
+        )
+    if sync.last_success_at is None:
+        return EntityHealth(sync, "stale" if stale else "never", next_run, note or "Waiting for the first sync.", stale, age)
+    return EntityHealth(sync, "stale" if stale else "ok", next_run, note, stale, age)
+
+
+def _bricklink_calls(connections: list[Connection], now: datetime) -> dict[int, int]:
+    ids = [c.pk for c in connections if c.marketplace == Marketplace.BRICKLINK]
+    if not ids:
+        return {}
+    try:  # the bricks part owns the call budget; count the same rows when its selector is not there
+        from listings.inventory_selectors import bricklink_calls_last_24h
+    except ImportError:
+        bricklink_calls_last_24h = None
+    if bricklink_calls_last_24h is not None:
+        return {c.pk: bricklink_calls_last_24h(connection=c) for c in connections if c.pk in ids}
+    since = now - timedelta(hours=24)
+    rows = (
+        ApiCallCount.objects.filter(connection_id__in=ids, hour__gte=since.replace(minute=0, second=0, microsecond=0))
+        .values("connection_id")
+        .annotate(total=Sum("calls"))
+    )
+    counts = {pk: 0 for pk in ids}
+    counts.update({row["connection_id"]: row["total"] or 0 for row in rows})
+    return counts
+
+
+def sync_health_list(*, organization: Organization | None = None) -> list[ConnectionHealth]:
+    """Health of every connection of one organization (or of all, for staff), with their entities."""
+    now = timezone.now()
+    connections = Connection.objects.select_related("organization").prefetch_related("entity_syncs").order_by(
+        "organization__name", "marketplace"
+    )
+    if organization is not None:
+        connections = connections.filter(organization=organization)
+    connections = list(connections)
+    calls = _bricklink_calls(connections, now)
+    result = []
+    for connection in connections:
+        item = ConnectionHealth(connection=connection, bricklink_calls_24h=calls.get(connection.pk))
+        item.entities = [entity_health(sync=s, connection=connection, now=now) for s in connection.entity_syncs.all()]
+        result.append(item)
+    return result
+
+
+@dataclass
+class HealthAlert:
+    auth_errors: list[str]
+    stale: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.auth_errors or self.stale)
+
+
+def organization_health_alert(*, organization: Organization) -> HealthAlert:
+    """What the banner on every page warns about: an auth error, or data older than three intervals. One query."""
+    now = timezone.now()
+    threshold = now - stale_after()
+    rows = (
+        EntitySync.objects.filter(connection__organization=organization, connection__enabled=True, enabled=True)
+        .filter(
+            Q(error_kind=EntitySync.ErrorKind.AUTH)
+            | Q(last_success_at__lt=threshold)
+            | Q(last_success_at__isnull=True, connection__created_at__lt=threshold)
+        )
+        .values_list("connection__marketplace", "entity", "error_kind")
+    )
+    labels = {m.value: m.label for m in Marketplace}
+    auth, stale = [], []
+    for marketplace, entity, kind in rows:
+        name = labels.get(marketplace, marketplace)
+        if kind == EntitySync.ErrorKind.AUTH:
+            if name not in auth:
+                auth.append(name)
+        else:
+            stale.append(f"{name} {entity.replace('_', ' ')}")
+    return HealthAlert(auth_errors=auth, stale=stale)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django import forms
+
+from connections.models import MARKETPLACE_CHOICES, Connection, Organization
+from orders.selectors import STATUS_TABS, OrderFilters
+from orders.status import UnifiedStatus
+
+SORT_CHOICES = [("newest", "Newest first"), ("oldest", "Oldest first")]
+
+
+class OrderFilterForm(forms.Form):
+    """The order book's filters (a GET form). Invalid values are reported beside their field and ignored."""
+
+    q = forms.CharField(
+        label="Search", required=False, max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Order id, customer, SKU, part, tracking"}),
+    )
+    marketplace = forms.ChoiceField(label="Marketplace", required=False, choices=[("", "All marketplaces"), *MARKETPLACE_CHOICES])
+    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(label="Status", required=False)
+    date_from = forms.DateField(label="Placed from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="Placed to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.ChoiceField(label="Sort", required=False, choices=SORT_CHOICES)
+
+    def __init__(self, *args, organization: Organization | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        connections = Connection.objects.filter(organization=organization).order_by("marketplace") if organization else []
+        self.fields["connection"].choices = [("", "All connections")] + [
+            (c.pk, f"{c.marketplace_label} #{c.pk}") for c in connections
+        ]
+        tab_values = [(key, label) for key, label, _ in STATUS_TABS]
+        single = [(v, label) for v, label in UnifiedStatus.choices if v not in dict(tab_values)]
+        self.fields["status"].choices = [("", "All statuses"), *tab_values, *single]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned
+
+    def to_filters(self) -> OrderFilters:
+        """The valid part of the input as filters (an invalid field is left out, its error shown)."""
+        data = {}
+        if self.is_bound:
+            self.is_valid()
+            data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        return OrderFilters(
+            marketplace=data.get("marketplace") or "",
+            status=data.get("status") or "",
+            connection_id=data.get("connection") or None,
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            q=(data.get("q") or "").strip(),
+            oldest_first=data.get("sort") == "oldest",
+        )

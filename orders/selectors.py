@@ -1,0 +1,367 @@
+"""Reads of orders that the order book, its export, the live cue, the order page and the CLI share.
+
+One filtering function (``order_filter``) serves every door, so the page, the CSV and
+``manage.py export orders`` always agree on what "the current list" is. Big lists page by keyset on
+``(placed_at, id)`` — the order of the ``order_org_placed_idx`` index — never by OFFSET or COUNT(*).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from connections.models import AuditEntry, Organization
+from orders.models import Order, OrderItem
+from orders.status import READY_TO_SHIP_STATUSES, UnifiedStatus
+
+S = UnifiedStatus
+
+# The order book's tabs: key, label, unified statuses. "Awaiting payment" is held apart so nobody ships it.
+STATUS_TABS: list[tuple[str, str, frozenset[str]]] = [
+    ("awaiting_payment", "Awaiting payment", frozenset({S.AWAITING_PAYMENT})),
+    ("ready", "Ready to ship", frozenset(READY_TO_SHIP_STATUSES)),
+    ("shipped", "Shipped", frozenset({S.SHIPPED})),
+    ("delivered", "Delivered", frozenset({S.DELIVERED})),
+    ("cancelled", "Cancelled", frozenset({S.CANCELLED})),
+    ("returned", "Returned / refunded", frozenset({S.RETURNED, S.REFUNDED})),
+    ("on_hold", "On hold", frozenset({S.ON_HOLD})),
+    ("unknown", "Unknown", frozenset({S.UNKNOWN})),
+]
+_TAB_STATUSES = {key: statuses for key, _label, statuses in STATUS_TABS}
+TAB_COUNTS_CACHE_SECONDS = 30
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+EXPORT_CHUNK = 2000
+
+
+class OrderFilterError(ValueError):
+    """A filter value that cannot be used; the message names it."""
+
+
+@dataclass
+class OrderFilters:
+    """What narrows the order book. Dates are calendar days in the active time zone (inclusive)."""
+
+    marketplace: str = ""
+    status: str = ""  # a tab key (``ready``, ``returned``…) or one unified status (``new``, ``refunded``…)
+    connection_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    since: datetime | None = None  # placed at or after this instant (the CLI's --since)
+    q: str = ""
+    oldest_first: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def statuses(self) -> frozenset[str] | None:
+        if not self.status:
+            return None
+        if self.status in _TAB_STATUSES:
+            return _TAB_STATUSES[self.status]
+        if self.status in S.values:
+            return frozenset({self.status})
+        choices = ", ".join([*_TAB_STATUSES, *(v for v in S.values if v not in _TAB_STATUSES)])
+        raise OrderFilterError(f"Unknown status '{self.status}'; expected one of {choices}.")
+
+    def cache_key(self, *, without_status: bool = False) -> str:
+        data = asdict(self)
+        data.pop("oldest_first")
+        if without_status:
+            data.pop("status")
+        return hashlib.sha1(repr(sorted(data.items())).encode()).hexdigest()  # noqa: S324 - a cache key
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def order_filter(*, organization: Organization, filters: OrderFilters, with_status: bool = True) -> QuerySet[Order]:
+    """Every order of the organization that matches the filters (unordered). All order reads start here."""
+    qs = Order.objects.filter(organization=organization)
+    if filters.marketplace:
+        qs = qs.filter(marketplace=filters.marketplace)
+    if filters.connection_id:
+        qs = qs.filter(connection_id=filters.connection_id)
+    if with_status:
+        statuses = filters.statuses()
+        if statuses is not None:
+            qs = qs.filter(status__in=sorted(statuses)) if len(statuses) > 1 else qs.filter(status=next(iter(statuses)))
+    if filters.date_from:
+        qs = qs.filter(placed_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        qs = qs.filter(placed_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.since:
+        qs = qs.filter(placed_at__gte=filters.since)
+    term = filters.q.strip()
+    if term:
+        item_match = OrderItem.objects.filter(order_id=OuterRef("pk")).filter(
+            Q(sku__iexact=term) | Q(part_number__iexact=term)
+        )
+        qs = qs.filter(
+            Q(external_id__iexact=term)
+            | Q(tracking_number__iexact=term)
+            | Q(customer_email__iexact=term)
+            | Q(customer_name__icontains=term)
+            | Exists(item_match)
+        )
+    return qs
+
+
+# --- keyset pagination -------------------------------------------------------------------------------------
+
+
+def encode_cursor(order: Order) -> str:
+    placed = order.placed_at.isoformat() if order.placed_at else ""
+    return base64.urlsafe_b64encode(f"{placed}|{order.pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[datetime | None, int] | None:
+    """A cursor from a URL, or None when it is missing or not ours (then the list starts at the top)."""
+    if not value:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        placed, _, pk = raw.partition("|")
+        placed_at = parse_datetime(placed) if placed else None
+        if placed and placed_at is None:
+            return None
+        return placed_at, int(pk)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _ordering(*, newest_first: bool) -> list:
+    # NULL placed_at sorts as "newest" in both directions' reading order, the same on SQLite and PostgreSQL,
+    # and matches the (organization, -placed_at, -id) index (DESC is NULLS FIRST there).
+    if newest_first:
+        return [F("placed_at").desc(nulls_first=True), F("id").desc()]
+    return [F("placed_at").asc(nulls_last=True), F("id").asc()]
+
+
+def _after(qs: QuerySet[Order], cursor: tuple[datetime | None, int], *, newest_first: bool) -> QuerySet[Order]:
+    """Rows strictly after ``cursor`` in the given reading order."""
+    placed, pk = cursor
+    if newest_first:
+        if placed is None:
+            return qs.filter(Q(placed_at__isnull=True, id__lt=pk) | Q(placed_at__isnull=False))
+        # The redundant ``placed_at <= p`` bounds the index range scan.
+        return qs.filter(placed_at__lte=placed).filter(Q(placed_at__lt=placed) | Q(placed_at=placed, id__lt=pk))
+    if placed is None:
+        return qs.filter(placed_at__isnull=True, id__gt=pk)
+    return qs.filter(
+        Q(placed_at__gt=placed) | Q(placed_at=placed, id__gt=pk) | Q(placed_at__isnull=True)
+    )
+
+
+@dataclass
+class OrderPage:
+    orders: list[Order]
+    next_cursor: str = ""
+    prev_cursor: str = ""
+    is_first: bool = True
+
+
+LIST_DEFERRED = ("raw", "details", "shipping_address", "billing_address")
+
+
+def order_book_page(
+    *,
+    organization: Organization,
+    filters: OrderFilters,
+    after: str = "",
+    before: str = "",
+    limit: int = PAGE_SIZE,
+) -> OrderPage:
+    """One page of the order book: ``limit`` rows after (or before) a keyset cursor, in one query.
+
+    Newest first unless ``filters.oldest_first``. No COUNT and no OFFSET, whatever the page's depth.
+    """
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    newest_first = not filters.oldest_first
+    qs = order_filter(organization=organization, filters=filters).defer(*LIST_DEFERRED).select_related(None)
+    after_cursor, before_cursor = decode_cursor(after), decode_cursor(before)
+    if before_cursor is not None:
+        reverse = not newest_first
+        rows = list(_after(qs, before_cursor, newest_first=reverse).order_by(*_ordering(newest_first=reverse))[: limit + 1])
+        has_more_before = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        return OrderPage(
+            orders=rows,
+            next_cursor=encode_cursor(rows[-1]) if rows else "",
+            prev_cursor=encode_cursor(rows[0]) if rows and has_more_before else "",
+            is_first=not has_more_before,
+        )
+    if after_cursor is not None:
+        qs = _after(qs, after_cursor, newest_first=newest_first)
+    rows = list(qs.order_by(*_ordering(newest_first=newest_first))[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return OrderPage(
+        orders=rows,
+        next_cursor=encode_cursor(rows[-1]) if has_more else "",
+        prev_cursor=encode_cursor(rows[0]) if after_cursor is not None and rows else "",
+        is_first=after_cursor is None,
+    )
+
+
+def order_tab_counts(*, organization: Organization, filters: OrderFilters) -> dict[str, int]:
+    """Orders per tab (and ``all``) for the current filters other than status; cached briefly per org."""
+    key = f"orders:tab-counts:{organization.pk}:{filters.cache_key(without_status=True)}"
+    counts = cache.get(key)
+    if counts is None:
+        per_status = dict(
+            order_filter(organization=organization, filters=filters, with_status=False)
+            .order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        counts = {tab: sum(per_status.get(s, 0) for s in statuses) for tab, statuses in _TAB_STATUSES.items()}
+        counts["all"] = sum(per_status.values())
+        cache.set(key, counts, TAB_COUNTS_CACHE_SECONDS)
+    return counts
+
+
+# --- live -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OrderChanges:
+    new: int
+    updated: int
+    capped: bool
+
+
+def order_changes_since(*, organization: Organization, filters: OrderFilters, since: datetime, cap: int = 100) -> OrderChanges:
+    """How many orders matching the filters arrived or changed after ``since`` (counted up to ``cap``).
+
+    Bounded by the ``order_org_synced_idx`` index range: cheap whatever the size of the organization.
+    """
+    qs = order_filter(organization=organization, filters=filters).filter(last_synced_at__gt=since).order_by()
+    rows = list(qs.values_list("first_synced_at", flat=True)[: cap + 1])
+    capped = len(rows) > cap
+    rows = rows[:cap]
+    new = sum(1 for first in rows if first > since)
+    return OrderChanges(new=new, updated=len(rows) - new, capped=capped)
+
+
+# --- one order ----------------------------------------------------------------------------------------------
+
+
+def order_detail_get(*, organization: Organization, pk: int) -> Order | None:
+    """One order of the organization with its connection, or None (a 404 for the page)."""
+    return Order.objects.filter(organization=organization, pk=pk).select_related("connection").first()
+
+
+def order_detail_items(*, order: Order) -> list[OrderItem]:
+    return list(OrderItem.objects.filter(order=order, organization_id=order.organization_id).order_by("id"))
+
+
+def order_audit_entries(*, order: Order, limit: int = 100) -> list[AuditEntry]:
+    return list(
+        AuditEntry.objects.filter(order=order, organization_id=order.organization_id)
+        .select_related("user")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+# --- export -------------------------------------------------------------------------------------------------
+
+ORDER_EXPORT_COLUMNS = [
+    "marketplace", "order_id", "placed_at", "status", "marketplace_status", "customer_name", "customer_email",
+    "items_count", "currency", "total_amount", "subtotal_amount", "shipping_amount", "tracking_number", "shipper",
+    "connection_id", "last_synced_at",
+]
+ITEM_EXPORT_COLUMNS = [
+    "marketplace", "order_id", "placed_at", "order_status", "customer_name", "currency",
+    "item_id", "item_status", "item_marketplace_status", "sku", "part_number", "title", "quantity", "unit_price",
+    "color_name", "condition", "imei", "serial_number", "listing_ref",
+]
+_EXPORT_ORDER_FIELDS = [
+    "id", "marketplace", "external_id", "placed_at", "status", "marketplace_status", "customer_name", "customer_email",
+    "items_count", "currency", "total_amount", "subtotal_amount", "shipping_amount", "tracking_number", "shipper",
+    "connection_id", "last_synced_at",
+]
+_EXPORT_ITEM_FIELDS = [
+    "order_id", "external_id", "status", "marketplace_status", "sku", "part_number", "title", "quantity", "unit_price",
+    "currency", "color_name", "condition", "imei", "serial_number", "listing_ref",
+]
+
+
+def _iso(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        cents = value.quantize(Decimal("0.01"))
+        return format(cents if cents == value else value.normalize(), "f")
+    return str(value)
+
+
+def _order_chunks(*, organization: Organization, filters: OrderFilters, chunk_size: int) -> Iterator[list[dict]]:
+    """The filtered orders as lists of value dicts, walked by keyset: memory is one chunk, whatever the total."""
+    newest_first = not filters.oldest_first
+    base = order_filter(organization=organization, filters=filters).order_by(*_ordering(newest_first=newest_first))
+    cursor: tuple[datetime | None, int] | None = None
+    while True:
+        qs = base if cursor is None else _after(base, cursor, newest_first=newest_first)
+        rows = list(qs.values(*_EXPORT_ORDER_FIELDS)[:chunk_size])
+        if not rows:
+            return
+        yield rows
+        if len(rows) < chunk_size:
+            return
+        cursor = (rows[-1]["placed_at"], rows[-1]["id"])
+
+
+def order_export_rows(
+    *, organization: Organization, filters: OrderFilters, items: bool = False, chunk_size: int = EXPORT_CHUNK
+) -> Iterator[dict[str, str]]:
+    """The current filtered list as export rows (strings, ISO dates): one per order, or one per item."""
+    for chunk in _order_chunks(organization=organization, filters=filters, chunk_size=chunk_size):
+        if not items:
+            for o in chunk:
+                yield {
+                    "marketplace": o["marketplace"], "order_id": o["external_id"], "placed_at": _iso(o["placed_at"]),
+                    "status": o["status"], "marketplace_status": o["marketplace_status"],
+                    "customer_name": o["customer_name"], "customer_email": o["customer_email"],
+                    "items_count": str(o["items_count"]), "currency": o["currency"],
+                    "total_amount": _iso(o["total_amount"]), "subtotal_amount": _iso(o["subtotal_amount"]),
+                    "shipping_amount": _iso(o["shipping_amount"]), "tracking_number": o["tracking_number"],
+                    "shipper": o["shipper"], "connection_id": str(o["connection_id"]),
+                    "last_synced_at": _iso(o["last_synced_at"]),
+                }
+            continue
+        by_id = {o["id"]: o for o in chunk}
+        item_rows = (
+            OrderItem.objects.filter(organization=organization, order_id__in=list(by_id))
+            .order_by("order_id", "id")
+            .values(*_EXPORT_ITEM_FIELDS)
+        )
+        grouped: dict[int, list[dict]] = {}
+        for item in item_rows:
+            grouped.setdefault(item["order_id"], []).append(item)
+        for o in chunk:
+            for it in grouped.get(o["id"], []):
+                yield {
+                    "marketplace": o["marketplace"], "order_id": o["external_id"], "placed_at": _iso(o["placed_at"]),
+                    "order_status": o["status"], "customer_name": o["customer_name"],
+                    "currency": it["currency"] or o["currency"], "item_id": it["external_id"],
+                    "item_status": it["status"], "item_marketplace_status": it["marketplace_status"],
+                    "sku": it["sku"], "part_number": it["part_number"], "title": it["title"],
+                    "quantity": str(it["quantity"]), "unit_price": _iso(it["unit_price"]),
+                    "color_name": it["color_name"], "condition": it["condition"], "imei": it["imei"],
+                    "serial_number": it["serial_number"], "listing_ref": it["listing_ref"],
+                }
+
+
+def export_columns(*, items: bool) -> list[str]:
+    return ITEM_EXPORT_COLUMNS if items else ORDER_EXPORT_COLUMNS

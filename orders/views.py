@@ -1,0 +1,146 @@
+"""The order book, its live cue, the CSV export and the order page: thin doors onto ``orders.selectors``."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_POST
+
+from connections.models import Connection
+from marketsync.marketplaces import Entity
+from orders import selectors
+from orders.export import csv_stream
+from orders.forms import OrderFilterForm
+from orders.selectors import STATUS_TABS
+
+POLL_SECONDS = 15
+
+
+def _organization(request):
+    organization = request.organization
+    return organization if organization else None
+
+
+def _filters(request, organization):
+    form = OrderFilterForm(request.GET or None, organization=organization)
+    return form, form.to_filters()
+
+
+def _query_without(request, *names: str) -> str:
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+@login_required
+@require_GET
+def order_list(request):
+    organization = _organization(request)
+    if organization is None:
+        return render(request, "orders/no_organization.html")
+    since = timezone.now()
+    form, filters = _filters(request, organization)
+    page = selectors.order_book_page(
+        organization=organization, filters=filters, after=request.GET.get("after", ""), before=request.GET.get("before", "")
+    )
+    counts = selectors.order_tab_counts(organization=organization, filters=filters)
+    has_connection = counts["all"] > 0 or Connection.objects.filter(organization=organization).exists()
+    base_query = _query_without(request, "after", "before")
+    tab_query = _query_without(request, "after", "before", "status")
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "tabs": [(key, label, counts.get(key, 0)) for key, label, _ in STATUS_TABS if key != "unknown" or counts.get(key)],
+        "count_all": counts["all"],
+        "active_tab": filters.status,
+        "has_connection": has_connection,
+        "base_query": base_query,
+        "tab_query": tab_query,
+        "since": since.isoformat(),
+        "poll_seconds": POLL_SECONDS,
+        "filtered": any([filters.marketplace, filters.status, filters.connection_id, filters.date_from, filters.date_to, filters.q]),
+    }
+    if request.headers.get("HX-Request") and request.GET.get("partial") == "rows":
+        return render(request, "orders/_order_rows.html", context)
+    return render(request, "orders/order_list.html", context)
+
+
+@login_required
+@require_GET
+def order_poll(request):
+    """The live cue: how many orders (matching the current filters) arrived or changed since the page was drawn."""
+    organization = _organization(request)
+    if organization is None:
+        raise Http404("No organization.")
+    since = parse_datetime(request.GET.get("since", ""))
+    if since is None or timezone.is_naive(since):
+        return HttpResponse("", status=400 if "since" in request.GET else 200)
+    _form, filters = _filters(request, organization)
+    changes = selectors.order_changes_since(organization=organization, filters=filters, since=since)
+    return render(
+        request,
+        "orders/_new_orders.html",
+        {"changes": changes, "base_query": _query_without(request, "after", "before", "since")},
+    )
+
+
+@login_required
+@require_GET
+def order_export(request):
+    """The current filtered list as CSV, streamed: one row per order, or per item with ``items=1``."""
+    organization = _organization(request)
+    if organization is None:
+        raise Http404("No organization.")
+    _form, filters = _filters(request, organization)
+    items = request.GET.get("items") in ("1", "true", "on")
+    rows = selectors.order_export_rows(organization=organization, filters=filters, items=items)
+    response = StreamingHttpResponse(csv_stream(rows, selectors.export_columns(items=items)), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    kind = "order-items" if items else "orders"
+    response["Content-Disposition"] = f'attachment; filename="{organization.slug}-{kind}-{stamp}.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def order_detail(request, pk: int):
+    organization = _organization(request)
+    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    if order is None:
+        raise Http404("No such order.")
+    items = selectors.order_detail_items(order=order)
+    context = {
+        "order": order,
+        "connection": order.connection,
+        "items": items,
+        "audit_entries": selectors.order_audit_entries(order=order),
+        "raw_json": json.dumps(order.raw, indent=2, ensure_ascii=False, sort_keys=True, default=str),
+        "marketplace_partials": [f"orders/_detail_{order.marketplace}.html", "orders/_detail_none.html"],
+        "can_write": bool(request.is_org_owner),
+    }
+    return render(request, "orders/order_detail.html", context)
+
+
+@login_required
+@require_POST
+def order_refresh(request, pk: int):
+    """Ask for a fresh copy of this order from its marketplace (a task, enqueued once this request commits)."""
+    from marketsync.sync.tasks import refresh_record_task
+
+    organization = _organization(request)
+    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    if order is None:
+        raise Http404("No such order.")
+    transaction.on_commit(partial(refresh_record_task.delay, order.connection_id, Entity.ORDERS.value, order.external_id))
+    messages.success(request, f"Refresh of order {order.external_id} requested: the page shows the new copy in a few seconds.")
+    return redirect("orders:order_detail", pk=order.pk)
