@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from offers import views
 
 app_name = "offers"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.offer_list, name="offer_list"),
+    path("<int:pk>/", views.offer_detail, name="offer_detail"),
+    path("reference/<int:connection_id>/", views.reference_data, name="reference"),
+]

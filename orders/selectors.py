@@ -365,3 +365,43 @@ def order_export_rows(
 
 def export_columns(*, items: bool) -> list[str]:
     return ITEM_EXPORT_COLUMNS if items else ORDER_EXPORT_COLUMNS
+
+
+# --- small reads for a Refurbed merchant (and the CLI) -------------------------------------------------------
+
+
+def order_list(
+    *, organization: Organization, status: str | None = None, marketplace: str | None = None, limit: int = 50
+) -> list[Order]:
+    """Newest orders first, optionally by unified status and marketplace."""
+    qs = Order.objects.filter(organization=organization).defer(*LIST_DEFERRED)
+    if status:
+        qs = qs.filter(status=status)
+    if marketplace:
+        qs = qs.filter(marketplace=marketplace)
+    return list(qs.order_by(*_ordering(newest_first=True))[: max(1, min(limit, MAX_PAGE_SIZE))])
+
+
+def order_get(*, organization: Organization, pk: int | None = None, external_id: str | None = None,
+              marketplace: str | None = None) -> Order | None:
+    """One order by its pk, or by the marketplace's id (with ``marketplace``)."""
+    qs = Order.objects.filter(organization=organization)
+    if pk is not None:
+        return qs.filter(pk=pk).first()
+    if marketplace:
+        qs = qs.filter(marketplace=marketplace)
+    return qs.filter(external_id=str(external_id)).order_by("pk").first()
+
+
+def order_item_list(*, organization: Organization, order: Order) -> list[OrderItem]:
+    return list(OrderItem.objects.filter(organization=organization, order=order).order_by("id"))
+
+
+def order_item_get(*, organization: Organization, pk: int | None = None, external_id: str | None = None,
+                   marketplace: str | None = None) -> OrderItem | None:
+    qs = OrderItem.objects.filter(organization=organization).select_related("order")
+    if pk is not None:
+        return qs.filter(pk=pk).first()
+    if marketplace:
+        qs = qs.filter(order__marketplace=marketplace)
+    return qs.filter(external_id=str(external_id)).order_by("pk").first()

@@ -1,0 +1,1 @@
+"""Refurbed merchant API adapter: client, mapping, entity specs."""

@@ -1,0 +1,201 @@
+"""Refurbed's entities: how each is fetched page by page, and where it is stored.
+
+Orders (Refurbed has no update-time filter):
+- first sync: ``ListOrders`` with ``released_at >= start`` (``SYNC_START_DATE`` or
+  ``SYNC_INITIAL_LOOKBACK_DAYS`` back), sorted by id ascending, ``starting_after``
+  the last id; the cursor keeps the last id so a crash resumes there;
+- each tick after: new orders released since the highest ``released_at`` seen
+  minus ``SYNC_LOOKBACK_SECONDS``, then a re-read of the orders still open here
+  (NEW and ACCEPTED; SHIPPED ones released within ``REFURBED_SHIPPED_WINDOW_DAYS``,
+  since a shipped item may still be returned) in batches of 100 with the ``id``
+  filter — one call per 100 open orders.
+Offers and market offers: full sweeps by id; the last page carries
+``sweep_started_at`` and rows not seen since are marked removed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from marketsync.marketplaces import Entity, Marketplace
+from marketsync.marketplaces.refurbed.client import PAGE_LIMIT, RefurbedClient, client_for
+from marketsync.marketplaces.refurbed.mapping import (
+    OPEN_ORDER_STATES,
+    market_offer_record,
+    offer_record,
+    order_record,
+    parse_page,
+)
+from marketsync.sync.errors import BadRecord, InvalidRequest
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
+from offers.services import market_offer_mark_removed, market_offer_upsert_page, offer_mark_removed, offer_upsert_page
+from orders.services import order_upsert_page
+
+SHIPPED_WINDOW_DAYS = 14
+
+
+def rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def initial_start(now: datetime | None = None) -> datetime:
+    """Where a first sync starts: ``SYNC_START_DATE`` if set, else ``SYNC_INITIAL_LOOKBACK_DAYS`` back."""
+    if settings.SYNC_START_DATE:
+        start = datetime.fromisoformat(settings.SYNC_START_DATE)
+        return start if start.tzinfo else start.replace(tzinfo=UTC)
+    return (now or timezone.now()) - timedelta(days=settings.SYNC_INITIAL_LOOKBACK_DAYS)
+
+
+def open_order_ids(connection) -> list[str]:
+    """Orders of the connection still open here: NEW and ACCEPTED, and SHIPPED ones released within the window."""
+    from django.db.models import Q
+
+    from orders.models import Order
+
+    since = timezone.now() - timedelta(days=getattr(settings, "REFURBED_SHIPPED_WINDOW_DAYS", SHIPPED_WINDOW_DAYS))
+    waiting = [s for s in OPEN_ORDER_STATES if s != "SHIPPED"]
+    ids = Order.objects.filter(connection=connection).filter(
+        Q(marketplace_status__in=waiting) | Q(marketplace_status="SHIPPED", placed_at__gte=since)
+    ).values_list("external_id", flat=True)
+    return sorted(ids, key=lambda v: (len(v), v))
+
+
+class OrdersAdapter:
+    def __init__(self, client: RefurbedClient, *, open_ids: Callable[[], list[str]] = list,
+                 lookback_seconds: int | None = None) -> None:
+        self.client = client
+        self.open_ids = open_ids
+        self.lookback = timedelta(seconds=settings.SYNC_LOOKBACK_SECONDS if lookback_seconds is None else lookback_seconds)
+
+    def _fetch(self, *, filter: dict, after: str | None, limit: int = PAGE_LIMIT):
+        rows, has_more = self.client.list_orders(filter=filter, starting_after=after, limit=limit)
+        records, bad = parse_page(rows, order_record)
+        last_id = str(rows[-1].get("id")) if rows and isinstance(rows[-1], dict) and rows[-1].get("id") else after
+        newest = max((r.placed_at for r in records if r.placed_at), default=None)
+        return records, bad, has_more and bool(rows), last_id, newest
+
+    def pages(self, *, cursor: dict) -> Iterator[Page]:
+        if cursor.get("phase") != "incremental":
+            yield from self._backfill(cursor)
+        else:
+            yield from self._incremental(cursor)
+
+    def _backfill(self, cursor: dict) -> Iterator[Page]:
+        start = cursor.get("start") or rfc3339(initial_start())
+        after = cursor.get("after_id")
+        high = cursor.get("high_water")
+        while True:
+            records, bad, has_more, after, newest = self._fetch(filter={"released_at": {"ge": start}}, after=after)
+            if newest and (not high or newest > parse_iso(high)):
+                high = newest.isoformat()
+            if has_more:
+                yield Page(records, {"phase": "backfill", "start": start, "after_id": after, "high_water": high}, bad)
+                continue
+            yield Page(records, {"phase": "incremental", "high_water": high or start}, bad)
+            return
+
+    def _incremental(self, cursor: dict) -> Iterator[Page]:
+        high = cursor["high_water"]
+        since = cursor.get("since") or rfc3339(parse_iso(high) - self.lookback)
+        new_high = cursor.get("new_high") or high
+        seen: set[str] = set()
+        state = {"phase": "incremental", "high_water": high, "since": since, "new_high": new_high}
+        if not cursor.get("new_done"):
+            after = cursor.get("after_id")
+            while True:
+                records, bad, has_more, after, newest = self._fetch(filter={"released_at": {"ge": since}}, after=after)
+                seen.update(r.external_id for r in records)
+                if newest and newest > parse_iso(new_high):
+                    new_high = newest.isoformat()
+                state.update(new_high=new_high, after_id=after)
+                if has_more:
+                    yield Page(records, dict(state), bad)
+                    continue
+                break
+            state.pop("after_id", None)
+            state["new_done"] = True
+            pending = (records, bad)
+        else:
+            pending = None
+        open_after = cursor.get("open_after")
+        ids = [i for i in self.open_ids() if i not in seen]
+        if open_after:
+            ids = [i for i in ids if (len(i), i) > (len(open_after), open_after)]
+        batches = [ids[i:i + PAGE_LIMIT] for i in range(0, len(ids), PAGE_LIMIT)]
+        final = {"phase": "incremental", "high_water": new_high}
+        if pending is not None:
+            yield Page(pending[0], dict(state) if batches else final, pending[1])
+        for n, batch in enumerate(batches):
+            records, bad, _, _, _ = self._fetch(filter={"id": {"any_of": batch}}, after=None, limit=len(batch))
+            last = n == len(batches) - 1
+            yield Page(records, final if last else {**state, "open_after": batch[-1]}, bad)
+        if pending is None and not batches:
+            yield Page([], final)
+
+
+class SweepAdapter:
+    """A full sweep of a list RPC by id; resumable; the last page triggers removal of unseen rows."""
+
+    def __init__(self, fetch: Callable, parse: Callable, key_of: Callable[[dict], object]) -> None:
+        self.fetch, self.parse, self.key_of = fetch, parse, key_of
+
+    def pages(self, *, cursor: dict) -> Iterator[Page]:
+        started = cursor.get("sweep_started_at") or timezone.now().isoformat()
+        after = cursor.get("after")
+        while True:
+            rows, has_more = self.fetch(starting_after=after)
+            records, bad = parse_page(rows, self.parse)
+            if rows:
+                after = self.key_of(rows[-1])
+            if has_more and rows:
+                yield Page(records, {"sweep_started_at": started, "after": after}, bad)
+                continue
+            yield Page(records, {}, bad, sweep_started_at=datetime.fromisoformat(started))
+            return
+
+
+def _market_offer_cursor(row: dict) -> dict:
+    identifier = row.get("id") or {}
+    return {"offer_id": {"id": str((identifier.get("offer_id") or {}).get("id"))}, "market_code": identifier.get("market_code")}
+
+
+def orders_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> OrdersAdapter:
+    return OrdersAdapter(client_for(connection, http, sleep=sleep), open_ids=lambda: open_order_ids(connection))
+
+
+def offers_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> SweepAdapter:
+    client = client_for(connection, http, sleep=sleep)
+    return SweepAdapter(client.list_offers, offer_record, lambda row: str(row.get("id")))
+
+
+def market_offers_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> SweepAdapter:
+    client = client_for(connection, http, sleep=sleep)
+    return SweepAdapter(client.list_market_offers, market_offer_record, _market_offer_cursor)
+
+
+def refresh_order(connection, http: httpx.Client, external_id: str) -> UpsertResult:
+    """Re-read one order (a webhook, a "refresh" click) and store it with its items."""
+    payload = client_for(connection, http).get_order(external_id)
+    try:
+        record = order_record(payload)
+    except BadRecord as exc:
+        raise InvalidRequest(f"Refurbed order {external_id} could not be read: {exc.message}") from None
+    return order_upsert_page(connection=connection, records=[record])
+
+
+register(EntitySpec(Marketplace.REFURBED, Entity.ORDERS, adapter=orders_adapter, upsert_page=order_upsert_page,
+                    refresh_one=refresh_order))
+register(EntitySpec(Marketplace.REFURBED, Entity.OFFERS, adapter=offers_adapter, upsert_page=offer_upsert_page,
+                    mark_removed=offer_mark_removed))
+register(EntitySpec(Marketplace.REFURBED, Entity.MARKET_OFFERS, adapter=market_offers_adapter,
+                    upsert_page=market_offer_upsert_page, mark_removed=market_offer_mark_removed))

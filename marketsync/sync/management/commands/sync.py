@@ -1,0 +1,52 @@
+"""``manage.py sync``: run syncs in the foreground, with a progress bar and one summary line per entity."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from connections.models import EntitySync
+from marketsync.sync.runner import run_entity_sync
+
+
+class Command(BaseCommand):
+    help = "Sync now, in the foreground. Exits non-zero if any entity failed."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", help="organization slug")
+        parser.add_argument("--connection", type=int, help="connection id")
+        parser.add_argument("--entity", nargs="+", help="entities (orders, offers, market_offers, ...)")
+        parser.add_argument("--force", action="store_true", help="also run switched-off syncs and ones waiting for credentials")
+
+    def handle(self, *args, org=None, connection=None, entity=None, force=False, **options):
+        syncs = EntitySync.objects.select_related("connection", "connection__organization").order_by("connection_id", "entity")
+        if org:
+            syncs = syncs.filter(connection__organization__slug=org)
+        if connection:
+            syncs = syncs.filter(connection_id=connection)
+        if entity:
+            syncs = syncs.filter(entity__in=entity)
+        if not force:
+            syncs = syncs.filter(enabled=True, connection__enabled=True)
+        syncs = list(syncs)
+        if not syncs:
+            raise CommandError("Nothing to sync for these options.")
+        failed = 0
+        bar = tqdm(syncs, unit="entity", disable=None, file=self.stderr._out)
+        for sync in bar:
+            label = f"{sync.connection.organization.slug} · {sync.connection.marketplace} · {sync.entity}"
+            bar.set_description(label)
+            outcome = run_entity_sync(sync.pk, force=force)
+            line = (
+                f"{label}: {outcome.status} seen={outcome.seen} created={outcome.created} updated={outcome.updated} "
+                f"removed={outcome.removed} duration={outcome.duration:.1f}s"
+            )
+            if outcome.error:
+                line += f" error={outcome.error}"
+            if outcome.failed:
+                failed += 1
+                tqdm.write(self.style.ERROR(line), file=self.stdout._out)
+            else:
+                tqdm.write(line, file=self.stdout._out)
+        if failed:
+            raise CommandError(f"{failed} of {len(syncs)} sync(s) failed.")

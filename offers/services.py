@@ -1,0 +1,71 @@
+"""Writes of offers and market offers: page upserts and removal after a complete sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from connections.models import Connection
+from marketsync.sync.registry import UpsertResult
+from marketsync.sync.upsert import bulk_upsert
+from offers.models import MarketOffer, Offer
+from offers.records import MarketOfferRecord, OfferRecord
+
+OFFER_FIELDS = [
+    "sku", "version", "instance_id", "instance_name", "state", "grading", "warranty", "stock", "shipping_profile_id",
+    "shipping_profile_name", "taxation", "reference_currency_code", "reference_price", "reference_min_price",
+    "battery_condition", "marketplace_created_at", "raw",
+]
+MARKET_OFFER_FIELDS = OFFER_FIELDS + [
+    "offer_external_id", "market_code", "market_name", "is_site_market", "is_calculated", "currency", "price",
+    "min_price", "visibility", "buybox_state",
+]
+MONEY = ("reference_price", "reference_min_price", "price", "min_price")
+
+
+def _values(record: OfferRecord, fields: list[str]) -> dict:
+    values = {f: getattr(record, f) for f in fields}
+    for name in MONEY:
+        if isinstance(values.get(name), Decimal):
+            values[name] = round(values[name], 2)
+    return values
+
+
+def offer_upsert_page(*, connection: Connection, records: list[OfferRecord]) -> UpsertResult:
+    """Store a page of offers (seen now, so not removed): two or three queries whatever the page size."""
+    now = timezone.now()
+    rows = [
+        Offer(organization_id=connection.organization_id, connection=connection, external_id=r.external_id,
+              last_seen_at=now, removed_at=None, **_values(r, OFFER_FIELDS))
+        for r in records
+    ]
+    result, _ = bulk_upsert(Offer, rows, unique_fields=["connection", "external_id"],
+                            update_fields=OFFER_FIELDS + ["last_seen_at", "removed_at"])
+    return result
+
+
+def market_offer_upsert_page(*, connection: Connection, records: list[MarketOfferRecord]) -> UpsertResult:
+    now = timezone.now()
+    rows = [
+        MarketOffer(organization_id=connection.organization_id, connection=connection, external_id=r.external_id,
+                    last_seen_at=now, removed_at=None, **_values(r, MARKET_OFFER_FIELDS))
+        for r in records
+    ]
+    result, _ = bulk_upsert(MarketOffer, rows, unique_fields=["connection", "external_id"],
+                            update_fields=MARKET_OFFER_FIELDS + ["last_seen_at", "removed_at"])
+    return result
+
+
+def offer_mark_removed(*, connection: Connection, seen_before: datetime) -> int:
+    """After a complete sweep: offers not seen since it started are marked removed (kept, not deleted)."""
+    return Offer.objects.filter(connection=connection, removed_at__isnull=True, last_seen_at__lt=seen_before).update(
+        removed_at=timezone.now()
+    )
+
+
+def market_offer_mark_removed(*, connection: Connection, seen_before: datetime) -> int:
+    return MarketOffer.objects.filter(connection=connection, removed_at__isnull=True, last_seen_at__lt=seen_before).update(
+        removed_at=timezone.now()
+    )
