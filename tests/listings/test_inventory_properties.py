@@ -1,0 +1,166 @@
+"""Property test of the reservation ledger against an independent model of what stock should be.
+
+Random sequences of order events (new, quantity changed, items added in a
+batch, cancelled, shipped, re-synced, a duplicate notification, a crash in
+the middle and a retry) are applied through the same upsert the sync and the
+webhooks use; after every step the ledger invariants hold and on-hand and
+reserved equal the model's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from listings.inventory_records import LotRecord
+from listings.inventory_selectors import inventory_check
+from listings.inventory_services import inventory_upsert_lots
+from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from marketsync.marketplaces.bricklink.entities import upsert_orders
+from orders.records import OrderItemRecord, OrderRecord
+from tests.factories import make_connection, make_organization
+
+LOTS = {"L1": 50, "L2": 30, "L3": 20}
+OPEN_STATUS, CANCELLED, SHIPPED = ("PAID", "new"), ("CANCELLED", "cancelled"), ("SHIPPED", "shipped")
+
+
+@dataclass
+class ModelLine:
+    lot: str
+    quantity: int
+    state: str = "none"  # none | open | released | consumed
+    held: int = 0
+
+
+@dataclass
+class ModelOrder:
+    external_id: str
+    status: tuple[str, str] = OPEN_STATUS
+    lines: dict[str, ModelLine] = field(default_factory=dict)
+
+
+class Crash(Exception):
+    pass
+
+
+def record_of(order: ModelOrder) -> OrderRecord:
+    marketplace_status, status = order.status
+    return OrderRecord(
+        external_id=order.external_id, status=status, marketplace_status=marketplace_status, currency="EUR",
+        items=[
+            OrderItemRecord(external_id=key, status=status, marketplace_status=marketplace_status, quantity=line.quantity,
+                            unit_price=Decimal("0.1000"), listing_ref=line.lot, part_number="3001", color_id="5",
+                            condition="new", location=f"bin-{line.lot}")
+            for key, line in order.lines.items()
+        ],
+    )
+
+
+def model_apply(order: ModelOrder) -> None:
+    """The independent rule: what one stored sync of this order does to each line."""
+    _, status = order.status
+    for line in order.lines.values():
+        if line.state == "none":
+            if status != "new":
+                continue  # first seen closed: moves no stock
+            line.state = "open"
+        if line.state != "open":
+            continue
+        if status == "cancelled":
+            line.state = "released"
+        elif status == "shipped":
+            line.state = "consumed"
+        else:
+            line.held = line.quantity
+
+
+event = st.one_of(
+    st.tuples(st.just("new"), st.sampled_from(sorted(LOTS)), st.integers(1, 6)),
+    st.tuples(st.just("quantity"), st.integers(0, 20), st.integers(0, 9)),
+    st.tuples(st.just("add_batch"), st.integers(0, 20), st.sampled_from(sorted(LOTS)), st.integers(1, 5)),
+    st.tuples(st.just("cancel"), st.integers(0, 20)),
+    st.tuples(st.just("ship"), st.integers(0, 20)),
+    st.tuples(st.just("resync"), st.integers(0, 20)),
+    st.tuples(st.just("duplicate"), st.integers(0, 20)),
+    st.tuples(st.just("crash_then_retry"), st.integers(0, 20), st.sampled_from(["cancel", "ship", "quantity"])),
+)
+
+
+class ReservationLedgerProperties(TestCase):
+    def setUp(self):
+        self.connection = make_connection(make_organization("props"), "bricklink")
+        inventory_upsert_lots(connection=self.connection, records=[
+            LotRecord(external_id=lot, part_number="3001", item_type="PART", color_id="5", condition="new", quantity=qty,
+                      location=f"bin-{lot}") for lot, qty in LOTS.items()
+        ])
+        self.item_of = dict(InventoryLot.objects.filter(connection=self.connection).values_list("external_id", "item_id"))
+
+    def store(self, order: ModelOrder, *, crash: bool = False) -> None:
+        with transaction.atomic():
+            upsert_orders(connection=self.connection, records=[record_of(order)])
+            if crash:
+                raise Crash("worker died after storing, before committing")
+
+    def check(self, orders: list[ModelOrder]) -> None:
+        assert inventory_check(organization=self.connection.organization) == []
+        for lot, initial in LOTS.items():
+            lines = [line for o in orders for line in o.lines.values() if line.lot == lot]
+            expected_reserved = sum(line.held for line in lines if line.state == "open")
+            expected_on_hand = initial - sum(line.held for line in lines if line.state == "consumed")
+            item = InventoryItem.objects.get(pk=self.item_of[lot])
+            assert (item.quantity_on_hand, item.quantity_reserved) == (expected_on_hand, expected_reserved), lot
+        assert Reservation.objects.count() == sum(1 for o in orders for line in o.lines.values() if line.state != "none")
+        assert StockMovement.objects.filter(kind__in=["release", "consume"]).count() == sum(
+            1 for o in orders for line in o.lines.values() if line.state in ("released", "consumed")
+        )
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(event, min_size=1, max_size=12))
+    def test_ledger_matches_the_model_after_every_step(self, events):
+        orders: list[ModelOrder] = []
+        for ev in events:
+            kind = ev[0]
+            if kind == "new":
+                order = ModelOrder(external_id=f"O{len(orders) + 1}")
+                order.lines[f"{order.external_id}:{ev[1]}"] = ModelLine(lot=ev[1], quantity=ev[2])
+                orders.append(order)
+                targets = [order]
+            elif not orders:
+                continue
+            else:
+                order = orders[ev[1] % len(orders)]
+                targets = [order]
+                if kind == "quantity":
+                    line = list(order.lines.values())[ev[2] % len(order.lines)]
+                    line.quantity = ev[2]
+                elif kind == "add_batch":
+                    key = f"{order.external_id}:{ev[2]}:{len(order.lines)}"
+                    order.lines[key] = ModelLine(lot=ev[2], quantity=ev[3])
+                elif kind == "cancel":
+                    order.status = CANCELLED
+                elif kind == "ship":
+                    order.status = SHIPPED
+                elif kind == "duplicate":
+                    targets = [order, order]
+                elif kind == "crash_then_retry":
+                    if ev[2] == "cancel":
+                        order.status = CANCELLED
+                    elif ev[2] == "ship":
+                        order.status = SHIPPED
+                    else:
+                        first = next(iter(order.lines.values()))
+                        first.quantity += 1
+                    try:
+                        self.store(order, crash=True)
+                    except Crash:
+                        pass
+                    self.check(orders)  # the crash left nothing behind
+            for target in targets:
+                self.store(target)
+                model_apply(target)
+                self.check(orders)
