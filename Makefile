@@ -1,5 +1,6 @@
 # The two commands: `make run` and `make test`. Everything else is a helper for them.
-PYTHON ?= python3
+# python3 if it is 3.11+, else the first python3.1x that is (override with `make PYTHON=/path/to/python3.x ...`).
+PYTHON ?= $(or $(shell for p in python3 python3.13 python3.12 python3.11; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done),python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,6 +11,7 @@ SIM_PORT ?= 8765
 .PHONY: run test install migrate demo lint clean
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "marketsync needs Python 3.11+; run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.txt | $(BIN)/python
