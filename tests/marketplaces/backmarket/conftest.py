@@ -1,0 +1,1 @@
+from tests.marketplaces.backmarket.fixtures import *  # noqa: F401,F403
