@@ -1,1 +1,69 @@
-"""Admin for brick inventory, lots, reservations and the ledger."""
+"""Admin for brick inventory, lots, reservations and the ledger.
+
+Quantities are read-only here: stock moves only through the ledger (orders,
+or ``manage.py inventory adjust`` / the item page), so the admin cannot break
+``quantity_reserved`` = open reservations.
+"""
+
+from django.contrib import admin
+
+from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class InventoryLotInline(admin.TabularInline):
+    model = InventoryLot
+    extra = 0
+    can_delete = False
+    fields = ("connection", "external_id", "external_bricklink_id", "marketplace_quantity", "unit_price", "remarks", "removed_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InventoryItem)
+class InventoryItemAdmin(admin.ModelAdmin):
+    list_display = ("part_number", "color_name", "condition", "location", "quantity_on_hand", "quantity_reserved", "organization")
+    list_filter = ("organization", "condition", "item_type")
+    search_fields = ("part_number", "name", "color_name", "location")
+    readonly_fields = ("organization", "part_number", "item_type", "color_id", "condition", "location", "quantity_on_hand",
+                       "quantity_reserved", "version", "created_at", "updated_at")
+    fields = readonly_fields[:5] + ("color_name", "name") + readonly_fields[5:]
+    inlines = [InventoryLotInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(InventoryLot)
+class InventoryLotAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "connection", "item", "marketplace_quantity", "removed_at")
+    list_filter = ("connection__marketplace",)
+    search_fields = ("external_id", "external_bricklink_id", "item__part_number")
+    raw_id_fields = ("item",)
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "item", "order_item", "quantity", "state", "updated_at")
+    list_filter = ("state",)
+    raw_id_fields = ("item", "order_item")
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    list_display = ("item", "sequence", "kind", "on_hand_before", "on_hand_after", "reserved_before", "reserved_after", "source",
+                    "created_at")
+    list_filter = ("kind", "source")
+    raw_id_fields = ("item", "reservation", "order_item")

@@ -128,3 +128,24 @@ def inventory_check(*, organization: Organization | None = None) -> list[CheckPr
         if item.version != item.ledger_rows:
             problems.append(CheckProblem(item.pk, f"version {item.version} but the ledger has {item.ledger_rows} row(s)"))
     return problems
+
+
+@dataclass
+class PickRow:
+    item: OrderItem
+    inventory_item_id: int | None
+    reservation_state: str
+
+
+def pick_list_rows(*, order: Order) -> list[PickRow]:
+    """The pick list with, per line, the stock it is held against (None when unmatched)."""
+    items = pick_list(order=order)
+    held = {
+        r.order_item_id: r
+        for r in Reservation.objects.filter(order_item__in=[i.pk for i in items]).only("order_item_id", "item_id", "state")
+    }
+    return [
+        PickRow(item=i, inventory_item_id=held[i.pk].item_id if i.pk in held else None,
+                reservation_state=held[i.pk].state if i.pk in held else "")
+        for i in items
+    ]

@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from listings import inventory_views
+
+# Mounted at /listings/inventory/ inside the "listings" namespace.
+urlpatterns = [
+    path("", inventory_views.inventory_list, name="inventory_list"),
+    path("unmatched/", inventory_views.unmatched_items, name="inventory_unmatched"),
+    path("<int:pk>/", inventory_views.inventory_item_detail, name="inventory_item"),
+    path("<int:pk>/adjust/", inventory_views.inventory_item_adjust, name="inventory_item_adjust"),
+]

@@ -1,0 +1,87 @@
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from listings.inventory_records import LotRecord
+from listings.inventory_services import inventory_upsert_lots
+from listings.models import InventoryItem
+from marketsync.marketplaces.bricklink.entities import upsert_orders
+from orders.models import Order
+from orders.records import OrderItemRecord, OrderRecord
+from tests.factories import make_connection, make_organization, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _shop(slug="shop"):
+    org = make_organization(slug)
+    connection = make_connection(org, "bricklink")
+    inventory_upsert_lots(connection=connection, records=[
+        LotRecord(external_id=f"{slug}-1", part_number="3001", item_type="PART", color_id="5", color_name="Red", condition="new",
+                  quantity=40, location="B07", name="Brick 2 x 4"),
+        LotRecord(external_id=f"{slug}-2", part_number="3023", item_type="PART", color_id="11", color_name="Black",
+                  condition="used", quantity=10, location="A02", name="Plate 1 x 2"),
+    ])
+    upsert_orders(connection=connection, records=[OrderRecord(
+        external_id="777", status="new", marketplace_status="PAID", customer_name="Ada", items=[
+            OrderItemRecord(external_id="777:1", status="new", quantity=3, listing_ref=f"{slug}-1", part_number="3001",
+                            color_id="5", color_name="Red", condition="new", location="B07", title="Brick 2 x 4",
+                            unit_price=Decimal("0.1")),
+            OrderItemRecord(external_id="777:2", status="new", quantity=2, listing_ref=f"{slug}-2", part_number="3023",
+                            color_id="11", color_name="Black", condition="used", location="A02", title="Plate 1 x 2"),
+            OrderItemRecord(external_id="777:3", status="new", quantity=1, listing_ref="gone", part_number="9999",
+                            color_id="1", condition="new", location="Z99", title="Mystery part"),
+        ])])
+    return org, connection
+
+
+def test_inventory_page_searches_and_is_scoped_to_the_organization(client):
+    org, _ = _shop("shop")
+    _shop("rival")
+    client.force_login(make_user("ada", org))
+    page = client.get("/listings/inventory/", {"part": "3001"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "B07" in body and "3023" not in body and "rival-1" not in body
+    assert "shop-1: 40" in body and "drift +3" in body  # 40 listed, 37 available here
+    assert "A02" in client.get("/listings/inventory/", {"location": "a0"}).content.decode()
+    rival_item = InventoryItem.objects.get(organization__slug="rival", part_number="3001")
+    assert client.get(f"/listings/inventory/{rival_item.pk}/").status_code == 404
+
+
+def test_item_ledger_and_unmatched_pages(client):
+    org, _ = _shop()
+    client.force_login(make_user("ada", org))
+    item = InventoryItem.objects.get(organization=org, part_number="3001")
+    body = client.get(f"/listings/inventory/{item.pk}/").content.decode()
+    assert "Reserve" in body and "0 → 3" in body and "first seen" in body
+    unmatched = client.get("/listings/inventory/unmatched/").content.decode()
+    assert "9999" in unmatched and "Z99" in unmatched and "3001" not in unmatched
+
+
+def test_owner_adjusts_stock_on_the_item_page(client):
+    org, _ = _shop()
+    client.force_login(make_user("ada", org, role="owner"))
+    item = InventoryItem.objects.get(organization=org, part_number="3023")
+    response = client.post(f"/listings/inventory/{item.pk}/adjust/", {"delta": "-4", "reason": "damaged"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.quantity_on_hand == 6
+    client.post(f"/listings/inventory/{item.pk}/adjust/", {"delta": "x", "reason": "typo"})
+    item.refresh_from_db()
+    assert item.quantity_on_hand == 6
+
+
+def test_pick_list_on_the_order_page_and_from_the_command(client):
+    org, connection = _shop()
+    client.force_login(make_user("ada", org))
+    order = Order.objects.get(connection=connection, external_id="777")
+    body = client.get(f"/orders/{order.pk}/").content.decode()
+    assert 'id="picklist"' in body and "@media print" in body
+    assert body.index(">A02<") < body.index(">B07<") < body.index(">Z99<")  # sorted by location
+    out = StringIO()
+    call_command("orders", "picklist", str(order.pk), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[2].startswith("A02") and "[unmatched]" in lines[4] and "6 piece(s)" in lines[-1]
