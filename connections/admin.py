@@ -164,6 +164,18 @@ class ConnectionAdmin(admin.ModelAdmin):
         for field in Connection._meta.concrete_fields:
             setattr(obj, field.attname, getattr(connection, field.attname))
 
+    def get_deleted_objects(self, objs, request):
+        """Counts per table instead of Django's list of every row (a connection may have 100,000 orders), and no
+        per-table permission check: deleting a connection is the service's job and removes its rows by design."""
+        connections = list(objs)
+        if not connections:
+            return [], {}, set(), []
+        counts = services.connection_rows_count(connections=connections)
+        summary = [f"{c} (connection {c.pk})" for c in connections]
+        summary.append([f"{n} {label}" for label, n in counts.items() if n])
+        perms_needed = set() if self.has_delete_permission(request) else {self.opts.verbose_name}
+        return summary, counts, perms_needed, []
+
     def delete_model(self, request, obj: Connection) -> None:
         services.connection_delete(connection=obj)
 

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_slug
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import CASCADE, QuerySet
 
 from connections import selectors
 from connections.models import AuditEntry, Connection, EntitySync, Membership, Organization
@@ -219,6 +219,8 @@ def connection_update_settings(
     market = Marketplace(connection.marketplace)
     new_env = connection.environment if environment is None else environment
     new_platform = connection.platform if platform is None else platform.strip().lower()
+    if market == Marketplace.BACKMARKET and not new_platform:
+        new_platform = "eu"
     new_options = connection.options if options is None else options
     new_base_url = connection.base_url if base_url is None else base_url.strip()
     if new_base_url != connection.base_url and not ops:
@@ -319,6 +321,22 @@ def connection_delete(*, connection: Connection) -> dict[str, int]:
         _total, per_model = connection.delete()
     logger.info("connection deleted id=%s rows=%s", connection_id, per_model)
     return per_model
+
+
+def connection_rows_count(*, connections: Iterable[Connection]) -> dict[str, int]:
+    """Rows that deleting these connections removes directly, per table (verbose name plural), for confirmations
+    (rows cascading further, such as stock reservations of deleted order items, are not counted)."""
+    from django.apps import apps
+
+    ids = [c.pk for c in connections]
+    counts: dict[str, int] = {str(Connection._meta.verbose_name_plural): len(ids)}
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if field.is_relation and field.related_model is Connection and field.remote_field.on_delete is CASCADE:
+                n = model._default_manager.filter(**{f"{field.attname}__in": ids}).count()
+                label = str(model._meta.verbose_name_plural)
+                counts[label] = counts.get(label, 0) + n
+    return counts
 
 
 # --- entity sync toggles -------------------------------------------------------------------------------------

@@ -158,3 +158,33 @@ def test_merchants_cannot_reach_the_admin(client, org, connection):
     client.force_login(user)
     response = client.get(reverse("admin:connections_connection_rotate_credentials", args=[connection.pk]))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_admin_delete_shows_counts_and_deletes_through_the_service(admin_client, connection, org):
+    from orders.models import Order
+
+    other = services.connection_create(organization=org, marketplace="brickowl", credentials={"api_key": "b" * 12})
+    for n in range(3):
+        Order.objects.create(organization=org, connection=connection, marketplace="refurbed", external_id=str(n))
+    Order.objects.create(organization=org, connection=other, marketplace="brickowl", external_id="0")
+    url = reverse("admin:connections_connection_delete", args=[connection.pk])
+    body = admin_client.get(url).content.decode()
+    assert "3 orders" in body and "3 entity syncs" in body
+    assert "permission to delete" not in body
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert list(Connection.objects.values_list("pk", flat=True)) == [other.pk]
+    assert list(Order.objects.values_list("connection_id", flat=True)) == [other.pk]
+
+
+def test_staff_without_delete_permission_cannot_delete(client, connection):
+    from django.contrib.auth.models import Permission
+
+    staff = make_user("staffer")
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_connection", "change_connection"]))
+    client.force_login(staff)
+    response = client.post(reverse("admin:connections_connection_delete", args=[connection.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert Connection.objects.filter(pk=connection.pk).exists()

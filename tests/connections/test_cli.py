@@ -198,3 +198,25 @@ def test_demo_is_idempotent_and_prints_the_login(settings):
     assert (connections["backmarket"].platform, connections["backmarket"].options) == ("eu", {"locale": "fr-fr"})
     assert connections["brickowl"].options == {"store_id": "1"}
     assert EntitySync.objects.filter(connection__organization__slug="demo").count() == 3 + 4 + 2 + 2
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_each_field_is_prompted_without_echo(org, secret, monkeypatch):
+    import getpass
+
+    prompts = []
+
+    def fake_getpass(prompt="Password: ", stream=None):
+        prompts.append(prompt)
+        return f"{secret}-{prompt.rstrip(': ')}"
+
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)  # the standard library's no-echo prompt, not our code
+    out = io.StringIO()
+    call_command("connection", "create", "--org", "acme", "--marketplace", "bricklink", stdin=_Terminal(), stdout=out)
+    assert prompts == ["consumer_key: ", "consumer_secret: ", "token_value: ", "token_secret: "]
+    assert Connection.objects.get().credentials["token_value"] == f"{secret}-token_value"
+    assert secret not in out.getvalue()
