@@ -26,7 +26,7 @@ migrate: install
 
 demo: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py demo --simulator-url http://$(HOST):$(SIM_PORT)
+	$(BIN)/python manage.py demo --simulator-url http://$(HOST):$(SIM_PORT) --site-url http://$(HOST):$(PORT)/
 
 run: demo
 	@echo "Starting web on http://$(HOST):$(PORT)/ , worker, beat and simulator on $(HOST):$(SIM_PORT) (Ctrl-C stops all)"
