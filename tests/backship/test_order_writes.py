@@ -1,0 +1,126 @@
+"""Writes about an order: IMEI/serial, accept, cancel, ship, invoice — validated, audited, refreshed."""
+
+import pytest
+
+from backship import services
+from backship.models import Delivery
+from connections.models import AuditEntry, EntitySync
+from marketsync.marketplaces.backmarket.client import LocalValidationError
+from marketsync.simulator.backmarket import minimal_pdf
+from marketsync.sync.errors import InvalidRequest
+from marketsync.sync.runner import run_entity_sync
+from orders.models import Order, OrderItem
+
+pytestmark = pytest.mark.django_db
+VALID_IMEI = "490154203237518"
+
+
+@pytest.fixture
+def synced(connection, transport):
+    run_entity_sync(EntitySync.objects.get(connection=connection, entity="orders").pk, transport=transport)
+    transport.requests.clear()
+    return connection
+
+
+def paid_item(bm, *, backship=None, single=True) -> OrderItem:
+    for order in bm.orders.values():
+        if order["state"] == 1 and (backship is None or order["is_backship"] == backship) and (len(order["lines"]) == 1) == single:
+            return OrderItem.objects.get(external_id=str(order["lines"][0]))
+    raise AssertionError("no such order in the seed")
+
+
+def audits(action):
+    return list(AuditEntry.objects.filter(action=action).order_by("id"))
+
+
+@pytest.mark.parametrize(
+    ("imei", "serial", "message"),
+    [
+        ("49015420323751", "", "15 digits"),
+        ("490154203237519", "", "check digit"),
+        ("49015420323751a", "", "15 digits"),
+        ("", "S" * 51, "at most 50"),
+        ("", "", "IMEI or a serial"),
+    ],
+)
+def test_invalid_identifiers_never_reach_back_market_and_are_audited(synced, transport, bm, imei, serial, message):
+    item = paid_item(bm)
+    with pytest.raises(LocalValidationError, match=message):
+        services.orderline_identifiers_set(item=item, imei=imei, serial_number=serial, transport=transport)
+    assert transport.requests == []
+    entry = audits("orderline_identifiers")[-1]
+    assert entry.outcome == "failure" and entry.request_summary["refused_locally"] and entry.order_id == item.order_id
+
+
+def test_imei_is_set_audited_refreshed_and_then_refused_locally(synced, transport, bm, owner):
+    item = paid_item(bm)
+    updated = services.orderline_identifiers_set(item=item, imei=VALID_IMEI, user=owner, transport=transport)
+    assert updated.imei == VALID_IMEI and bm.lines[int(item.external_id)]["imei"] == VALID_IMEI
+    entry = audits("orderline_identifiers")[-1]
+    assert (entry.outcome, entry.user, entry.target_id, entry.order_id) == ("success", owner, item.external_id, item.order_id)
+    assert any(r.method == "GET" for r in transport.requests)  # the order was re-read
+    sent = len(transport.requests)
+    with pytest.raises(LocalValidationError, match="cannot correct"):
+        services.orderline_identifiers_set(item=updated, imei="356938035643809", transport=transport)
+    assert len(transport.requests) == sent
+    serial = services.orderline_identifiers_set(item=updated, serial_number="C39XK1", transport=transport)
+    assert serial.serial_number == "C39XK1" and serial.imei == VALID_IMEI
+
+
+def test_accepting_every_line_moves_the_order_to_ship_and_brings_the_backship_label(synced, transport, bm, media):
+    item = paid_item(bm, backship=True)
+    order = services.orderline_accept(item=item, transport=transport, actor="test")
+    assert order.marketplace_status == "3" and order.status == "accepted"
+    item.refresh_from_db()
+    assert item.marketplace_status == "2"
+    delivery = Delivery.objects.get(order=order)
+    assert delivery.label_file.read().startswith(b"%PDF-")
+    assert audits("orderline_accept")[-1].outcome == "success"
+
+
+def test_shipping_before_accepting_is_refused_locally_with_the_reason(synced, transport, bm):
+    order = paid_item(bm).order
+    with pytest.raises(LocalValidationError, match="must be accepted first"):
+        services.order_ship(order=order, tracking_number="1Z999", transport=transport)
+    assert transport.requests == []
+    assert audits("order_ship")[-1].outcome == "failure"
+
+
+def test_an_illegal_transition_refused_by_back_market_is_audited(synced, transport, bm):
+    item = paid_item(bm)
+    order = item.order
+    # Stale local copy: the line was cancelled elsewhere, the local row still says paid.
+    bm.lines[int(item.external_id)]["state"] = 4
+    with pytest.raises(InvalidRequest, match="cannot go from state 4 to state 2"):
+        services.orderline_accept(item=item, transport=transport)
+    entry = audits("orderline_accept")[-1]
+    assert entry.outcome == "failure" and "state 4" in entry.error and entry.order_id == order.pk
+
+
+def test_cancel_then_ship_the_rest(synced, transport, bm):
+    order = next(o for o in bm.orders.values() if o["state"] == 1 and len(o["lines"]) == 2
+                 and all(bm.lines[i]["state"] == 1 for i in o["lines"]))
+    first, second = (OrderItem.objects.get(external_id=str(i)) for i in order["lines"])
+    services.orderline_cancel(item=first, transport=transport)
+    local = services.orderline_accept(item=second, transport=transport)
+    assert local.marketplace_status == "3"
+    shipped = services.order_ship(order=local, tracking_number="1Z999", tracking_url="https://ups.example/1Z999",
+                                  shipper="UPS", transport=transport)
+    assert (shipped.marketplace_status, shipped.status, shipped.tracking_number, shipped.shipper) == ("9", "shipped", "1Z999", "UPS")
+    assert bm.orders[order["order_id"]]["tracking_url"] == "https://ups.example/1Z999"
+    assert OrderItem.objects.get(pk=first.pk).status == "cancelled"
+    assert [e.outcome for e in AuditEntry.objects.filter(order=local).order_by("id")] == ["success"] * 3
+
+
+def test_invoice_must_be_a_pdf(synced, transport, bm):
+    order = Order.objects.filter(marketplace_status="9").first()
+    with pytest.raises(LocalValidationError, match="not a PDF"):
+        services.order_invoice_upload(order=order, filename="invoice.pdf", content=b"<html>no</html>", transport=transport)
+    assert transport.requests == []
+    refreshed = services.order_invoice_upload(order=order, filename="invoice.pdf", content=minimal_pdf("Facture"),
+                                              transport=transport)
+    assert bm.invoices[int(order.external_id)] == [("invoice.pdf", len(minimal_pdf("Facture")))]
+    assert refreshed.details["date_bill_provided"]
+    assert [e.outcome for e in audits("order_invoice")] == ["failure", "success"]
+    multipart = [r for r in transport.requests if r.url.path.endswith("/invoice")][0]
+    assert multipart.headers["Content-Type"].startswith("multipart/form-data")
