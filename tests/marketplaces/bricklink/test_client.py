@@ -98,3 +98,9 @@ def test_item_batches_are_flattened_including_an_amended_second_batch():
     assert items[-1]["quantity"] == 3
     assert flatten_batches([[{"a": 1}, {"a": 2}], [{"a": 3}]]) == [{"a": 1}, {"a": 2}, {"a": 3}]
     raw.close()
+
+
+def test_the_simulator_also_answers_under_its_bare_prefix_as_the_demo_configures_it():
+    client, transport = _client(simulator())
+    bare = BrickLinkClient(http=client.http.http, credentials=bricklink_credentials(), base_url="http://sim/bricklink")
+    assert bare.orders() and transport.requests[-1].url.path == "/bricklink/orders"
