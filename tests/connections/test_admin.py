@@ -188,3 +188,39 @@ def test_staff_without_delete_permission_cannot_delete(client, connection):
     response = client.post(reverse("admin:connections_connection_delete", args=[connection.pk]), {"post": "yes"})
     assert response.status_code == 403
     assert Connection.objects.filter(pk=connection.pk).exists()
+
+
+def _change_data(connection, **overrides):
+    data = {
+        "environment": connection.environment, "platform": connection.platform, "base_url": connection.base_url,
+        "options": "{}", "enabled": "on" if connection.enabled else "",
+        "entity_syncs-TOTAL_FORMS": "0", "entity_syncs-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v != ""}
+
+
+def test_change_form_updates_settings_and_blank_credentials_keep_the_stored_ones(admin_client, connection, secret):
+    url = reverse("admin:connections_connection_change", args=[connection.pk])
+    response = admin_client.post(url, _change_data(connection, base_url="http://127.0.0.1:8765/refurbed", environment="sandbox"))
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert (connection.base_url, connection.environment) == ("http://127.0.0.1:8765/refurbed", "sandbox")
+    assert connection.credentials == {"api_key": secret}
+
+    response = admin_client.post(url, _change_data(connection, api_key=secret + "-v2"))
+    assert response.status_code == 302
+    assert Connection.objects.get(pk=connection.pk).credentials == {"api_key": secret + "-v2"}
+
+
+def test_change_form_refuses_enabling_wiped_credentials_without_new_ones(admin_client, connection):
+    services.connection_disable(connection=connection, wipe_credentials=True)
+    connection.refresh_from_db()
+    url = reverse("admin:connections_connection_change", args=[connection.pk])
+    response = admin_client.post(url, _change_data(connection, enabled="on"))
+    assert response.status_code == 200 and "credentials were wiped" in response.content.decode()
+    assert not Connection.objects.get(pk=connection.pk).enabled
+    response = admin_client.post(url, _change_data(connection, enabled="on", api_key="fresh-key-000001"))
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.enabled and connection.credentials == {"api_key": "fresh-key-000001"}
