@@ -149,3 +149,14 @@ def pick_list_rows(*, order: Order) -> list[PickRow]:
                 reservation_state=held[i.pk].state if i.pk in held else "")
         for i in items
     ]
+
+
+def webhook_addresses(*, organization: Organization, base: str) -> list[tuple[Connection, str]]:
+    """Where BrickLink and Brick Owl should send push notifications for this organization's connections."""
+    from django.urls import reverse
+
+    rows = []
+    for connection in Connection.objects.filter(organization=organization, marketplace__in=BRICK_MARKETPLACES).order_by("marketplace"):
+        name = "webhook_bricklink" if connection.marketplace == "bricklink" else "webhook_brickowl"
+        rows.append((connection, base.rstrip("/") + reverse(name, args=[connection.webhook_token])))
+    return rows

@@ -34,6 +34,8 @@ def inventory_list(request):
     return render(request, "listings/inventory/inventory_list.html", {
         "page": page, "rows": rows, "part": part, "color": color, "location": location, "drift": drift,
         "unmatched_count": selectors.unmatched_item_list(organization=organization).count(),
+        "webhooks": selectors.webhook_addresses(organization=organization, base=request.build_absolute_uri("/"))
+        if getattr(request, "is_org_owner", False) else [],
     })
 
 

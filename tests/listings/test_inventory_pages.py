@@ -85,3 +85,11 @@ def test_pick_list_on_the_order_page_and_from_the_command(client):
     call_command("orders", "picklist", str(order.pk), stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[2].startswith("A02") and "[unmatched]" in lines[4] and "6 piece(s)" in lines[-1]
+
+
+def test_owners_see_the_push_notification_addresses_members_do_not(client):
+    org, connection = _shop()
+    client.force_login(make_user("owner", org, role="owner"))
+    assert f"/webhooks/bricklink/{connection.webhook_token}/" in client.get("/listings/inventory/").content.decode()
+    client.force_login(make_user("member", org, role="member"))
+    assert connection.webhook_token not in client.get("/listings/inventory/").content.decode()
