@@ -36,3 +36,16 @@ def test_ping_task_round_trips_through_the_configured_broker():
         result = ping.apply_async(args=[value], queue=queue)
         assert result.get(timeout=30) == value
     assert result.successful()
+
+
+def test_a_missing_server_skips_locally_and_fails_in_ci(monkeypatch):
+    import pytest
+
+    import conftest
+
+    monkeypatch.setattr(conftest, "IN_CI", False)
+    with pytest.raises(pytest.skip.Exception):
+        conftest.require_server("no Redis")
+    monkeypatch.setattr(conftest, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="required in CI: no Redis"):
+        conftest.require_server("no Redis")
