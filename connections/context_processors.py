@@ -1,3 +1,4 @@
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from connections.health import organization_health_alert
@@ -8,7 +9,7 @@ def workspace(request):
     """The organization switcher's choices, the owner flag and the sync-health banner (each evaluated lazily)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {}
+        return {"time_zone_name": timezone.get_current_timezone_name()}
     organization = getattr(request, "organization", None)
 
     def alert():
@@ -19,4 +20,5 @@ def workspace(request):
         "user_organizations": SimpleLazyObject(lambda: list(organization_list_for_user(user=user))),
         "is_org_owner": getattr(request, "is_org_owner", False),
         "health_alert": SimpleLazyObject(alert),
+        "time_zone_name": timezone.get_current_timezone_name(),
     }

@@ -11,6 +11,7 @@ the ``tz`` cookie, and this middleware activates it (falling back to ``settings.
 from __future__ import annotations
 
 import zoneinfo
+from urllib.parse import unquote
 
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
@@ -40,8 +41,9 @@ def _is_owner(request) -> bool:
 
 
 def timezone_from_cookie(value: str | None) -> zoneinfo.ZoneInfo | None:
-    if not value or len(value) > 64:
+    if not value or len(value) > 96:
         return None
+    value = unquote(value)  # the script stores encodeURIComponent(zone)
     try:
         return zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

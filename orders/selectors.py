@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -38,6 +39,7 @@ STATUS_TABS: list[tuple[str, str, frozenset[str]]] = [
 ]
 _TAB_STATUSES = {key: statuses for key, _label, statuses in STATUS_TABS}
 TAB_COUNTS_CACHE_SECONDS = 30
+TAB_COUNTS_CACHE_MIN_ROWS = 2000
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 EXPORT_CHUNK = 2000
@@ -213,7 +215,12 @@ def order_book_page(
 
 
 def order_tab_counts(*, organization: Organization, filters: OrderFilters) -> dict[str, int]:
-    """Orders per tab (and ``all``) for the current filters other than status; cached briefly per org."""
+    """Orders per tab (and ``all``) for the current filters other than status.
+
+    Counting a large organization is cached briefly (``TAB_COUNTS_CACHE_SECONDS``, keyed by organization and
+    filters); below ``ORDER_TAB_COUNTS_CACHE_MIN_ROWS`` orders counting is cheap and always fresh, so a new
+    merchant sees the counts move as the first sync lands.
+    """
     key = f"orders:tab-counts:{organization.pk}:{filters.cache_key(without_status=True)}"
     counts = cache.get(key)
     if counts is None:
@@ -225,7 +232,8 @@ def order_tab_counts(*, organization: Organization, filters: OrderFilters) -> di
         )
         counts = {tab: sum(per_status.get(s, 0) for s in statuses) for tab, statuses in _TAB_STATUSES.items()}
         counts["all"] = sum(per_status.values())
-        cache.set(key, counts, TAB_COUNTS_CACHE_SECONDS)
+        if counts["all"] >= getattr(settings, "ORDER_TAB_COUNTS_CACHE_MIN_ROWS", TAB_COUNTS_CACHE_MIN_ROWS):
+            cache.set(key, counts, TAB_COUNTS_CACHE_SECONDS)
     return counts
 
 

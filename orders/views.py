@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -21,7 +22,7 @@ from orders.export import csv_stream
 from orders.forms import OrderFilterForm
 from orders.selectors import STATUS_TABS
 
-POLL_SECONDS = 15
+POLL_SECONDS = 15  # the live cue polls this often; settings.ORDER_POLL_SECONDS overrides it
 
 
 def _organization(request):
@@ -67,7 +68,7 @@ def order_list(request):
         "base_query": base_query,
         "tab_query": tab_query,
         "since": since.isoformat(),
-        "poll_seconds": POLL_SECONDS,
+        "poll_seconds": getattr(settings, "ORDER_POLL_SECONDS", POLL_SECONDS),
         "filtered": any([filters.marketplace, filters.status, filters.connection_id, filters.date_from, filters.date_to, filters.q]),
     }
     if request.headers.get("HX-Request") and request.GET.get("partial") == "rows":

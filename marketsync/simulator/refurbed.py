@@ -85,11 +85,24 @@ def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def parse_ts(value: Any, field: str) -> float:
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ms(value: datetime) -> int:
+    """Milliseconds since 1970: the precision Refurbed's timestamps carry, as an exact integer."""
+    return (value - UNIX_EPOCH) // timedelta(milliseconds=1)
+
+
+def from_ms(value: int) -> datetime:
+    return UNIX_EPOCH + timedelta(milliseconds=value)
+
+
+def parse_ts(value: Any, field: str) -> int:
     if not isinstance(value, str):
         raise RpcError(INVALID_ARGUMENT, f"invalid {field}: expected an RFC 3339 timestamp")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return to_ms(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
     except ValueError:
         raise RpcError(INVALID_ARGUMENT, f"invalid {field}: {value!r} is not an RFC 3339 timestamp") from None
 
@@ -207,7 +220,7 @@ def time_filter(flt: Any, field: str):
     any_of = {parse_ts(v, f"filter.{field}.any_of") for v in flt.get("any_of") or []}
     none_of = {parse_ts(v, f"filter.{field}.none_of") for v in flt.get("none_of") or []}
 
-    def check(ts: float) -> bool:
+    def check(ts: int) -> bool:
         if "gt" in bounds and not ts > bounds["gt"]:
             return False
         if "ge" in bounds and not ts >= bounds["ge"]:
@@ -240,7 +253,7 @@ class RefurbedSimulator(MarketplaceSimulator):
         self.start_ts = self.start.timestamp()
         # Orders: parallel arrays, ascending by id and by release time.
         self.order_ids: list[int] = []
-        self.released: list[float] = []
+        self.released: list[int] = []  # release times in epoch milliseconds
         self.item_states: list[list[str]] = []
         self.index_of: dict[int, int] = {}
         self.item_overrides: dict[int, dict] = {}  # item id -> fields the merchant set
@@ -289,13 +302,13 @@ class RefurbedSimulator(MarketplaceSimulator):
                 ],
             })
 
-    def _new_order(self, released_ts: float, rng: random.Random, states: list[str] | None = None) -> int:
+    def _new_order(self, released_ms: int, rng: random.Random, states: list[str] | None = None) -> int:
         oid = self._next_order_id
         self._next_order_id += rng.randint(1, 5)
         count = rng.choice((1, 2, 2, 3))
         self.index_of[oid] = len(self.order_ids)
         self.order_ids.append(oid)
-        self.released.append(released_ts)
+        self.released.append(released_ms)
         self.item_states.append(states or ["NEW"] * count)
         return oid
 
@@ -318,7 +331,7 @@ class RefurbedSimulator(MarketplaceSimulator):
                 else:
                     state = "NEW" if r < 0.6 else "ACCEPTED" if r < 0.9 else "SHIPPED"
                 states.append(state)
-            self._new_order(released, rng, states)
+            self._new_order(int(released * 1000), rng, states)
 
     def _build_offers(self, count: int) -> None:
         rng = random.Random(f"{self.seed}:offers")
@@ -413,7 +426,7 @@ class RefurbedSimulator(MarketplaceSimulator):
         total_refunded = sum((Decimal(i["total_refunded"]) for i in items), Decimal(0))
         total_vat = sum((Decimal(i["vat_charged"]) for i in items), Decimal(0))
         labels = self._labels(states, items)
-        released = datetime.fromtimestamp(self.released[index], UTC)
+        released = from_ms(self.released[index])
         order = {
             "id": str(oid), "released_at": rfc3339(released), "state": order_state(states), "labels": labels,
             "customer_email": email, "shipping_address": address, "invoice_address": dict(address),
@@ -427,7 +440,7 @@ class RefurbedSimulator(MarketplaceSimulator):
             "total_vat_charged": money(total_vat), "settlement_total_vat_charged": money(total_vat / rate),
             "is_refundable": any(s in ("SHIPPED", "ACCEPTED") for s in states),
             "refund_eligibility": "ELIGIBLE" if any(s == "SHIPPED" for s in states) else "INELIGIBLE_UNKNOWN",
-            "is_invoiceable": (self.clock.now().timestamp() - self.released[index]) < 30 * 86400,
+            "is_invoiceable": (to_ms(self.clock.now()) - self.released[index]) < 30 * 86400 * 1000,
             "has_invoice": False, "payment_method": rng.choice(PAYMENT_METHODS),
         }
         if with_items:
@@ -504,7 +517,7 @@ class RefurbedSimulator(MarketplaceSimulator):
         if every and every > 0:
             while self._next_order_at <= until_ts:
                 rng = random.Random(f"{self.seed}:new-order:{self._next_order_id}")
-                self._new_order(self._next_order_at, rng)
+                self._new_order(int(self._next_order_at * 1000), rng)
                 self._next_order_at += every
         steps = int((until_ts - self.start_ts) // STATE_STEP_SECONDS)
         while self._state_steps_done < steps:
@@ -588,7 +601,7 @@ class RefurbedSimulator(MarketplaceSimulator):
             return {"ok": True}
         if action == "add_orders":
             count = int(data.get("count", 1))
-            now = self.clock.now().timestamp()
+            now = to_ms(self.clock.now())
             ids = []
             for _ in range(count):
                 rng = random.Random(f"{self.seed}:added-order:{self._next_order_id}")

@@ -179,3 +179,58 @@ EXTRA_TARGETS: list[tuple[str, Callable[[Victim], dict]]] = [
     ("backship:shipment_detail", lambda v: {"kind": "return", "pk": _return(v).pk}),
     ("backship:label", lambda v: {"kind": "return", "pk": _return(v).pk}),
 ]
+
+
+# --- Refurbed offers and reference data ---------------------------------------------------------------------
+
+
+@factory("offers:offer_detail")
+def _offer(victim: Victim) -> dict:
+    from offers.models import MarketOffer, Offer
+
+    conn = victim.connection("refurbed")
+
+    def build():
+        offer = Offer.objects.create(
+            organization=victim.organization, connection=conn, external_id="990001", sku=f"{MARKER}-OSKU",
+            instance_name=f"{MARKER} phone",
+        )
+        MarketOffer.objects.create(
+            organization=victim.organization, connection=conn, external_id="990001:de", offer_external_id="990001",
+            market_code="de", sku=f"{MARKER}-OSKU", instance_name=f"{MARKER} phone",
+        )
+        return offer
+
+    return {"pk": victim.once("offer", build).pk}
+
+
+@factory("offers:reference")
+def _reference(victim: Victim) -> dict:
+    return {"connection_id": victim.connection("refurbed").pk}
+
+
+# --- brick inventory and its ledger -------------------------------------------------------------------------------
+
+
+@factory("listings:inventory_item", "listings:inventory_item_adjust")
+def _inventory_item(victim: Victim) -> dict:
+    from listings.models import InventoryItem, InventoryLot, StockMovement
+
+    conn = victim.connection("bricklink")
+
+    def build():
+        item = InventoryItem.objects.create(
+            organization=victim.organization, part_number=f"{MARKER}-3001", color_id="5", condition="new",
+            name=f"{MARKER} brick", location=f"{MARKER}-BIN", quantity_on_hand=10, version=1,
+        )
+        InventoryLot.objects.create(
+            organization=victim.organization, connection=conn, item=item, external_id="880001",
+            marketplace_quantity=10, remarks=f"{MARKER} lot",
+        )
+        StockMovement.objects.create(
+            organization=victim.organization, item=item, sequence=1, kind="adjust", on_hand_before=0, on_hand_after=10,
+            reserved_before=0, reserved_after=0, source="test", reason=f"{MARKER} count",
+        )
+        return item
+
+    return {"pk": victim.once("inventory_item", build).pk}
