@@ -1,0 +1,133 @@
+"""Offers: services, selectors, pages (scoped to the organization), reference data and the two commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from marketsync.sync.runner import run_entity_sync
+from offers import selectors
+from offers.models import MarketOffer, Offer
+from offers.records import MarketOfferRecord, OfferRecord
+from offers.services import market_offer_upsert_page, offer_mark_removed, offer_upsert_page
+from orders import selectors as order_selectors
+from tests.factories import make_organization, make_user
+from tests.marketplaces.refurbed.sim import LoopbackServer, RecordingTransport, entity_sync, make_sim, refurbed_connection
+
+pytestmark = pytest.mark.django_db
+
+
+def offer(external_id, state="OK", **kw):
+    return OfferRecord(external_id=external_id, sku=f"SKU-{external_id}", state=state, stock=3,
+                       reference_price=Decimal("199.999"), raw={"id": external_id}, **kw)
+
+
+def market_offer(offer_id, code, price="210.00"):
+    return MarketOfferRecord(external_id=f"{offer_id}:{code}", offer_external_id=offer_id, market_code=code,
+                             price=Decimal(price), currency="EUR", visibility="FULL", raw={})
+
+
+def test_upsert_is_idempotent_and_reappearing_offers_are_restored():
+    conn = refurbed_connection()
+    result = offer_upsert_page(connection=conn, records=[offer("1"), offer("2"), offer("1")])
+    assert (result.created, result.updated) == (2, 0)
+    assert Offer.objects.get(external_id="1").reference_price == Decimal("200.00")
+    started = timezone.now() + timedelta(seconds=1)
+    assert offer_mark_removed(connection=conn, seen_before=started) == 2
+    assert offer_mark_removed(connection=conn, seen_before=started) == 0
+    result = offer_upsert_page(connection=conn, records=[offer("1", state="PENDING_REVIEW")])
+    assert result.updated == 1
+    restored = Offer.objects.get(external_id="1")
+    assert restored.removed_at is None and restored.state == "PENDING_REVIEW"
+    assert Offer.objects.get(external_id="2").removed_at is not None
+
+
+def test_selectors_filter_by_state_hide_removed_and_stay_in_the_organization():
+    conn = refurbed_connection()
+    other = refurbed_connection(make_organization("other"))
+    offer_upsert_page(connection=conn, records=[offer("1"), offer("2", state="REJECTED"), offer("3")])
+    offer_upsert_page(connection=other, records=[offer("9")])
+    market_offer_upsert_page(connection=conn, records=[market_offer("1", "DE"), market_offer("1", "AT"), market_offer("3", "FR")])
+    Offer.objects.filter(external_id="3").update(removed_at=timezone.now())
+    org = conn.organization
+    assert {o.external_id for o in selectors.offer_list(organization=org)} == {"1", "2"}
+    assert {o.external_id for o in selectors.offer_list(organization=org, include_removed=True)} == {"1", "2", "3"}
+    assert [o.external_id for o in selectors.offer_list(organization=org, state="REJECTED")] == ["2"]
+    assert len(selectors.offer_list(organization=org, limit=1)) == 1
+    assert selectors.offer_get(organization=org, external_id="9") is None
+    assert [m.market_code for m in selectors.market_offer_list(organization=org, offer_external_id="1")] == ["AT", "DE"]
+    assert selectors.market_offer_get(organization=org, key="1:DE").price == Decimal("210.00")
+    assert selectors.market_offer_get(organization=org, key="1") is None
+    assert selectors.market_offer_get(organization=other.organization, key="1:DE") is None
+
+
+def test_order_selectors_for_a_refurbed_merchant():
+    app = make_sim(orders=40)
+    conn = refurbed_connection()
+    run_entity_sync(entity_sync(conn, "orders").pk, transport=RecordingTransport(app))
+    org = conn.organization
+    newest = order_selectors.order_list(organization=org, limit=5)
+    assert len(newest) == 5 and newest[0].placed_at >= newest[-1].placed_at
+    shipped = order_selectors.order_list(organization=org, status="shipped", marketplace="refurbed", limit=100)
+    assert shipped and all(o.status == "shipped" for o in shipped)
+    order = order_selectors.order_get(organization=org, external_id=newest[0].external_id, marketplace="refurbed")
+    items = order_selectors.order_item_list(organization=org, order=order)
+    assert items and order_selectors.order_item_get(organization=org, external_id=items[0].external_id).order == order
+    assert order_selectors.order_get(organization=make_organization("else"), pk=order.pk) is None
+
+
+def test_offer_pages_are_scoped_and_hide_removed_offers_by_default(client):
+    conn = refurbed_connection()
+    other = refurbed_connection(make_organization("other"))
+    offer_upsert_page(connection=conn, records=[offer("1"), offer("2")])
+    offer_upsert_page(connection=other, records=[offer("77")])
+    market_offer_upsert_page(connection=conn, records=[market_offer("1", "DE")])
+    Offer.objects.filter(external_id="2").update(removed_at=timezone.now())
+    make_user("owner", conn.organization)
+    client.login(username="owner", password="pw")
+    page = client.get(reverse("offers:offer_list")).content.decode()
+    assert "SKU-1" in page and "SKU-2" not in page and "SKU-77" not in page and "DE 210.00 EUR" in page
+    assert "SKU-2" in client.get(reverse("offers:offer_list") + "?removed=1").content.decode()
+    mine = Offer.objects.get(external_id="1")
+    assert client.get(reverse("offers:offer_detail", args=[mine.pk])).status_code == 200
+    theirs = Offer.objects.get(external_id="77")
+    assert client.get(reverse("offers:offer_detail", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("offers:reference", args=[other.pk])).status_code == 404
+
+
+def test_reference_page_command_and_sync_command_against_the_simulator_on_loopback(client):
+    app = make_sim(orders=30)
+    with LoopbackServer(app) as server:
+        conn = refurbed_connection(base_url=f"{server.base}/refurbed")
+        make_user("owner", conn.organization)
+        client.login(username="owner", password="pw")
+        page = client.get(reverse("offers:reference", args=[conn.pk]) + "?instance=31000&category_type=ELECTRONICS")
+        html = page.content.decode()
+        assert page.status_code == 200 and "Germany" in html and "Standard EU" in html and "iPhone 13" in html
+        assert "Smartphones" in html
+        out = StringIO()
+        call_command("refurbed", "markets", "--connection", str(conn.pk), stdout=out)
+        assert "DE" in {m["code"] for m in json.loads(out.getvalue())}
+        out = StringIO()
+        call_command("refurbed", "currency", "sek", "--connection", str(conn.pk), stdout=out)
+        assert json.loads(out.getvalue())["code"] == "SEK"
+        for args in (["market"], ["instance", "999"]):
+            with pytest.raises(CommandError):
+                call_command("refurbed", *args, "--connection", str(conn.pk), stdout=StringIO())
+        out = StringIO()
+        call_command("sync", "--connection", str(conn.pk), stdout=out, stderr=StringIO())
+        lines = out.getvalue().strip().splitlines()
+        assert len(lines) == 3 and all(" ok seen=" in line for line in lines)
+        assert MarketOffer.objects.filter(connection=conn).exists()
+        app["refurbed"].control("revoke_token", {})
+        out = StringIO()
+        with pytest.raises(CommandError, match="1 of 1"):
+            call_command("sync", "--connection", str(conn.pk), "--entity", "offers", stdout=out, stderr=StringIO())
+        assert "re-issue the token" in out.getvalue()
