@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.listing_detail, name="listing_detail"),
     path("bulk/", views.bulk_upload, name="bulk_upload"),
     path("bulk/<int:pk>/", views.bulk_task_detail, name="bulk_task_detail"),
+    path("backmarket/audit/", views.audit_log, name="bm_audit_log"),
     # Back Market actions on an order's page.
     path("backmarket/orders/<int:order_id>/lines/<int:item_id>/identifiers/", backmarket_views.orderline_identifiers,
          name="bm_orderline_identifiers"),

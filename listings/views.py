@@ -137,3 +137,17 @@ def bulk_task_detail(request, pk: int):
     template = "listings/_bulk_task_progress.html" if request.headers.get("HX-Request") else "listings/bulk_task_detail.html"
     return render(request, template, {"task": task, "results": task.results.all(),
                                       "open": task.status in ("submitted", "pending")})
+
+
+@login_required
+def audit_log(request):
+    """Every write sent to Back Market for this organization (pages, admin, CLI, tasks)."""
+    from connections.models import AuditEntry
+
+    organization = organization_or_404(request)
+    qs = AuditEntry.objects.filter(organization=organization, connection__marketplace="backmarket").select_related("user", "order")
+    outcome = request.GET.get("outcome", "")
+    if outcome in ("success", "failure", "pending"):
+        qs = qs.filter(outcome=outcome)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "listings/audit_log.html", {"page": page, "outcome": outcome})
