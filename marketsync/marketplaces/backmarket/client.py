@@ -235,10 +235,14 @@ class BackMarketClient:
             url, query = following, None
 
     # ------------------------------------------------------------ orders
-    def order_pages(self, *, date_modification: datetime | None = None, state: int | None = None) -> Iterator[ListPage]:
+    def order_pages(
+        self, *, date_modification: datetime | None = None, date_creation: datetime | None = None, state: int | None = None
+    ) -> Iterator[ListPage]:
         params: dict[str, Any] = {}
         if date_modification is not None:
             params["date_modification"] = date_modification.astimezone(UTC).isoformat(timespec="seconds")
+        if date_creation is not None:
+            params["date_creation"] = date_creation.astimezone(UTC).isoformat(timespec="seconds")
         if state is not None:
             params["state"] = state
         return self.pages("/ws/orders", params)

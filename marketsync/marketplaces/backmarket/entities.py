@@ -3,7 +3,8 @@
 - orders: incremental by ``date_modification`` (≥), starting a lookback window
   before the newest modification seen; the first sync starts from the
   configured start date. The cursor moves only after a complete sweep (the
-  list is not sorted by modification), so an interrupted sweep repeats.
+  list is not sorted by modification), so an interrupted sweep repeats. Once a
+  day a ``date_creation`` sweep of the last 60 days runs first, as a safety net.
 - listings: a full sweep (no update filter); what a complete sweep no longer
   returns is marked removed.
 - deliveries / returns: re-swept over the last 30 days (new rows, pickups,
@@ -32,6 +33,8 @@ from marketsync.sync.errors import BadRecord, MarketplaceError
 from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
 
 BACKSHIP_RESWEEP = timedelta(days=30)
+SAFETY_SWEEP_EVERY = timedelta(days=1)
+SAFETY_SWEEP_SPAN = timedelta(days=60)
 
 
 def initial_start(connection) -> datetime:
@@ -54,23 +57,36 @@ class OrdersAdapter:
         return seen - timedelta(seconds=settings.SYNC_LOOKBACK_SECONDS)
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
+        """The ``date_modification`` sweep; once a day first a ``date_creation`` sweep of the last 60 days as a
+        safety net for orders whose modification date did not move."""
+        now = timezone.now()
         newest = parse_datetime(cursor.get("date_modification"))
-        for page in self.client.order_pages(date_modification=self.since(cursor)):
-            records, bad = [], []
-            for data in page.results:
-                try:
-                    record = order_record(data)
-                except BadRecord as exc:
-                    bad.append(exc)
+        last_safety = parse_datetime(cursor.get("safety_sweep_at"))
+        safety_due = newest is not None and (last_safety is None or now - last_safety > SAFETY_SWEEP_EVERY)
+        sweeps = []
+        if safety_due:
+            sweeps.append({"date_creation": max(initial_start(self.connection), now - SAFETY_SWEEP_SPAN)})
+        sweeps.append({"date_modification": self.since(cursor)})
+        for number, params in enumerate(sweeps, start=1):
+            for page in self.client.order_pages(**params):
+                records, bad = [], []
+                for data in page.results:
+                    try:
+                        record = order_record(data)
+                    except BadRecord as exc:
+                        bad.append(exc)
+                        continue
+                    records.append(record)
+                    if record.marketplace_updated_at and (newest is None or record.marketplace_updated_at > newest):
+                        newest = record.marketplace_updated_at
+                if page.next or number < len(sweeps):
+                    yield Page(records=records, cursor=dict(cursor), bad_records=bad)
                     continue
-                records.append(record)
-                if record.marketplace_updated_at and (newest is None or record.marketplace_updated_at > newest):
-                    newest = record.marketplace_updated_at
-            if page.next:
-                yield Page(records=records, cursor=dict(cursor), bad_records=bad)
-            else:
-                done = {"date_modification": newest.astimezone(UTC).isoformat() if newest else None,
-                        "last_sweep_at": timezone.now().isoformat()}
+                done = {
+                    "date_modification": newest.astimezone(UTC).isoformat() if newest else None,
+                    "last_sweep_at": now.isoformat(),
+                    "safety_sweep_at": now.isoformat() if safety_due or last_safety is None else cursor.get("safety_sweep_at"),
+                }
                 yield Page(records=records, cursor={k: v for k, v in done.items() if v}, bad_records=bad)
 
 

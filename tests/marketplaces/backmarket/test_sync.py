@@ -5,6 +5,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
+from django.utils import timezone
 
 from backship.models import Delivery, Return
 from connections.models import EntitySync
@@ -154,3 +155,23 @@ def test_waf_block_during_sync_is_transient_not_auth(connection, transport, bm, 
     bm.forced_waf.clear()
     outcome, state = sync(connection, "orders", transport)
     assert state.error_kind == "auth"
+
+
+def test_daily_safety_sweep_by_creation_date_catches_a_change_without_a_new_modification_date(connection, transport, bm):
+    sync(connection, "orders", transport)
+    state = EntitySync.objects.get(connection=connection, entity="orders")
+    assert state.cursor["safety_sweep_at"]
+    silent = next(o for o in bm.orders.values() if o["state"] == 9 and o["date_modification"] < bm.started - timedelta(days=1))
+    silent["tracking_number"] = "CHANGED-QUIETLY"  # date_modification not bumped
+    transport.requests.clear()
+    sync(connection, "orders", transport)
+    assert all("date_creation" not in q for q in order_queries(transport))  # not due again within a day
+    assert Order.objects.get(external_id=str(silent["order_id"])).tracking_number != "CHANGED-QUIETLY"
+    state.cursor["safety_sweep_at"] = (timezone.now() - timedelta(days=2)).isoformat()
+    EntitySync.objects.filter(pk=state.pk).update(cursor=state.cursor)
+    transport.requests.clear()
+    outcome, state = sync(connection, "orders", transport)
+    assert outcome.status == "ok"
+    assert "date_creation" in order_queries(transport)[0] and "date_modification" in order_queries(transport)[-1]
+    assert Order.objects.get(external_id=str(silent["order_id"])).tracking_number == "CHANGED-QUIETLY"
+    assert parse_datetime(state.cursor["safety_sweep_at"]) > timezone.now() - timedelta(minutes=1)
