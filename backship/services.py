@@ -91,6 +91,30 @@ def shipment_upsert_page(*, connection: Connection, records: list[ShipmentRecord
     return result
 
 
+def shipment_link_orders(*, connection: Connection, order_external_ids: list[str]) -> int:
+    """Link deliveries and returns stored before their order (and its lines) arrived; returns how many."""
+    linked = 0
+    for model in (Delivery, Return):
+        waiting = list(model.objects.filter(connection=connection, order__isnull=True, order_external_id__in=order_external_ids))
+        if not waiting:
+            continue
+        wanted = {w.order_external_id for w in waiting}
+        orders = {o.external_id: o for o in Order.objects.filter(connection=connection, external_id__in=wanted)}
+        lines = {i.external_id: i for i in OrderItem.objects.filter(order__in=orders.values())}
+        for row in waiting:
+            row.order = orders.get(row.order_external_id)
+            if row.order is None:
+                continue
+            linked += 1
+            if model is Return:
+                row.order_item = lines.get(row.orderline_external_id)
+                row.save(update_fields=["order", "order_item"])
+            else:
+                row.save(update_fields=["order"])
+                row.items.add(*[lines[line] for line in row.orderline_ids if line in lines])
+    return linked
+
+
 # ------------------------------------------------------------------ writes
 def luhn_valid(digits: str) -> bool:
     total = 0

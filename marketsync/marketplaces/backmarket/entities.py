@@ -188,9 +188,12 @@ def _refresh_shipment(kind: str):
 
 
 def _order_upsert(*, connection, records):
+    from backship.services import shipment_link_orders
     from orders.services import order_upsert_page
 
-    return order_upsert_page(connection=connection, records=records)
+    result = order_upsert_page(connection=connection, records=records)
+    shipment_link_orders(connection=connection, order_external_ids=[r.external_id for r in records])
+    return result
 
 
 def _listing_upsert(*, connection, records):

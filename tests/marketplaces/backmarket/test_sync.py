@@ -175,3 +175,15 @@ def test_daily_safety_sweep_by_creation_date_catches_a_change_without_a_new_modi
     assert "date_creation" in order_queries(transport)[0] and "date_modification" in order_queries(transport)[-1]
     assert Order.objects.get(external_id=str(silent["order_id"])).tracking_number == "CHANGED-QUIETLY"
     assert parse_datetime(state.cursor["safety_sweep_at"]) > timezone.now() - timedelta(minutes=1)
+
+
+def test_shipments_synced_before_their_orders_are_linked_when_the_orders_arrive(connection, transport, bm, media):
+    sync(connection, "deliveries", transport)
+    sync(connection, "returns", transport)
+    assert not Delivery.objects.filter(order__isnull=False).exists()
+    sync(connection, "orders", transport)
+    delivery = Delivery.objects.exclude(orderline_ids=[]).first()
+    assert delivery.order is not None and delivery.order.external_id == delivery.order_external_id
+    assert {i.external_id for i in delivery.items.all()} == set(delivery.orderline_ids)
+    returned = Return.objects.first()
+    assert returned.order_item is not None and returned.order_item.external_id == returned.orderline_external_id
