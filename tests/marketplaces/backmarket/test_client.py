@@ -225,3 +225,27 @@ def test_simulator_sends_the_three_date_styles_and_they_agree(connection, transp
     assert styles == {True, False}
     for data in orders:
         assert parse_datetime(data["date_creation"]) == bm.orders[data["order_id"]]["date_creation"]
+
+
+def _mock_client(connection, handler):
+    return BackMarketClient(connection, httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda s: None,
+                            max_retry_wait=0)
+
+
+def test_json_403_without_waf_marks_is_an_auth_failure(connection):
+    body = {"error": {"code": "forbidden", "message": "ingestion channel could be disabled"}}
+    client = _mock_client(connection, lambda request: httpx.Response(403, json=body))
+    with pytest.raises(AuthError, match="ingestion channel could be disabled"):
+        client.listing_update("x", {"quantity": 1})
+
+
+def test_5xx_is_transient_and_retry_after_is_honoured_when_sent(connection):
+    client = _mock_client(connection, lambda request: httpx.Response(502, text="<html>bad gateway</html>"))
+    with pytest.raises(TransientError) as caught:
+        client.order_get(1)
+    assert not isinstance(caught.value, RateLimited)
+    slow = {"error": {"code": "rate_limited", "message": "slow down"}}
+    client = _mock_client(connection, lambda request: httpx.Response(429, headers={"Retry-After": "3"}, json=slow))
+    with pytest.raises(RateLimited) as caught:
+        client.order_get(1)
+    assert 3 <= caught.value.retry_after <= 4
