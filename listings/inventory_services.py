@@ -61,9 +61,13 @@ def _move(
     reservation: Reservation | None = None,
     reservation_sequence: int | None = None,
     order_item_id: int | None = None,
+    clamp_reserved: bool = False,
 ) -> StockMovement:
     item = InventoryItem.objects.select_for_update().get(pk=item_id)
-    sequence = item.version + 1
+    if clamp_reserved:  # never below zero, even if the figures were already off (the check command reports that)
+        reserved_delta = max(reserved_delta, -item.quantity_reserved)
+    last = StockMovement.objects.filter(item_id=item_id).order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    sequence = max(item.version, last) + 1
     updated = InventoryItem.objects.filter(pk=item_id, version=item.version).update(
         quantity_on_hand=F("quantity_on_hand") + on_hand_delta,
         quantity_reserved=F("quantity_reserved") + reserved_delta,
@@ -89,7 +93,7 @@ def _move(
     )
 
 
-def _reservation_step(reservation_id: int, effect: str, quantity: int, *, source: str) -> None:
+def _reservation_step(reservation_id: int, effect: str, quantity: int, *, source: str, clamp_reserved: bool = False) -> None:
     """Bring one reservation to what its order item needs now; a no-op when it already is."""
     with transaction.atomic():
         res = Reservation.objects.select_for_update().get(pk=reservation_id)
@@ -108,7 +112,11 @@ def _reservation_step(reservation_id: int, effect: str, quantity: int, *, source
         else:
             changes = {"state": Reservation.State.CONSUMED}
             kind, on_hand_delta, reserved_delta = StockMovement.Kind.CONSUME, -res.quantity, -res.quantity
-        step = res.version + 1
+        last = (
+            StockMovement.objects.filter(reservation_id=res.pk).order_by("-reservation_sequence")
+            .values_list("reservation_sequence", flat=True).first()
+        ) or 0
+        step = max(res.version, last) + 1
         updated = Reservation.objects.filter(pk=res.pk, state=Reservation.State.OPEN, version=res.version).update(
             version=step, updated_at=timezone.now(), **changes
         )
@@ -123,6 +131,7 @@ def _reservation_step(reservation_id: int, effect: str, quantity: int, *, source
             reservation=res,
             reservation_sequence=step,
             order_item_id=res.order_item_id,
+            clamp_reserved=clamp_reserved,
         )
 
 
@@ -354,3 +363,13 @@ def api_call_record(*, connection_id: int, calls: int = 1, now=None) -> None:
             ApiCallCount.objects.create(connection_id=connection_id, hour=hour, calls=calls)
     except IntegrityError:
         ApiCallCount.objects.filter(connection_id=connection_id, hour=hour).update(calls=F("calls") + calls)
+
+
+def reservation_release_for_connection(*, connection: Connection, source: str = "connection deleted") -> int:
+    """Release the open reservations of a connection's order items (before the connection and its orders go)."""
+    ids = list(
+        Reservation.objects.filter(order_item__connection=connection, state=Reservation.State.OPEN).values_list("pk", flat=True)
+    )
+    for reservation_id in ids:
+        _reservation_step(reservation_id, RELEASE, 0, source=source, clamp_reserved=True)
+    return len(ids)

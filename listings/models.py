@@ -210,7 +210,8 @@ class StockMovement(models.Model):
     item = models.ForeignKey(InventoryItem, on_delete=models.CASCADE, related_name="movements")
     sequence = models.PositiveIntegerField(help_text="The item's version after this movement.")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, null=True, blank=True, related_name="movements")
+    # SET_NULL: the ledger outlives a deleted connection's orders (their reservations are released first).
+    reservation = models.ForeignKey(Reservation, on_delete=models.SET_NULL, null=True, blank=True, related_name="movements")
     reservation_sequence = models.PositiveIntegerField(null=True, blank=True)
     order_item = models.ForeignKey("orders.OrderItem", on_delete=models.SET_NULL, null=True, blank=True, related_name="stock_movements")
     on_hand_before = models.IntegerField()

@@ -151,3 +151,19 @@ def test_two_workers_refreshing_the_same_order_at_once_reserve_once():
     assert sorted(reservations.values_list("quantity", flat=True)) == sorted(quantities)
     assert StockMovement.objects.filter(reservation__in=reservations, kind="reserve").count() == len(quantities)
     assert inventory_check() == []
+
+
+@pytest.mark.django_db
+def test_deleting_a_connection_releases_its_open_reservations_and_keeps_the_ledger():
+    from connections.services import connection_delete
+
+    connection, item = _setup()
+    upsert_orders(connection=connection, records=[_order(quantity=6)])
+    item.refresh_from_db()
+    assert item.quantity_reserved == 6
+    connection_delete(connection=connection)
+    item.refresh_from_db()
+    assert (item.quantity_on_hand, item.quantity_reserved) == (40, 0)
+    assert list(StockMovement.objects.values_list("kind", "source")) == [
+        ("adjust", "import:bricklink"), ("reserve", "sync"), ("release", "connection deleted")]
+    assert inventory_check() == []
