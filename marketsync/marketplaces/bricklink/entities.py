@@ -23,7 +23,7 @@ from listings.inventory_services import api_call_record, inventory_mark_removed,
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
 from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
-from marketsync.sync.errors import BadRecord, NotFound
+from marketsync.sync.errors import BadRecord, NotFound, RateLimited
 from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
 from orders.models import Order
 from orders.records import OrderRecord
@@ -114,6 +114,9 @@ def upsert_orders(*, connection: Connection, records: list[OrderRecord], source:
 
 
 def refresh_order(connection: Connection, http: httpx.Client, external_id: str) -> UpsertResult:
+    reason = budget_admission(connection, Entity.ORDERS)
+    if reason:
+        raise RateLimited(reason)
     record = OrdersAdapter(connection, http).fetch(external_id)
     return upsert_orders(connection=connection, records=[record], source="refresh")
 

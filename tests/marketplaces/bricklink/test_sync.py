@@ -135,3 +135,14 @@ def test_amended_order_reserves_the_added_batch_via_a_refresh(world):
     refresh_record(connection=connection, entity="orders", external_id=str(order_id), transport=transport)
     assert sum(InventoryItem.objects.values_list("quantity_reserved", flat=True)) == reserved + 4
     assert inventory_check() == []
+
+
+@override_settings(BRICKLINK_DAILY_CALL_LIMIT=10)
+def test_a_single_order_refresh_also_respects_the_daily_limit(world):
+    from marketsync.sync.errors import RateLimited
+
+    sim, transport, connection = world
+    ApiCallCount.objects.create(connection=connection, hour=timezone.now().replace(minute=0, second=0, microsecond=0), calls=10)
+    with pytest.raises(RateLimited, match="daily call limit"):
+        refresh_record(connection=connection, entity="orders", external_id="8000001", transport=transport)
+    assert transport.requests == []
