@@ -151,6 +151,8 @@ BACKMARKET_USER_AGENT_EMAIL = env.str("BACKMARKET_USER_AGENT_EMAIL", default="op
 BRICKLINK_DAILY_CALL_LIMIT = env.int("BRICKLINK_DAILY_CALL_LIMIT", default=5000)
 # Share of the daily limit past which the BrickLink inventory import pauses (orders continue to the limit).
 BRICKLINK_INVENTORY_PAUSE_AT = env.float("BRICKLINK_INVENTORY_PAUSE_AT", default=0.8)
+# How often BrickLink orders still open are re-read in full (items change without a status change); 0 = never.
+BRICKLINK_OPEN_ORDER_REFRESH_SECONDS = env.int("BRICKLINK_OPEN_ORDER_REFRESH_SECONDS", default=3600)
 # Celery modules outside the autodiscovered apps: the webhook tasks.
 CELERY_IMPORTS = ["marketsync.webhooks.tasks"]
 

@@ -28,6 +28,7 @@ from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
 from orders.models import Order
 from orders.records import OrderRecord
 from orders.services import order_upsert_records
+from orders.status import OPEN_STATUSES
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 25
@@ -82,7 +83,19 @@ class OrdersAdapter:
                     changed.append(summary)
             elif text(summary.get("status")).upper() != "PURGED" and (placed_at is None or placed_at >= start):
                 changed.append(summary)
-        base = {"start": start.isoformat(), "last_status_change": latest, "checked_at": timezone.now().isoformat()}
+        now = timezone.now()
+        base = {"start": start.isoformat(), "last_status_change": latest, "checked_at": now.isoformat(),
+                "open_refreshed_at": cursor.get("open_refreshed_at") or now.isoformat()}
+        if self._open_refresh_due(cursor, now):
+            # Items can change without a status change, and notifications are not guaranteed: now and then
+            # re-read the orders still open (never while the call budget is tight).
+            listed = {text(s.get("order_id")): s for s in summaries}
+            already = {text(s.get("order_id")) for s in changed}
+            open_ids = Order.objects.filter(connection=self.connection, status__in=list(OPEN_STATUSES)).values_list(
+                "external_id", flat=True
+            )
+            changed += [listed[i] for i in open_ids if i in listed and i not in already]
+            base["open_refreshed_at"] = now.isoformat()
         if not changed:
             yield Page(records=[], cursor=base)
             return
@@ -98,6 +111,15 @@ class OrdersAdapter:
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     bad.append(BadRecord(order_id, f"unreadable order: {exc}"))
             yield Page(records=records, cursor=base, bad_records=bad)
+
+    def _open_refresh_due(self, cursor: dict, now: datetime) -> bool:
+        interval = settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS
+        if not interval or not cursor.get("open_refreshed_at"):
+            return False
+        if now - datetime.fromisoformat(cursor["open_refreshed_at"]) < timedelta(seconds=interval):
+            return False
+        limit = settings.BRICKLINK_DAILY_CALL_LIMIT
+        return bricklink_calls_last_24h(connection=self.connection) < limit * settings.BRICKLINK_INVENTORY_PAUSE_AT
 
     def fetch(self, order_id: str, summary: dict | None = None) -> OrderRecord:
         detail = self.client.order(order_id)

@@ -146,3 +146,23 @@ def test_a_single_order_refresh_also_respects_the_daily_limit(world):
     with pytest.raises(RateLimited, match="daily call limit"):
         refresh_record(connection=connection, entity="orders", external_id="8000001", transport=transport)
     assert transport.requests == []
+
+
+def test_open_orders_are_reread_now_and_then_so_item_changes_without_a_status_change_are_seen(world):
+    sim, transport, connection = world
+    _sync(connection, "inventory", transport)
+    order_id = sim["bricklink"].control("new_order", {})["order_id"]
+    _sync(connection, "orders", transport)
+    reserved = sum(InventoryItem.objects.values_list("quantity_reserved", flat=True))
+    sim["bricklink"].control("amend", {"order_id": order_id, "quantity": 5})
+    sim["bricklink"].notifications.clear()  # the push notification got lost
+    transport.requests.clear()
+    _sync(connection, "orders", transport)
+    assert len(transport.requests) == 1  # not due yet: the idle tick stays one call
+    es = entity_sync(connection, "orders")
+    es.cursor = {**es.cursor, "open_refreshed_at": (timezone.now() - timedelta(hours=2)).isoformat()}
+    es.save(update_fields=["cursor"])
+    _sync(connection, "orders", transport)
+    assert f"/bricklink/api/store/v1/orders/{order_id}/items" in transport.paths()
+    assert sum(InventoryItem.objects.values_list("quantity_reserved", flat=True)) == reserved + 5
+    assert inventory_check() == []
