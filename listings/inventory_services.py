@@ -227,7 +227,8 @@ def reservation_apply_orders(
             reservation_id = _reservation_open(
                 organization_id=connection.organization_id, item_id=inventory_item_id, order_item_id=item.pk
             ).pk
-        _reservation_step(reservation_id, effect, item.quantity, source=source)
+        refunded = int((item.details or {}).get("refunded_quantity") or 0)  # Brick Owl partial refunds
+        _reservation_step(reservation_id, effect, item.quantity - refunded, source=source)
     order_ids = [o.pk for o in orders]
     Order.objects.filter(pk__in=order_ids).exclude(pk__in=unmatched).filter(has_unmatched_items=True).update(
         has_unmatched_items=False

@@ -104,3 +104,26 @@ def test_the_simulator_also_answers_under_its_bare_prefix_as_the_demo_configures
     client, transport = _client(simulator())
     bare = BrickLinkClient(http=client.http.http, credentials=bricklink_credentials(), base_url="http://sim/bricklink")
     assert bare.orders() and transport.requests[-1].url.path == "/bricklink/orders"
+
+
+def test_the_simulator_also_accepts_the_authorization_json_query_form():
+    import json
+    from urllib.parse import quote
+
+    from oauthlib.oauth1 import Client as OAuthClient
+
+    sim = simulator()
+    creds = bricklink_credentials()
+    url = f"{BASE}/orders?direction=in"
+    oauth = OAuthClient(creds["consumer_key"], client_secret=creds["consumer_secret"], resource_owner_key=creds["token_value"],
+                        resource_owner_secret=creds["token_secret"], signature_type="QUERY")
+    signed_url, _, _ = oauth.sign(url, http_method="GET")
+    fields = dict(httpx.URL(signed_url).params)
+    fields.pop("direction")
+    raw = httpx.Client(transport=httpx.WSGITransport(app=sim))
+    ok = raw.get(f"{url}&Authorization={quote(json.dumps(fields))}").json()
+    assert ok["meta"]["code"] == 200 and ok["data"]
+    fields["oauth_signature"] = "bm90IGEgc2lnbmF0dXJl"
+    fields["oauth_nonce"] = "another"
+    bad = raw.get(f"{url}&Authorization={quote(json.dumps(fields))}").json()
+    assert bad["meta"]["description"] == "SIGNATURE_INVALID"
