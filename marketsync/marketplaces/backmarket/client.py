@@ -10,6 +10,7 @@ failures, bare JSON strings in 400s, 422 validation bodies.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ HOSTS = {
 }
 DEFAULT_LOCALE = {"eu": "fr-fr", "us": "en-us", "ap": "ja-jp"}
 PAGE_SIZE = 50
+LOCALE_RE = re.compile(r"^[a-z]{2}-[a-z]{2}$")
 EDGE_BACKOFF_SECONDS = 10.0
 
 
@@ -68,8 +70,12 @@ def user_agent() -> str:
 
 
 def locale_for(connection: Connection) -> str:
+    """The market locale sent as ``Accept-Language`` (``fr-fr``, ``en-gb``, …); a malformed one is refused here."""
     options = connection.options or {}
-    return str(options.get("locale") or DEFAULT_LOCALE.get((connection.platform or "eu").lower(), "fr-fr")).lower()
+    locale = str(options.get("locale") or DEFAULT_LOCALE.get((connection.platform or "eu").lower(), "fr-fr")).strip().lower()
+    if not LOCALE_RE.match(locale):
+        raise InvalidRequest(f"The connection's market locale {locale!r} is not of the form fr-fr; fix options.locale.")
+    return locale
 
 
 def parse_datetime(value: Any) -> datetime | None:

@@ -249,3 +249,12 @@ def test_5xx_is_transient_and_retry_after_is_honoured_when_sent(connection):
     with pytest.raises(RateLimited) as caught:
         client.order_get(1)
     assert 3 <= caught.value.retry_after <= 4
+
+
+def test_locale_comes_from_the_connection_and_a_malformed_one_is_refused_before_any_request(org, transport):
+    connection = make_connection(org, "backmarket", platform="eu", base_url="http://sim/backmarket", options={"locale": "EN-GB"})
+    assert client_for(connection, transport).http.headers["Accept-Language"] == "en-gb"
+    connection.options = {"locale": "french"}
+    with pytest.raises(InvalidRequest, match="not of the form fr-fr"):
+        client_for(connection, transport)
+    assert transport.requests == []
