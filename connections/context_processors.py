@@ -2,7 +2,7 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from connections.health import organization_health_alert
-from connections.selectors import organization_list_for_user
+from connections.middleware import user_organizations
 
 
 def workspace(request):
@@ -17,7 +17,7 @@ def workspace(request):
 
     return {
         "current_organization": organization if organization else None,
-        "user_organizations": SimpleLazyObject(lambda: list(organization_list_for_user(user=user))),
+        "user_organizations": SimpleLazyObject(lambda: user_organizations(request)),
         "is_org_owner": getattr(request, "is_org_owner", False),
         "health_alert": SimpleLazyObject(alert),
         "time_zone_name": timezone.get_current_timezone_name(),

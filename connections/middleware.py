@@ -23,14 +23,21 @@ SESSION_KEY = "current_organization_id"
 TZ_COOKIE = "tz"
 
 
+def user_organizations(request) -> list:
+    """The user's organizations, read once per request (the switcher and the current organization share it)."""
+    if not hasattr(request, "_user_organizations"):
+        request._user_organizations = list(organization_list_for_user(user=request.user))
+    return request._user_organizations
+
+
 def current_organization(request):
-    organizations = organization_list_for_user(user=request.user)
+    organizations = user_organizations(request)
     chosen = request.session.get(SESSION_KEY)
     if chosen is not None:
-        organization = organizations.filter(pk=chosen).first()
-        if organization is not None:
-            return organization
-    return organizations.first()
+        for organization in organizations:
+            if organization.pk == chosen:
+                return organization
+    return organizations[0] if organizations else None
 
 
 def _is_owner(request) -> bool:

@@ -27,19 +27,43 @@ def _safe(column: str, value: str) -> str:
     return value
 
 
+CHUNK_CHARS = 64 * 1024  # lines are sent in pieces of about this size, not one write per line
+
+
+def _chunked(lines: Iterable[str]) -> Iterator[str]:
+    buffer: list[str] = []
+    size = 0
+    for line in lines:
+        buffer.append(line)
+        size += len(line)
+        if size >= CHUNK_CHARS:
+            yield "".join(buffer)
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer)
+
+
 def csv_stream(rows: Iterable[dict[str, str]], columns: list[str]) -> Iterator[str]:
-    """A header row, then one CSV line per row; rows are consumed lazily."""
+    """A header row, then one CSV line per row; rows are consumed lazily, sent in ~64 KB pieces."""
     writer = csv.writer(_Line())
-    yield writer.writerow(columns)
-    for row in rows:
-        yield writer.writerow([_safe(c, row.get(c, "")) for c in columns])
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(columns)
+        for row in rows:
+            yield writer.writerow([_safe(c, row.get(c, "")) for c in columns])
+
+    return _chunked(lines())
 
 
 def json_stream(rows: Iterable[dict[str, str]], columns: list[str]) -> Iterator[str]:
-    """A JSON array of objects, one per line, streamed."""
-    yield "["
-    first = True
-    for row in rows:
-        yield ("\n" if first else ",\n") + json.dumps({c: row.get(c, "") for c in columns}, ensure_ascii=False)
-        first = False
-    yield "\n]\n"
+    """A JSON array of objects, one per line, streamed in ~64 KB pieces."""
+
+    def lines() -> Iterator[str]:
+        yield "["
+        first = True
+        for row in rows:
+            yield ("\n" if first else ",\n") + json.dumps({c: row.get(c, "") for c in columns}, ensure_ascii=False)
+            first = False
+        yield "\n]\n"
+
+    return _chunked(lines())

@@ -16,11 +16,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connections.models import AuditEntry, Organization
+from connections.models import AuditEntry, Connection, Organization
 from orders.models import Order, OrderItem
 from orders.status import READY_TO_SHIP_STATUSES, UnifiedStatus
 
@@ -76,6 +76,7 @@ class OrderFilters:
     def cache_key(self, *, without_status: bool = False) -> str:
         data = asdict(self)
         data.pop("oldest_first")
+        data.pop("extra")
         if without_status:
             data.pop("status")
         return hashlib.sha1(repr(sorted(data.items())).encode()).hexdigest()  # noqa: S324 - a cache key
@@ -104,17 +105,57 @@ def order_filter(*, organization: Organization, filters: OrderFilters, with_stat
         qs = qs.filter(placed_at__gte=filters.since)
     term = filters.q.strip()
     if term:
-        item_match = OrderItem.objects.filter(order_id=OuterRef("pk")).filter(
-            Q(sku__iexact=term) | Q(part_number__iexact=term)
-        )
-        qs = qs.filter(
-            Q(external_id__iexact=term)
-            | Q(tracking_number__iexact=term)
-            | Q(customer_email__iexact=term)
-            | Q(customer_name__icontains=term)
-            | Exists(item_match)
-        )
+        qs = qs.filter(search_condition(organization=organization, filters=filters))
     return qs
+
+
+SEARCH_EXACT_LIMIT = 1000
+
+
+def search_condition(*, organization: Organization, filters: OrderFilters) -> Q:
+    """The search's condition, worked out once per set of filters (the page and its counts share it)."""
+    key = (organization.pk, filters.q.strip())
+    cached = filters.extra.get("search")
+    if cached is None or cached[0] != key:
+        condition, exact = _search(organization=organization, term=key[1])
+        filters.extra["search"] = (key, condition, exact)
+        cached = filters.extra["search"]
+    return cached[1]
+
+
+def search_is_exact(filters: OrderFilters) -> bool:
+    """True when the last search matched identifiers (a short list of orders), False when it scans."""
+    cached = filters.extra.get("search")
+    return bool(cached and cached[2])
+
+
+def _search(*, organization: Organization, term: str) -> tuple[Q, bool]:
+    """What the search box matches, in two steps so the common searches use indexes.
+
+    1. Identifiers, exactly (as typed, upper- or lower-case): the marketplace order id (the unique
+       (connection, external_id) index) and an item's SKU or part number (the (organization, sku|part_number)
+       indexes). If any order matches, those are the result.
+    2. Otherwise people and parcels: the customer's name (contains, any case), e-mail or tracking number
+       (exact, any case) — a filter on the organization's rows walked in page order.
+    """
+    variants = sorted({term, term.upper(), term.lower()})
+    by_order_id = Order.objects.filter(
+        organization=organization,
+        connection_id__in=Connection.objects.filter(organization=organization).values("pk"),
+        external_id__in=variants,
+    ).order_by().values("pk")
+    by_item = (
+        OrderItem.objects.filter(organization=organization)
+        .filter(Q(sku__in=variants) | Q(part_number__in=variants))
+        .order_by()
+        .values("order_id")
+    )
+    ids = list(by_order_id.union(by_item).values_list("pk", flat=True)[: SEARCH_EXACT_LIMIT + 1])
+    if len(ids) > SEARCH_EXACT_LIMIT:  # a best-selling SKU: let the database join instead of a long id list
+        return Q(pk__in=Subquery(by_order_id)) | Q(pk__in=Subquery(by_item)), False
+    if ids:
+        return Q(pk__in=ids), True
+    return Q(customer_name__icontains=term) | Q(customer_email__iexact=term) | Q(tracking_number__iexact=term), False
 
 
 # --- keyset pagination -------------------------------------------------------------------------------------
@@ -214,13 +255,15 @@ def order_book_page(
     )
 
 
-def order_tab_counts(*, organization: Organization, filters: OrderFilters) -> dict[str, int]:
+def order_tab_counts(*, organization: Organization, filters: OrderFilters) -> dict[str, int] | None:
     """Orders per tab (and ``all``) for the current filters other than status.
 
     Counting a large organization is cached briefly (``TAB_COUNTS_CACHE_SECONDS``, keyed by organization and
     filters); below ``ORDER_TAB_COUNTS_CACHE_MIN_ROWS`` orders counting is cheap and always fresh, so a new
     merchant sees the counts move as the first sync lands.
     """
+    if filters.q.strip():
+        return _search_tab_counts(organization=organization, filters=filters)
     key = f"orders:tab-counts:{organization.pk}:{filters.cache_key(without_status=True)}"
     counts = cache.get(key)
     if counts is None:
@@ -234,6 +277,20 @@ def order_tab_counts(*, organization: Organization, filters: OrderFilters) -> di
         counts["all"] = sum(per_status.values())
         if counts["all"] >= getattr(settings, "ORDER_TAB_COUNTS_CACHE_MIN_ROWS", TAB_COUNTS_CACHE_MIN_ROWS):
             cache.set(key, counts, TAB_COUNTS_CACHE_SECONDS)
+    return counts
+
+
+def _search_tab_counts(*, organization: Organization, filters: OrderFilters) -> dict[str, int] | None:
+    """Counts of a search's results when it matched identifiers (at most SEARCH_EXACT_LIMIT orders);
+    None when it had to scan, rather than scanning a second time to count."""
+    qs = order_filter(organization=organization, filters=filters, with_status=False)
+    if not search_is_exact(filters):
+        return None
+    per_status: dict[str, int] = {}
+    for status in qs.order_by().values_list("status", flat=True):
+        per_status[status] = per_status.get(status, 0) + 1
+    counts = {tab: sum(per_status.get(s, 0) for s in statuses) for tab, statuses in _TAB_STATUSES.items()}
+    counts["all"] = sum(per_status.values())
     return counts
 
 

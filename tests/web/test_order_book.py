@@ -170,3 +170,14 @@ def test_tab_counts_of_a_small_organization_are_always_fresh(client, shop):
     assert '>All <span class="count">0</span>' in client.get(reverse("orders:order_list")).content.decode()
     make_orders(conn, 4)
     assert '>All <span class="count">4</span>' in client.get(reverse("orders:order_list")).content.decode()
+
+
+def test_search_counts_identifier_matches_and_does_not_rescan_for_names(client, shop):
+    conn = make_connection(shop)
+    make_orders(conn, 3, status="shipped")
+    body = client.get(reverse("orders:order_list"), {"q": "R-SKU-1"}).content.decode()
+    counts = dict(re.findall(r'data-tab="(\w+)">[^<]*<span class="count">(\d+)</span>', body))
+    assert counts["shipped"] == "1" and counts["ready"] == "0"
+    body = client.get(reverse("orders:order_list"), {"q": "Customer"}).content.decode()
+    assert _ids(client.get(reverse("orders:order_list"), {"q": "Customer"})) == ["R2", "R1", "R0"]
+    assert 'data-tab="shipped">Shipped</a>' in body  # no count: it would scan the organization a second time
