@@ -301,20 +301,25 @@ def _search_tab_counts(*, organization: Organization, filters: OrderFilters) -> 
 class OrderChanges:
     new: int
     updated: int
-    capped: bool
 
 
-def order_changes_since(*, organization: Organization, filters: OrderFilters, since: datetime, cap: int = 100) -> OrderChanges:
-    """How many orders matching the filters arrived or changed after ``since`` (counted up to ``cap``).
+def order_changes_since(*, organization: Organization, filters: OrderFilters, since: datetime) -> OrderChanges:
+    """How many orders matching the filters arrived, or changed at the marketplace, after ``since``.
 
-    Bounded by the ``order_org_synced_idx`` index range: cheap whatever the size of the organization.
+    One aggregate over the rows synced since then (the ``order_org_synced_idx`` range): cheap whatever the
+    size of the organization. A re-read that changed nothing moves ``last_synced_at`` but is not "updated":
+    only a newer ``marketplace_updated_at`` is.
     """
-    qs = order_filter(organization=organization, filters=filters).filter(last_synced_at__gt=since).order_by()
-    rows = list(qs.values_list("first_synced_at", flat=True)[: cap + 1])
-    capped = len(rows) > cap
-    rows = rows[:cap]
-    new = sum(1 for first in rows if first > since)
-    return OrderChanges(new=new, updated=len(rows) - new, capped=capped)
+    totals = (
+        order_filter(organization=organization, filters=filters)
+        .filter(last_synced_at__gt=since)
+        .order_by()
+        .aggregate(
+            new=Count("pk", filter=Q(first_synced_at__gt=since)),
+            updated=Count("pk", filter=Q(first_synced_at__lte=since, marketplace_updated_at__gt=since)),
+        )
+    )
+    return OrderChanges(new=totals["new"] or 0, updated=totals["updated"] or 0)
 
 
 # --- one order ----------------------------------------------------------------------------------------------
