@@ -1,10 +1,10 @@
-"""The one bulk upsert every domain service uses: dedupe by key, two queries per page."""
+"""The one bulk upsert every domain service uses: dedupe by key, a constant number of queries per page."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from django.db import models
+from django.db import connections, models, router, transaction
 
 from marketsync.sync.registry import UpsertResult
 
@@ -30,6 +30,8 @@ def bulk_upsert(
     rows = list(by_key.values())
     if not rows:
         return UpsertResult(), []
+    if connections[router.db_for_write(model)].vendor == "postgresql":
+        return _copy_upsert(model, by_key, unique_fields, update_fields), rows
     existing = _existing_keys(model, unique_fields, list(by_key))
     model.objects.bulk_create(
         rows,
@@ -44,6 +46,66 @@ def bulk_upsert(
             row.pk = ids[key]
     updated = sum(1 for key in by_key if key in existing)
     return UpsertResult(created=len(rows) - updated, updated=updated), rows
+
+
+def _copy_upsert(model, by_key: dict, unique_fields, update_fields) -> UpsertResult:
+    """PostgreSQL: COPY the page into a temporary table, then one INSERT … SELECT … ON CONFLICT … RETURNING.
+
+    Django's multi-row INSERT binds every value client-side (and escapes JSON inside UNNEST arrays in
+    Python), which made the database side of a page several times slower than fetching it. COPY
+    serialises rows in C; the INSERT empties the temporary table as it reads it and RETURNING gives
+    the pks and whether each row was inserted, so there is no lookup query either: a COPY and two
+    statements per call, whatever the number of rows.
+    """
+    using = router.db_for_write(model)
+    connection = connections[using]
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in fields]
+    quote = connection.ops.quote_name
+    table, temp = meta.db_table, f"_upsert_{meta.db_table}"
+    key_columns = [meta.get_field(f).column for f in unique_fields]
+    column_list = ", ".join(quote(c) for c in columns)
+    updates = ", ".join(f"{quote(meta.get_field(f).column)} = EXCLUDED.{quote(meta.get_field(f).column)}" for f in update_fields)
+    returning = ", ".join(quote(c) for c in [meta.pk.column, *key_columns])
+    converters = [_copy_converter(f, connection) for f in fields]
+    # ON COMMIT DELETE ROWS needs one transaction around COPY and INSERT (normally the page's own).
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        # Identifiers only (table and column names from the model's meta, quoted); values go through COPY.
+        # Created each time "if not exists": a rolled-back transaction takes a new temporary table with it.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(temp)} ON COMMIT DELETE ROWS AS "  # noqa: S608
+            f"SELECT {column_list} FROM {quote(table)} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {quote(temp)} ({column_list}) FROM STDIN") as copy:
+            for row in by_key.values():
+                copy.write_row([convert(row) for convert in converters])
+        cursor.execute(
+            f"WITH page AS (DELETE FROM {quote(temp)} RETURNING {column_list}) "  # noqa: S608
+            f"INSERT INTO {quote(table)} ({column_list}) SELECT {column_list} FROM page "
+            f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET {updates} "
+            f"RETURNING {returning}, (xmax = 0) AS inserted"
+        )
+        returned = cursor.fetchall()
+    pks = {tuple(str(v) for v in r[1:-1]): r[0] for r in returned}
+    for key, row in by_key.items():
+        row.pk = pks[tuple(str(_attvalue(v)) for v in key)]
+    inserted = sum(1 for r in returned if r[-1])
+    return UpsertResult(created=inserted, updated=len(returned) - inserted)
+
+
+_PLAIN_FIELDS = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.ForeignKey)
+
+
+def _copy_converter(field, connection):
+    """How one field's value is read for COPY: as stored on the instance when psycopg can dump it as is
+    (text, numbers, booleans, foreign keys), else through Django's own preparation (JSON, times, auto_now)."""
+    attname = field.attname
+    if isinstance(field, models.JSONField):
+        return lambda row: None if getattr(row, attname) is None else field.get_db_prep_save(getattr(row, attname), connection)
+    if isinstance(field, _PLAIN_FIELDS) and not isinstance(field, models.DateField):
+        return lambda row: getattr(row, attname)
+    return lambda row: field.get_db_prep_save(field.pre_save(row, True), connection)
 
 
 def _existing_keys(model, unique_fields, keys, *, with_pk: bool = False):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -90,12 +91,25 @@ class OrdersAdapter:
         else:
             yield from self._incremental(cursor)
 
+    def _pages_from(self, filter: dict, after: str | None) -> Iterator[tuple]:
+        """Fetched pages of one listing, the next one requested while the caller stores the current one."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refurbed-prefetch") as pool:
+            pending = pool.submit(self._fetch, filter=filter, after=after)
+            while pending is not None:
+                fetched = pending.result()
+                has_more, last_id = fetched[2], fetched[3]
+                pending = pool.submit(self._fetch, filter=filter, after=last_id) if has_more else None
+                try:
+                    yield fetched
+                except GeneratorExit:
+                    if pending is not None:
+                        pending.cancel()
+                    raise
+
     def _backfill(self, cursor: dict) -> Iterator[Page]:
         start = cursor.get("start") or rfc3339(initial_start())
-        after = cursor.get("after_id")
         high = cursor.get("high_water")
-        while True:
-            records, bad, has_more, after, newest = self._fetch(filter={"released_at": {"ge": start}}, after=after)
+        for records, bad, has_more, after, newest in self._pages_from({"released_at": {"ge": start}}, cursor.get("after_id")):
             if newest and (not high or newest > parse_iso(high)):
                 high = newest.isoformat()
             if has_more:
@@ -111,9 +125,7 @@ class OrdersAdapter:
         seen: set[str] = set()
         state = {"phase": "incremental", "high_water": high, "since": since, "new_high": new_high}
         if not cursor.get("new_done"):
-            after = cursor.get("after_id")
-            while True:
-                records, bad, has_more, after, newest = self._fetch(filter={"released_at": {"ge": since}}, after=after)
+            for records, bad, has_more, after, newest in self._pages_from({"released_at": {"ge": since}}, cursor.get("after_id")):
                 seen.update(r.external_id for r in records)
                 if newest and newest > parse_iso(new_high):
                     new_high = newest.isoformat()

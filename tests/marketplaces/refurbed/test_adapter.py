@@ -134,10 +134,10 @@ def test_a_page_costs_the_same_number_of_queries_whatever_its_size():
         sql = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))]
         counts.append(len(sql))
         selects.append(sum(1 for q in sql if q.startswith("SELECT")))
-    assert set(selects) == {2}, selects  # one key lookup per table, never one per row
-    if db_connection.vendor == "postgresql":
-        assert len(set(counts)) == 1 and counts[0] == 4, counts
-    else:  # SQLite caps bound parameters per statement, so big inserts are split by Django (not per row)
+    if db_connection.vendor == "postgresql":  # COPY into a temporary table, then one INSERT … SELECT per table
+        assert len(set(counts)) == 1 and counts[0] <= 6, counts
+    else:  # SQLite caps bound parameters per statement, so Django splits big inserts (by size, not per row)
+        assert set(selects) == {2}, selects  # one key lookup per table, never one per row
         assert counts[0] == 4 and max(counts) <= 4 + 12, counts
 
 
@@ -152,8 +152,10 @@ def test_offers_page_costs_constant_queries():
     for page in (offers[:3], offers[3:103]):
         with CaptureQueriesContext(db_connection) as ctx:
             offer_upsert_page(connection=conn, records=page)
-        counts.append(sum(1 for q in ctx.captured_queries if q["sql"].startswith("SELECT")))
-    assert counts == [1, 1]
+        sql = [q["sql"] for q in ctx.captured_queries]
+        # SQLite caps bound parameters per statement, so Django splits its inserts: count the lookups there.
+        counts.append(len(sql) if db_connection.vendor == "postgresql" else sum(1 for q in sql if q.startswith("SELECT")))
+    assert counts[0] == counts[1], counts
 
 
 def test_offers_and_market_offers_full_sweep_marks_vanished_rows_removed():
