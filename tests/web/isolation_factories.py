@@ -58,8 +58,15 @@ class Victim:
 
 def populate(victim: Victim) -> None:
     """Rows every list page could leak: orders on each marketplace, plus whatever the factories build."""
+    from connections.models import AuditEntry
+
     for marketplace in ("refurbed", "backmarket", "bricklink", "brickowl"):
-        victim.order(marketplace)
+        order = victim.order(marketplace)
+        AuditEntry.objects.create(
+            organization=victim.organization, connection=victim.connection(marketplace), order=order, actor="test",
+            action=f"{MARKER}_action", target_type="order", target_id=order.external_id, outcome="success",
+            request_summary={"note": MARKER},
+        )
 
 
 FACTORIES: dict[str, Callable[[Victim], dict]] = {}
