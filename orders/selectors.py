@@ -376,10 +376,9 @@ def _iso(value) -> str:
     return str(value)
 
 
-def _order_chunks(*, organization: Organization, filters: OrderFilters, chunk_size: int) -> Iterator[list[dict]]:
+def _order_chunks(base: QuerySet[Order], *, newest_first: bool, chunk_size: int) -> Iterator[list[dict]]:
     """The filtered orders as lists of value dicts, walked by keyset: memory is one chunk, whatever the total."""
-    newest_first = not filters.oldest_first
-    base = order_filter(organization=organization, filters=filters).order_by(*_ordering(newest_first=newest_first))
+    base = base.order_by(*_ordering(newest_first=newest_first))
     cursor: tuple[datetime | None, int] | None = None
     while True:
         qs = base if cursor is None else _after(base, cursor, newest_first=newest_first)
@@ -395,8 +394,19 @@ def _order_chunks(*, organization: Organization, filters: OrderFilters, chunk_si
 def order_export_rows(
     *, organization: Organization, filters: OrderFilters, items: bool = False, chunk_size: int = EXPORT_CHUNK
 ) -> Iterator[dict[str, str]]:
-    """The current filtered list as export rows (strings, ISO dates): one per order, or one per item."""
-    for chunk in _order_chunks(organization=organization, filters=filters, chunk_size=chunk_size):
+    """The current filtered list as export rows (strings, ISO dates): one per order, or one per item.
+
+    The filter is built now, in the caller's time zone (a streamed response is iterated after the request's
+    middleware has finished); the rows are read lazily, chunk by chunk.
+    """
+    base = order_filter(organization=organization, filters=filters)
+    return _export_rows(base, organization=organization, newest_first=not filters.oldest_first, items=items, chunk_size=chunk_size)
+
+
+def _export_rows(
+    base: QuerySet[Order], *, organization: Organization, newest_first: bool, items: bool, chunk_size: int
+) -> Iterator[dict[str, str]]:
+    for chunk in _order_chunks(base, newest_first=newest_first, chunk_size=chunk_size):
         if not items:
             for o in chunk:
                 yield {

@@ -90,3 +90,15 @@ def test_cli_names_a_bad_argument():
         call_command("export", "orders", "--org", "nope", stdout=io.StringIO())
     with pytest.raises(CommandError, match="--since 'yesterday'"):
         call_command("export", "orders", "--org", "shop", "--since", "yesterday", stdout=io.StringIO())
+
+
+def test_export_reads_date_filters_in_the_users_time_zone(client, shop):
+    from datetime import UTC, datetime
+
+    conn = make_connection(shop)
+    make_orders(conn, 1, prefix="E", placed_at=datetime(2026, 10, 31, 20, 0, tzinfo=UTC))  # 1 Nov 05:00 in Tokyo
+    client.cookies["tz"] = "Asia/Tokyo"
+    rows = _csv(client.get(reverse("orders:order_export"), {"date_from": "2026-11-01"}))
+    assert [r["order_id"] for r in rows] == ["E0"]
+    client.cookies["tz"] = "UTC"
+    assert _csv(client.get(reverse("orders:order_export"), {"date_from": "2026-11-01"})) == []
