@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 from django.conf import settings
 
@@ -20,7 +21,6 @@ from marketsync.sync.errors import MarketplaceError
 from tests.marketplaces.refurbed.sim import make_sim, token
 
 SPEC_PATH = Path(settings.BASE_DIR).parent / "shared" / "marketplaces" / "refurbed-openapi.json"
-jsonschema = pytest.importorskip("jsonschema")
 
 
 @pytest.fixture(scope="module")
