@@ -163,27 +163,28 @@ def read_pagination(body: dict) -> tuple[int, Any, Any]:
     return limit, (None if after in (None, "") else after), (None if before in (None, "") else before)
 
 
-def keyset_page(keys: list, matches, limit: int, after, before, descending: bool) -> tuple[list[int], bool]:
-    """Indices into sorted ``keys`` for one page; ``matches(index)`` applies the filters.
+def keyset_page(keys: list, matches, limit: int, after, before, descending: bool, lo: int = 0,
+                hi: int | None = None) -> tuple[list[int], bool]:
+    """Indices into sorted ``keys[lo:hi]`` (without copying it) for one page; ``matches(index)`` applies the filters.
 
     ``after``/``before`` are keys (in ``keys``' comparable form). In descending order
     "after" means smaller keys. Returns the page's indices in reading order and ``has_more``.
     """
-    n = len(keys)
+    n = len(keys) if hi is None else hi
     forward = before is None
     if not descending:
         if forward:
-            start = 0 if after is None else bisect.bisect_right(keys, after)
+            start = lo if after is None else bisect.bisect_right(keys, after, lo, n)
             indices = range(start, n)
         else:
-            end = bisect.bisect_left(keys, before)
-            indices = range(end - 1, -1, -1)
+            end = bisect.bisect_left(keys, before, lo, n)
+            indices = range(end - 1, lo - 1, -1)
     else:
         if forward:
-            end = n if after is None else bisect.bisect_left(keys, after)
-            indices = range(end - 1, -1, -1)
+            end = n if after is None else bisect.bisect_left(keys, after, lo, n)
+            indices = range(end - 1, lo - 1, -1)
         else:
-            start = bisect.bisect_right(keys, before)
+            start = bisect.bisect_right(keys, before, lo, n)
             indices = range(start, n)
     found: list[int] = []
     has_more = False
@@ -694,15 +695,13 @@ class RefurbedSimulator(MarketplaceSimulator):
             if "lt" in bounds:
                 hi = min(hi, bisect.bisect_left(self.released, bounds["lt"]))
         if ids_any is not None:
-            indices = sorted(self.index_of[i] for i in ids_any if i in self.index_of)
-            keys = [self.order_ids[i] for i in indices]
-            positions = indices
+            positions = sorted(i for i in (self.index_of.get(oid) for oid in ids_any) if i is not None and lo <= i < hi)
+            keys, lo, hi = [self.order_ids[i] for i in positions], 0, None
         else:
-            keys = self.order_ids[lo:hi] if (lo, hi) != (0, len(keys)) else self.order_ids
             positions = None
 
         def matches(k: int) -> bool:
-            index = positions[k] if positions is not None else k + lo
+            index = positions[k] if positions is not None else k
             if ids_none and self.order_ids[index] in ids_none:
                 return False
             if released is not None and not released(self.released[index]):
@@ -713,8 +712,8 @@ class RefurbedSimulator(MarketplaceSimulator):
                     return False
             return True
 
-        found, has_more = keyset_page(keys, matches, limit, after, before, descending)
-        orders = [self.render_order(positions[k] if positions is not None else k + lo) for k in found]
+        found, has_more = keyset_page(keys, matches, limit, after, before, descending, lo, hi)
+        orders = [self.render_order(positions[k] if positions is not None else k) for k in found]
         return {"orders": orders, "has_more": has_more}
 
     def _order_index(self, value: Any, field: str) -> int:

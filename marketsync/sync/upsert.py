@@ -30,7 +30,7 @@ def bulk_upsert(
     rows = list(by_key.values())
     if not rows:
         return UpsertResult(), []
-    if connections[router.db_for_write(model)].vendor == "postgresql":
+    if update_fields and connections[router.db_for_write(model)].vendor == "postgresql":
         return _copy_upsert(model, by_key, unique_fields, update_fields), rows
     existing = _existing_keys(model, unique_fields, list(by_key))
     model.objects.bulk_create(
