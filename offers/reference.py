@@ -18,6 +18,8 @@ from marketsync.sync.http import build_http_client
 def _client(connection: Connection, http: httpx.Client) -> RefurbedClient:
     if connection.marketplace != Marketplace.REFURBED:
         raise InvalidRequest(f"{connection.marketplace_label} has no Refurbed reference data.")
+    if not connection.has_credentials:
+        raise InvalidRequest("This Refurbed connection has no API token: enter one to read reference data.")
     return client_for(connection, http)
 
 

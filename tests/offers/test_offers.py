@@ -131,3 +131,18 @@ def test_reference_page_command_and_sync_command_against_the_simulator_on_loopba
         with pytest.raises(CommandError, match="1 of 1"):
             call_command("sync", "--connection", str(conn.pk), "--entity", "offers", stdout=out, stderr=StringIO())
         assert "re-issue the token" in out.getvalue()
+
+
+def test_reference_command_refuses_a_connection_without_a_token_or_of_another_marketplace():
+    conn = refurbed_connection()
+    conn.wipe_credentials()
+    conn.save()
+    with pytest.raises(CommandError, match="no API token"):
+        call_command("refurbed", "markets", "--connection", str(conn.pk), stdout=StringIO())
+    from tests.factories import make_connection
+
+    other = make_connection(make_organization("bm"), "backmarket")
+    with pytest.raises(CommandError, match="not Refurbed"):
+        call_command("refurbed", "markets", "--connection", str(other.pk), stdout=StringIO())
+    with pytest.raises(CommandError, match="No connection"):
+        call_command("refurbed", "markets", "--connection", "999999", stdout=StringIO())
