@@ -267,8 +267,6 @@ class BrickLinkSimulator(MarketplaceSimulator):
         return envelope(code=500, message="INTERNAL_SERVER_ERROR", description="Internal server error", status=500)
 
     def handle(self, request: Request, path: str) -> Response:
-        if not path.startswith(API_ROOT + "/") and path.strip("/").split("/")[0] in ("orders", "inventories", "notifications"):
-            path = API_ROOT + path  # a connection whose base URL is only the simulator's /bricklink prefix
         if not path.startswith(API_ROOT + "/") or path.endswith("/"):
             return envelope(code=400, message="INVALID_URI", description="A request has been made to a malformed URI.", status=400)
         failure = self._check_auth(request)

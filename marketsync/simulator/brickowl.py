@@ -173,8 +173,6 @@ class BrickOwlSimulator(MarketplaceSimulator):
         return json_response({"error": "Internal error"}, 500)
 
     def handle(self, request: Request, path: str) -> Response:
-        if not path.startswith("/v1/") and path.strip("/").split("/")[0] in ("order", "inventory"):
-            path = "/v1" + path  # a connection whose base URL is only the simulator's /brickowl prefix
         if not path.startswith("/v1/"):
             return json_response({"error": "Not found"}, 404)
         params = request.args if request.method == "GET" else request.form

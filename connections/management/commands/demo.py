@@ -29,6 +29,10 @@ SETTINGS = {
 }
 
 
+# The simulator serves each marketplace under its name, followed by the real API's own root path.
+API_ROOTS = {Marketplace.BRICKLINK: "/api/store/v1", Marketplace.BRICKOWL: "/v1"}
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo organization, its login and connections to the local simulator."
 
@@ -72,7 +76,7 @@ class Command(BaseCommand):
         self.stdout.write("")
 
     def _connection(self, organization: Organization, market: Marketplace, simulator_url: str, seed: int) -> Connection:
-        base_url = f"{simulator_url}/{market.value}"
+        base_url = f"{simulator_url}/{market.value}{API_ROOTS.get(market, '')}"
         credentials = {purpose: simulator_token(market.value, seed, purpose) for purpose in CREDENTIAL_FIELDS[market]}
         extra = SETTINGS[market]
         connection = Connection.objects.filter(organization=organization, marketplace=market.value).first()

@@ -100,10 +100,12 @@ def test_item_batches_are_flattened_including_an_amended_second_batch():
     raw.close()
 
 
-def test_the_simulator_also_answers_under_its_bare_prefix_as_the_demo_configures_it():
+def test_the_simulator_serves_only_the_documented_api_root():
     client, transport = _client(simulator())
     bare = BrickLinkClient(http=client.http.http, credentials=bricklink_credentials(), base_url="http://sim/bricklink")
-    assert bare.orders() and transport.requests[-1].url.path == "/bricklink/orders"
+    with pytest.raises(Exception):  # noqa: B017 - any error: the path is not BrickLink's
+        bare.orders()
+    assert transport.requests[-1].url.path == "/bricklink/orders"
 
 
 def test_the_simulator_also_accepts_the_authorization_json_query_form():
