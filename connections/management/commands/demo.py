@@ -16,6 +16,7 @@ from connections.management.cli import one_line_errors
 from connections.models import Connection, Membership, Organization
 from marketsync.marketplaces import CREDENTIAL_FIELDS, Marketplace
 from marketsync.simulator.core import simulator_token
+from marketsync.sync.services import trigger_sync
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Store"
@@ -61,6 +62,9 @@ class Command(BaseCommand):
                 user.save()
                 services.membership_add(organization=organization, user=user, role=Membership.Role.OWNER)
                 connections = [self._connection(organization, market, simulator_url, seed) for market in Marketplace]
+                # A first sync of everything as soon as the worker starts, rather than at the next beat tick.
+                for connection in connections:
+                    trigger_sync(connection=connection)
         except services.LifecycleError as exc:
             raise CommandError(str(exc)) from None
 
