@@ -7,7 +7,7 @@ the registry imports those modules on first use.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +34,19 @@ class Page:
     cursor: dict
     bad_records: list[BadRecord] = field(default_factory=list)
     sweep_started_at: datetime | None = None
+
+
+def parse_records(
+    raws: Iterable[Any], parse: Callable[[Any], Any], record_id: Callable[[Any], str]
+) -> tuple[list[Any], list[BadRecord]]:
+    """Parse each raw payload; one that does not parse becomes a BadRecord naming it, the rest are kept."""
+    records, bad = [], []
+    for raw in raws:
+        try:
+            records.append(parse(raw))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            bad.append(BadRecord(record_id(raw) if isinstance(raw, dict) else "?", str(exc) or type(exc).__name__))
+    return records, bad
 
 
 @dataclass

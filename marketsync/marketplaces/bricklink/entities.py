@@ -24,7 +24,7 @@ from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
 from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
 from marketsync.sync.errors import BadRecord, NotFound, RateLimited
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, parse_records, register
 from orders.models import Order
 from orders.records import OrderRecord
 from orders.services import order_upsert_records
@@ -149,12 +149,7 @@ class InventoryAdapter:
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
-        records, bad = [], []
-        for raw in self.client.inventories():
-            try:
-                records.append(lot_record(raw))
-            except (ValueError, TypeError, AttributeError) as exc:
-                bad.append(BadRecord(text(raw.get("inventory_id") if isinstance(raw, dict) else "?"), str(exc)))
+        records, bad = parse_records(self.client.inventories(), lot_record, lambda raw: text(raw.get("inventory_id")))
         yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad, sweep_started_at=started)
 
 

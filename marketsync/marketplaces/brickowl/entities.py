@@ -22,7 +22,7 @@ from marketsync.marketplaces.bricklink.entities import sync_start, upsert_orders
 from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text
 from marketsync.sync.errors import BadRecord, NotFound
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, parse_records, register
 from orders.models import Order
 from orders.records import OrderRecord
 from orders.status import OPEN_STATUSES
@@ -99,12 +99,7 @@ class InventoryAdapter:
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
-        records, bad = [], []
-        for raw in self.client.inventory_list():
-            try:
-                records.append(lot_record(raw))
-            except (ValueError, TypeError, AttributeError) as exc:
-                bad.append(BadRecord(text(raw.get("lot_id") if isinstance(raw, dict) else "?"), str(exc)))
+        records, bad = parse_records(self.client.inventory_list(), lot_record, lambda raw: text(raw.get("lot_id")))
         yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad, sweep_started_at=started)
 
 
