@@ -99,6 +99,8 @@ class OrdersAdapter:
         if not changed:
             yield Page(records=[], cursor=base)
             return
+        # Until the last page is stored, the open-order re-read is not done: keep it due.
+        holding = {**base, "open_refreshed_at": cursor.get("open_refreshed_at") or now.isoformat()}
         for offset in range(0, len(changed), PAGE_SIZE):
             records: list[OrderRecord] = []
             bad: list[BadRecord] = []
@@ -110,7 +112,8 @@ class OrdersAdapter:
                     bad.append(BadRecord(order_id, str(exc)))
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     bad.append(BadRecord(order_id, f"unreadable order: {exc}"))
-            yield Page(records=records, cursor=base, bad_records=bad)
+            last = offset + PAGE_SIZE >= len(changed)
+            yield Page(records=records, cursor=base if last else holding, bad_records=bad)
 
     def _open_refresh_due(self, cursor: dict, now: datetime) -> bool:
         interval = settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS

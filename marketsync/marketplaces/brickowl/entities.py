@@ -63,6 +63,8 @@ class OrdersAdapter:
             .exclude(external_id__in=list(full)).values_list("external_id", "marketplace_status")
         )
         base = {"start": start.isoformat(), "order_time": latest, "checked_at": timezone.now().isoformat()}
+        # Until the last page is stored, keep the old order time: the orders of later pages are not stored yet.
+        holding = {k: v for k, v in {**base, "order_time": cursor.get("order_time")}.items() if v is not None}
         work = [(oid, entry, True) for oid, entry in full.items()] + [(oid, {"order_id": oid}, False) for oid, _ in open_orders]
         previous = dict(open_orders)
         if not work:
@@ -81,7 +83,8 @@ class OrdersAdapter:
                     bad.append(BadRecord(order_id, str(exc)))
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     bad.append(BadRecord(order_id, f"unreadable order: {exc}"))
-            yield Page(records=records, cursor=base, bad_records=bad)
+            last = offset + PAGE_SIZE >= len(work)
+            yield Page(records=records, cursor=base if last else holding, bad_records=bad)
 
     def fetch(self, order_id: str) -> OrderRecord:
         view = self.client.order_view(order_id)

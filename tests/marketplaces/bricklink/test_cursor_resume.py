@@ -1,0 +1,52 @@
+"""A BrickLink orders run that fails part-way must not record the open-order re-read as done."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from marketsync.sync.runner import run_entity_sync
+from orders.models import Order
+from orders.status import OPEN_STATUSES
+from tests.marketplaces.bricklink.helpers import CountingTransport, bricklink_connection, entity_sync, simulator
+
+
+class FailingDetails(CountingTransport):
+    """Answers the first ``allowed`` order detail calls, then refuses every later one (as a revoked token would)."""
+
+    def __init__(self, app, allowed: int) -> None:
+        super().__init__(app)
+        self.allowed = allowed
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.rstrip("/").split("/")
+        if parts[-2] == "orders":
+            if self.allowed <= 0:
+                return httpx.Response(401, json={"meta": {"code": 401, "message": "BAD_OAUTH_REQUEST"}}, request=request)
+            self.allowed -= 1
+        return super().handle_request(request)
+
+
+@pytest.mark.django_db
+@override_settings(BRICKLINK_OPEN_ORDER_REFRESH_SECONDS=3600)
+def test_an_open_order_reread_failing_after_its_first_page_is_still_due_on_the_next_run():
+    sim = simulator(orders=240)
+    connection = bricklink_connection()
+    sync = entity_sync(connection, "orders")
+    assert run_entity_sync(sync.pk, transport=CountingTransport(sim), force=True).status == "ok"
+    open_ids = set(Order.objects.filter(connection=connection, status__in=list(OPEN_STATUSES)).values_list("external_id", flat=True))
+    assert len(open_ids) > 25  # more than one page of open orders to re-read
+    due = (timezone.now() - timedelta(hours=2)).isoformat()
+    sync.refresh_from_db()
+    sync.cursor = {**sync.cursor, "open_refreshed_at": due}
+    sync.save(update_fields=["cursor"])
+    failed = run_entity_sync(sync.pk, transport=FailingDetails(sim, allowed=25), force=True)
+    assert failed.status == "failed" and failed.pages == 1
+    sync.refresh_from_db()
+    assert sync.cursor["open_refreshed_at"] == due  # the open orders of the later pages were not re-read
+    transport = CountingTransport(sim)
+    assert run_entity_sync(sync.pk, transport=transport, force=True).status == "ok"
+    reread = {p.split("/")[-2] for p in transport.paths() if p.endswith("/items")}
+    assert open_ids <= reread
