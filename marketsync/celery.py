@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketsync.settings")
 
@@ -16,3 +16,14 @@ def _install_beat_schedule(sender: Celery, **kwargs) -> None:
     from marketsync.sync.schedule import beat_schedule
 
     sender.conf.beat_schedule = beat_schedule()
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_worker_logs(logger, **kwargs) -> None:
+    """A worker replaces the root logger's handlers with its own: give them the redacting filter again."""
+    from marketsync.redaction import RedactingFilter
+
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
