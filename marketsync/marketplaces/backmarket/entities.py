@@ -96,6 +96,7 @@ class ListingsAdapter:
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
+        complete = True
         for page in self.client.listing_pages():
             records, bad = [], []
             for data in page.results:
@@ -103,13 +104,14 @@ class ListingsAdapter:
                     records.append(listing_record(data))
                 except BadRecord as exc:
                     bad.append(exc)
+            complete = complete and not bad
             last = not page.next
             yield Page(
                 records=records,
                 cursor={"last_sweep_at": started.isoformat(), "count": page.count} if last else dict(cursor),
                 bad_records=bad,
                 # A sweep with unreadable records is not complete: nothing is marked removed on its account.
-                sweep_started_at=started if last and not bad else None,
+                sweep_started_at=started if last and complete else None,
             )
 
 

@@ -153,7 +153,9 @@ class InventoryAdapter:
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
         records, bad = parse_records(self.client.inventories(), lot_record, lambda raw: text(raw.get("inventory_id")))
-        yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad, sweep_started_at=started)
+        yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad,
+                   # a lot that did not parse is still listed: an import with one removes nothing
+                   sweep_started_at=None if bad else started)
 
 
 def budget_admission(connection: Connection, entity: str) -> str | None:

@@ -103,7 +103,9 @@ class InventoryAdapter:
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
         records, bad = parse_records(self.client.inventory_list(), lot_record, lambda raw: text(raw.get("lot_id")))
-        yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad, sweep_started_at=started)
+        yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad,
+                   # a lot that did not parse is still listed: an import with one removes nothing
+                   sweep_started_at=None if bad else started)
 
 
 register(EntitySpec(

@@ -164,15 +164,19 @@ class SweepAdapter:
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = cursor.get("sweep_started_at") or timezone.now().isoformat()
         after = cursor.get("after")
+        # A record that did not parse was not stored as seen: a sweep with one removes nothing on its account.
+        incomplete = bool(cursor.get("incomplete"))
         while True:
             rows, has_more = self.fetch(starting_after=after)
             records, bad = parse_page(rows, self.parse)
+            incomplete = incomplete or bool(bad)
             if rows:
                 after = self.key_of(rows[-1])
             if has_more and rows:
-                yield Page(records, {"sweep_started_at": started, "after": after}, bad)
+                state = {"sweep_started_at": started, "after": after}
+                yield Page(records, {**state, "incomplete": True} if incomplete else state, bad)
                 continue
-            yield Page(records, {}, bad, sweep_started_at=datetime.fromisoformat(started))
+            yield Page(records, {}, bad, sweep_started_at=None if incomplete else datetime.fromisoformat(started))
             return
 
 

@@ -187,3 +187,13 @@ def test_shipments_synced_before_their_orders_are_linked_when_the_orders_arrive(
     assert {i.external_id for i in delivery.items.all()} == set(delivery.orderline_ids)
     returned = Return.objects.first()
     assert returned.order_item is not None and returned.order_item.external_id == returned.orderline_external_id
+
+
+def test_a_listing_that_does_not_parse_on_an_early_page_is_not_marked_removed(connection, transport, bm):
+    sync(connection, "listings", transport)
+    unreadable = bm.listings[0]
+    unreadable["price"] = "not a price"  # still listed, but its payload no longer parses
+    outcome, _ = sync(connection, "listings", transport)
+    assert outcome.pages == 3 and any(str(unreadable["id"]) in b for b in outcome.bad_records)
+    assert Listing.objects.get(external_id=str(unreadable["id"])).removed_at is None
+    assert Listing.objects.filter(removed_at__isnull=False).count() == 0

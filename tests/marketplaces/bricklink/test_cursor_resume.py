@@ -50,3 +50,29 @@ def test_an_open_order_reread_failing_after_its_first_page_is_still_due_on_the_n
     assert run_entity_sync(sync.pk, transport=transport, force=True).status == "ok"
     reread = {p.split("/")[-2] for p in transport.paths() if p.endswith("/items")}
     assert open_ids <= reread
+
+
+class CorruptFirstLot(CountingTransport):
+    """The inventory list with its first lot's quantity unreadable (the lot is still listed)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path.endswith("/inventories"):
+            response.read()
+            body = response.json()
+            body["data"][0]["quantity"] = "many"
+            return httpx.Response(200, json=body, request=request)
+        return response
+
+
+@pytest.mark.django_db
+def test_an_inventory_import_with_an_unreadable_lot_marks_no_lot_removed():
+    from listings.models import InventoryLot
+
+    sim = simulator(orders=0)
+    connection = bricklink_connection()
+    sync = entity_sync(connection, "inventory")
+    assert run_entity_sync(sync.pk, transport=CountingTransport(sim), force=True).status == "ok"
+    outcome = run_entity_sync(sync.pk, transport=CorruptFirstLot(sim), force=True)
+    assert len(outcome.bad_records) == 1 and outcome.removed == 0
+    assert not InventoryLot.objects.filter(connection=connection, removed_at__isnull=False).exists()

@@ -34,3 +34,30 @@ def test_a_run_failing_after_its_first_page_loses_no_order_on_the_next_run():
     outcome = run_entity_sync(sync.pk, transport=CountingTransport(sim), force=True)
     assert outcome.status == "ok", outcome.error
     assert Order.objects.filter(connection=connection).count() == len(sim["brickowl"].orders)
+
+
+class CorruptFirstLot(CountingTransport):
+    """The inventory list with its first lot's quantity unreadable (the lot is still listed)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path.endswith("/inventory/list"):
+            response.read()
+            lots = response.json()
+            first = lots[0] if isinstance(lots, list) else next(iter(lots.values()))
+            first["qty"] = "many"
+            return httpx.Response(200, json=lots, request=request)
+        return response
+
+
+@pytest.mark.django_db
+def test_an_inventory_import_with_an_unreadable_lot_marks_no_lot_removed():
+    from listings.models import InventoryLot
+
+    sim = simulator(orders=0)
+    connection = brickowl_connection()
+    sync = entity_sync(connection, "inventory")
+    assert run_entity_sync(sync.pk, transport=CountingTransport(sim)).status == "ok"
+    outcome = run_entity_sync(sync.pk, transport=CorruptFirstLot(sim))
+    assert len(outcome.bad_records) == 1 and outcome.removed == 0
+    assert not InventoryLot.objects.filter(connection=connection, removed_at__isnull=False).exists()

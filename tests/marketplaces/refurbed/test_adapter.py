@@ -192,3 +192,24 @@ def test_interrupted_sweep_resumes_and_still_removes_only_unseen_rows():
     outcome = sync(conn, "offers", resumed)
     assert outcome.removed == 0 and len(resumed.requests) == math.ceil(len(sim.offer_ids) / 100) - 1
     assert Offer.objects.filter(connection=conn, removed_at__isnull=False).count() == 0
+
+
+def test_a_sweep_with_an_unreadable_offer_marks_nothing_removed_even_when_resumed():
+    app = make_sim(orders=2500)  # 250 offers: three pages
+    conn = refurbed_connection()
+    sync(conn, "offers", RecordingTransport(app))
+    broken: list[str] = []
+
+    def corrupt_first_page(path, data):
+        if path.endswith("/ListOffers") and not broken:
+            broken.append(str(data["offers"][0]["id"]))
+            data["offers"][0]["stock"] = "plenty"
+        return data
+
+    crashed = run_entity_sync(entity_sync(conn, "offers").pk,
+                              transport=RecordingTransport(app, rewrite=corrupt_first_page, fail_after=1))
+    assert crashed.failed and crashed.pages == 1 and broken and any(broken[0] in b for b in crashed.bad_records)
+    outcome = sync(conn, "offers", RecordingTransport(app))  # the rest of the sweep, read cleanly
+    assert outcome.removed == 0
+    assert Offer.objects.get(connection=conn, external_id=broken[0]).removed_at is None
+    assert Offer.objects.filter(connection=conn, removed_at__isnull=False).count() == 0
