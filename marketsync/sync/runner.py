@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
@@ -52,22 +52,24 @@ class SyncOutcome:
         return self.status == "failed"
 
 
-def acquire_lease(entity_sync_id: int, *, seconds: int | None = None) -> bool:
-    """Atomically take the row's lease; False when another runner holds it."""
+def acquire_lease(entity_sync_id: int, *, seconds: int | None = None) -> datetime | None:
+    """Atomically take the row's lease; returns its expiry (the holder's token), None when another runner holds it."""
     now = timezone.now()
     seconds = seconds or settings.SYNC_LEASE_SECONDS
+    until = now + timedelta(seconds=seconds)
     taken = (
         EntitySync.objects.filter(pk=entity_sync_id)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-        .update(locked_until=now + timedelta(seconds=seconds), last_started_at=now)
+        .update(locked_until=until, last_started_at=now)
     )
-    return taken == 1
+    return until if taken == 1 else None
 
 
-def _extend_lease(entity_sync_id: int) -> None:
-    EntitySync.objects.filter(pk=entity_sync_id).update(
-        locked_until=timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
-    )
+def _extend_lease(entity_sync_id: int, held: datetime) -> datetime | None:
+    """Extend the lease only while it is still ours (it may have run out and been taken); the new token or None."""
+    until = timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+    extended = EntitySync.objects.filter(pk=entity_sync_id, locked_until=held).update(locked_until=until)
+    return until if extended == 1 else None
 
 
 def _relax_commit_durability() -> None:
@@ -120,7 +122,8 @@ def run_entity_sync(
             )
             outcome.status, outcome.error, outcome.error_kind = "skipped", reason, "transient"
             return outcome
-    if not acquire_lease(sync.pk):
+    lease = acquire_lease(sync.pk)
+    if lease is None:
         outcome.status, outcome.error = "skipped", "another worker is syncing it"
         return outcome
 
@@ -145,7 +148,9 @@ def run_entity_sync(
             outcome.updated += result.updated
             outcome.removed += removed
             outcome.bad_records += [str(b) for b in page.bad_records]
-            _extend_lease(sync.pk)
+            lease = _extend_lease(sync.pk, lease)
+            if lease is None:
+                break  # the lease ran out and another worker took over: it finishes the sync
     except (MarketplaceError, CredentialsUnreadable) as exc:
         outcome.status = "failed"
         outcome.error = redact(str(exc), secrets)
@@ -158,14 +163,18 @@ def run_entity_sync(
         outcome.error_kind = EntitySync.ErrorKind.BAD_DATA
         _record_failure(sync, outcome, exc)
     else:
-        _record_success(sync, outcome)
+        if lease is None:
+            outcome.status, outcome.error = "skipped", "the lease ran out; another worker took over"
+        else:
+            _record_success(sync, outcome)
     finally:
         outcome.duration = time.monotonic() - started
         EntitySync.objects.filter(pk=sync.pk).update(
-            locked_until=None,
             last_finished_at=timezone.now(),
             last_run_duration_ms=int(outcome.duration * 1000),
         )
+        if lease is not None:  # release only our own lease, never one another worker took after ours ran out
+            EntitySync.objects.filter(pk=sync.pk, locked_until=lease).update(locked_until=None)
         if own_http:
             http.close()
     return outcome

@@ -163,3 +163,24 @@ def test_an_unknown_status_is_stored_as_unknown_not_an_error():
     order = Order.objects.get(connection=conn, external_id=odd_id)
     assert (order.status, order.marketplace_status) == ("unknown", "ON_THE_MOON")
     assert order.items.order_by("external_id").first().status == "unknown"
+
+
+def test_a_run_whose_lease_expired_does_not_release_the_lease_another_worker_took():
+    app = make_sim()
+    conn = refurbed_connection()
+    sync = entity_sync(conn, "offers")
+    taken_over = []
+
+    class LeaseTakenOver(RecordingTransport):
+        """While the first run waits on its first page, its lease runs out and a second worker takes it."""
+
+        def handle_request(self, request):
+            if not taken_over:
+                EntitySync.objects.filter(pk=sync.pk).update(locked_until=timezone.now() - timedelta(seconds=1))
+                taken_over.append(acquire_lease(sync.pk) is not None)
+            return super().handle_request(request)
+
+    run_entity_sync(sync.pk, transport=LeaseTakenOver(app))
+    assert taken_over == [True]
+    assert EntitySync.objects.get(pk=sync.pk).locked_until > timezone.now()  # still the second worker's
+    assert not acquire_lease(sync.pk)  # so a third worker does not start alongside it
