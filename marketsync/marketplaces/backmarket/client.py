@@ -225,7 +225,7 @@ class BackMarketClient:
 
     # ------------------------------------------------------------ paging
     def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[ListPage]:
-        """Every page of a list, following ``next`` verbatim until it is null."""
+        """Every page of a list, following ``next`` (kept on the connection's host) until it is null."""
         url: str | None = path
         query: dict[str, Any] | None = {**(params or {}), "page-size": PAGE_SIZE}
         number = 0
@@ -236,9 +236,17 @@ class BackMarketClient:
             number += 1
             following = data.get("next") or None
             yield ListPage(results=data["results"], count=int(data.get("count") or 0), next=following, number=number)
-            if following and following == url:
+            following_url = self._same_host(path, following) if following else None
+            if following and (following == url or following_url == url):
                 raise BadResponse(f"GET {path}: next points at the same page; stopping.")
-            url, query = following, None
+            url, query = following_url, None
+
+    def _same_host(self, path: str, following: str) -> str:
+        """``next`` on the connection's own host and scheme: the token is never sent elsewhere, nor in clear."""
+        target, home = httpx.URL(self.http.url(following)), httpx.URL(self.base_url)
+        if target.host != home.host:
+            raise BadResponse(f"GET {path}: next points at another host ({target.host}); stopping.")
+        return str(target.copy_with(scheme=home.scheme, port=home.port))
 
     # ------------------------------------------------------------ orders
     def order_pages(
