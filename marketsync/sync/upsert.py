@@ -24,9 +24,11 @@ def bulk_upsert(
     deduplicated objects, with primary keys set on PostgreSQL and SQLite alike
     (looked up when the database does not return them).
     """
+    # Keyed by the stored values (a foreign key's id, not its object, which would cost a query per row).
+    attnames = [model._meta.get_field(f).attname for f in unique_fields]
     by_key: dict[tuple, models.Model] = {}
     for obj in objs:
-        by_key[tuple(getattr(obj, f) for f in unique_fields)] = obj
+        by_key[tuple(getattr(obj, a) for a in attnames)] = obj
     rows = list(by_key.values())
     if not rows:
         return UpsertResult(), []
