@@ -1,6 +1,5 @@
 """Staff admin: a door onto connections.services. Credentials are write-only here: forms never render a stored
 value, lists and pages show at most the hint (last four characters)."""
-
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -9,9 +8,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
+from django.views.decorators.debug import sensitive_post_parameters
 
 from connections import services
 from connections.forms import ConnectionAdminForm, CredentialsForm
@@ -224,6 +225,15 @@ class ConnectionAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    @method_decorator(sensitive_post_parameters())
+    def add_view(self, request, form_url="", extra_context=None):
+        return super().add_view(request, form_url, extra_context)
+
+    @method_decorator(sensitive_post_parameters())
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @method_decorator(sensitive_post_parameters())
     def rotate_credentials_view(self, request, object_id: int):
         connection = get_object_or_404(Connection.objects.select_related("organization"), pk=object_id)
         if not self.has_change_permission(request, connection):

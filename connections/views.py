@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections import services
@@ -92,6 +93,7 @@ def connection_create(request):
     )
 
 
+@sensitive_post_parameters()  # credentials never reach an error report
 @login_required
 @require_http_methods(["GET", "POST"])
 def connection_create_form(request, marketplace: str):
@@ -119,6 +121,7 @@ def connection_create_form(request, marketplace: str):
     return render(request, "connections/connection_form.html", {"form": form, "marketplace": market})
 
 
+@sensitive_post_parameters()
 @login_required
 @require_http_methods(["GET", "POST"])
 def connection_rotate(request, pk: int):
