@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,7 +43,8 @@ def timestamp(value: Any) -> datetime | None:
     """``2013-12-01T18:05:46.123Z`` (and the variants without milliseconds)."""
     if not value:
         return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # no offset: UTC, comparable with stored times
 
 
 def text(value: Any) -> str:

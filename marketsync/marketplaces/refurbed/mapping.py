@@ -6,7 +6,7 @@ each item keeps its own state. An unknown state maps to UNKNOWN and is stored.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,9 +54,11 @@ def parse_time(value: Any, what: str) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"{what} is not a timestamp: {value!r}")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{what} is not an RFC 3339 timestamp: {value!r}") from None
+    # Without an offset it is taken as UTC: a naive time cannot be compared with the cursor's.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_decimal(value: Any, what: str) -> Decimal | None:

@@ -76,3 +76,31 @@ def test_an_inventory_import_with_an_unreadable_lot_marks_no_lot_removed():
     outcome = run_entity_sync(sync.pk, transport=CorruptFirstLot(sim), force=True)
     assert len(outcome.bad_records) == 1 and outcome.removed == 0
     assert not InventoryLot.objects.filter(connection=connection, removed_at__isnull=False).exists()
+
+
+class NaiveStatusTimes(CountingTransport):
+    """The order list with its times written without the ``Z`` (no offset)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path.endswith("/orders"):
+            response.read()
+            body = response.json()
+            for summary in body["data"]:
+                for field in ("date_ordered", "date_status_changed"):
+                    if summary.get(field):
+                        summary[field] = summary[field].rstrip("Z")
+            return httpx.Response(200, json=body, request=request)
+        return response
+
+
+@pytest.mark.django_db
+def test_order_times_without_an_offset_are_taken_as_utc_and_do_not_stop_the_sync():
+    sim = simulator(orders=30)
+    connection = bricklink_connection()
+    sync = entity_sync(connection, "orders")
+    assert run_entity_sync(sync.pk, transport=CountingTransport(sim), force=True).status == "ok"
+    stored = Order.objects.filter(connection=connection).count()
+    outcome = run_entity_sync(sync.pk, transport=NaiveStatusTimes(sim), force=True)
+    assert outcome.status == "ok", outcome.error
+    assert Order.objects.filter(connection=connection).count() == stored

@@ -213,3 +213,20 @@ def test_a_sweep_with_an_unreadable_offer_marks_nothing_removed_even_when_resume
     assert outcome.removed == 0
     assert Offer.objects.get(connection=conn, external_id=broken[0]).removed_at is None
     assert Offer.objects.filter(connection=conn, removed_at__isnull=False).count() == 0
+
+
+def test_a_release_time_without_an_offset_is_taken_as_utc_and_does_not_stop_the_sync():
+    app = make_sim(orders=250)
+
+    def drop_offset(path, data):
+        if path.endswith("/ListOrders") and data.get("orders"):
+            first = data["orders"][0]
+            first["released_at"] = first["released_at"].replace("Z", "").split("+")[0]
+        return data
+
+    conn = refurbed_connection()
+    outcome = sync(conn, "orders", RecordingTransport(app, rewrite=drop_offset))
+    assert outcome.pages == 3 and not outcome.bad_records
+    assert Order.objects.filter(connection=conn).count() == 250
+    first = Order.objects.get(connection=conn, external_id=str(app["refurbed"].order_ids[0]))
+    assert round(first.placed_at.timestamp() * 1000) == app["refurbed"].released[0]
