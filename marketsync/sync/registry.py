@@ -49,6 +49,36 @@ def parse_records(
     return records, bad
 
 
+def fetched_pages(
+    work: list[Any],
+    fetch: Callable[[Any], Any],
+    *,
+    record_id: Callable[[Any], str],
+    page_size: int,
+    cursor: dict,
+    holding_cursor: dict,
+) -> Iterator[Page]:
+    """Pages of records fetched one by one (APIs without a list of full records).
+
+    A record that is gone or does not parse becomes a BadRecord naming it. Every
+    page but the last carries ``holding_cursor``, so a run that stops part-way
+    repeats the rest next time; the last carries ``cursor``.
+    """
+    from marketsync.sync.errors import NotFound
+
+    for offset in range(0, len(work), page_size):
+        records, bad = [], []
+        for unit in work[offset : offset + page_size]:
+            try:
+                records.append(fetch(unit))
+            except NotFound as exc:
+                bad.append(BadRecord(record_id(unit), str(exc)))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                bad.append(BadRecord(record_id(unit), f"unreadable record: {exc}"))
+        last = offset + page_size >= len(work)
+        yield Page(records=records, cursor=cursor if last else holding_cursor, bad_records=bad)
+
+
 @dataclass
 class UpsertResult:
     created: int = 0

@@ -23,8 +23,8 @@ from listings.inventory_services import api_call_record, inventory_mark_removed,
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
 from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
-from marketsync.sync.errors import BadRecord, NotFound, RateLimited
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, parse_records, register
+from marketsync.sync.errors import NotFound, RateLimited
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, parse_records, register
 from orders.models import Order
 from orders.records import OrderRecord
 from orders.services import order_upsert_records
@@ -101,19 +101,14 @@ class OrdersAdapter:
             return
         # Until the last page is stored, the open-order re-read is not done: keep it due.
         holding = {**base, "open_refreshed_at": cursor.get("open_refreshed_at") or now.isoformat()}
-        for offset in range(0, len(changed), PAGE_SIZE):
-            records: list[OrderRecord] = []
-            bad: list[BadRecord] = []
-            for summary in changed[offset : offset + PAGE_SIZE]:
-                order_id = text(summary.get("order_id"))
-                try:
-                    records.append(self.fetch(order_id, summary))
-                except NotFound as exc:
-                    bad.append(BadRecord(order_id, str(exc)))
-                except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                    bad.append(BadRecord(order_id, f"unreadable order: {exc}"))
-            last = offset + PAGE_SIZE >= len(changed)
-            yield Page(records=records, cursor=base if last else holding, bad_records=bad)
+        yield from fetched_pages(
+            changed,
+            lambda summary: self.fetch(text(summary.get("order_id")), summary),
+            record_id=lambda summary: text(summary.get("order_id")),
+            page_size=PAGE_SIZE,
+            cursor=base,
+            holding_cursor=holding,
+        )
 
     def _open_refresh_due(self, cursor: dict, now: datetime) -> bool:
         interval = settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS

@@ -21,8 +21,7 @@ from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.entities import sync_start, upsert_orders
 from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text
-from marketsync.sync.errors import BadRecord, NotFound
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, parse_records, register
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, parse_records, register
 from orders.models import Order
 from orders.records import OrderRecord
 from orders.status import OPEN_STATUSES
@@ -66,25 +65,20 @@ class OrdersAdapter:
         # Until the last page is stored, keep the old order time: the orders of later pages are not stored yet.
         holding = {k: v for k, v in {**base, "order_time": cursor.get("order_time")}.items() if v is not None}
         work = [(oid, entry, True) for oid, entry in full.items()] + [(oid, {"order_id": oid}, False) for oid, _ in open_orders]
-        previous = dict(open_orders)
+        self._previous = dict(open_orders)
         if not work:
             yield Page(records=[], cursor=base)
             return
-        for offset in range(0, len(work), PAGE_SIZE):
-            records: list[OrderRecord] = []
-            bad: list[BadRecord] = []
-            for order_id, entry, with_items in work[offset : offset + PAGE_SIZE]:
-                try:
-                    view = self.client.order_view(order_id)
-                    changed = previous.get(order_id) not in (None, STATUS_NAMES.get(status_id_of(view)))
-                    items = self.client.order_items(order_id) if (with_items or changed) else None
-                    records.append(order_record(entry, view, items))
-                except NotFound as exc:
-                    bad.append(BadRecord(order_id, str(exc)))
-                except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                    bad.append(BadRecord(order_id, f"unreadable order: {exc}"))
-            last = offset + PAGE_SIZE >= len(work)
-            yield Page(records=records, cursor=base if last else holding, bad_records=bad)
+        yield from fetched_pages(
+            work, self._fetch_unit, record_id=lambda unit: unit[0], page_size=PAGE_SIZE, cursor=base, holding_cursor=holding
+        )
+
+    def _fetch_unit(self, unit: tuple) -> OrderRecord:
+        order_id, entry, with_items = unit
+        view = self.client.order_view(order_id)
+        changed = self._previous.get(order_id) not in (None, STATUS_NAMES.get(status_id_of(view)))
+        items = self.client.order_items(order_id) if (with_items or changed) else None
+        return order_record(entry, view, items)
 
     def fetch(self, order_id: str) -> OrderRecord:
         view = self.client.order_view(order_id)
