@@ -22,7 +22,7 @@ from connections.services import audit_record
 from listings.inventory_records import LotRecord
 from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
 from marketsync.sync.registry import UpsertResult
-from marketsync.sync.upsert import bulk_upsert
+from marketsync.sync.upsert import bulk_upsert, mark_unseen_removed
 from orders.models import Order, OrderItem
 from orders.status import UnifiedStatus
 
@@ -323,9 +323,7 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
 
 
 def inventory_mark_removed(*, connection: Connection, seen_before) -> int:
-    return InventoryLot.objects.filter(connection=connection, removed_at__isnull=True, last_seen_at__lt=seen_before).update(
-        removed_at=timezone.now()
-    )
+    return mark_unseen_removed(InventoryLot, connection=connection, seen_before=seen_before)
 
 
 def inventory_adjust(

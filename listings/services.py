@@ -27,7 +27,7 @@ from marketsync.marketplaces.backmarket.mapping import ListingRecord, listing_re
 from marketsync.sync.errors import MarketplaceError
 from marketsync.sync.http import build_http_client
 from marketsync.sync.registry import UpsertResult
-from marketsync.sync.upsert import bulk_upsert
+from marketsync.sync.upsert import bulk_upsert, mark_unseen_removed
 
 LISTING_FIELDS = [
     "legacy_id", "product_id", "sku", "title", "price", "min_price", "currency", "quantity", "publication_state", "grade",
@@ -77,10 +77,7 @@ def listing_upsert_page(*, connection: Connection, records: list[ListingRecord])
 
 def listing_mark_removed(*, connection: Connection, seen_before: datetime) -> int:
     """After a complete sweep: listings it did not return are marked removed (kept, hidden by default)."""
-    stale = Listing.objects.filter(connection=connection, removed_at__isnull=True)
-    return (stale.filter(last_seen_at__lt=seen_before) | stale.filter(last_seen_at__isnull=True)).update(
-        removed_at=timezone.now()
-    )
+    return mark_unseen_removed(Listing, connection=connection, seen_before=seen_before)
 
 
 # ------------------------------------------------------------------ single update

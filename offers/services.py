@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from connections.models import Connection
 from marketsync.sync.registry import UpsertResult
-from marketsync.sync.upsert import bulk_upsert
+from marketsync.sync.upsert import bulk_upsert, mark_unseen_removed
 from offers.models import MarketOffer, Offer
 from offers.records import MarketOfferRecord, OfferRecord
 
@@ -33,39 +33,32 @@ def _values(record: OfferRecord, fields: list[str]) -> dict:
     return values
 
 
-def offer_upsert_page(*, connection: Connection, records: list[OfferRecord]) -> UpsertResult:
-    """Store a page of offers (seen now, so not removed): two or three queries whatever the page size."""
+def _upsert_seen(model, fields: list[str], *, connection: Connection, records: list) -> UpsertResult:
+    """Store a page of a swept model; each row is marked seen now, so no longer removed."""
     now = timezone.now()
     rows = [
-        Offer(organization_id=connection.organization_id, connection=connection, external_id=r.external_id,
-              last_seen_at=now, removed_at=None, **_values(r, OFFER_FIELDS))
+        model(organization_id=connection.organization_id, connection=connection, external_id=r.external_id,
+              last_seen_at=now, removed_at=None, **_values(r, fields))
         for r in records
     ]
-    result, _ = bulk_upsert(Offer, rows, unique_fields=["connection", "external_id"],
-                            update_fields=OFFER_FIELDS + ["last_seen_at", "removed_at"])
+    result, _ = bulk_upsert(model, rows, unique_fields=["connection", "external_id"],
+                            update_fields=fields + ["last_seen_at", "removed_at"])
     return result
+
+
+def offer_upsert_page(*, connection: Connection, records: list[OfferRecord]) -> UpsertResult:
+    """Store a page of offers: two or three queries whatever the page size."""
+    return _upsert_seen(Offer, OFFER_FIELDS, connection=connection, records=records)
 
 
 def market_offer_upsert_page(*, connection: Connection, records: list[MarketOfferRecord]) -> UpsertResult:
-    now = timezone.now()
-    rows = [
-        MarketOffer(organization_id=connection.organization_id, connection=connection, external_id=r.external_id,
-                    last_seen_at=now, removed_at=None, **_values(r, MARKET_OFFER_FIELDS))
-        for r in records
-    ]
-    result, _ = bulk_upsert(MarketOffer, rows, unique_fields=["connection", "external_id"],
-                            update_fields=MARKET_OFFER_FIELDS + ["last_seen_at", "removed_at"])
-    return result
+    return _upsert_seen(MarketOffer, MARKET_OFFER_FIELDS, connection=connection, records=records)
 
 
 def offer_mark_removed(*, connection: Connection, seen_before: datetime) -> int:
     """After a complete sweep: offers not seen since it started are marked removed (kept, not deleted)."""
-    return Offer.objects.filter(connection=connection, removed_at__isnull=True, last_seen_at__lt=seen_before).update(
-        removed_at=timezone.now()
-    )
+    return mark_unseen_removed(Offer, connection=connection, seen_before=seen_before)
 
 
 def market_offer_mark_removed(*, connection: Connection, seen_before: datetime) -> int:
-    return MarketOffer.objects.filter(connection=connection, removed_at__isnull=True, last_seen_at__lt=seen_before).update(
-        removed_at=timezone.now()
-    )
+    return mark_unseen_removed(MarketOffer, connection=connection, seen_before=seen_before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.db import connections, models, router, transaction
+from django.utils import timezone
 
 from marketsync.sync.registry import UpsertResult
 
@@ -132,3 +133,14 @@ def _existing_keys(model, unique_fields, keys, *, with_pk: bool = False):
 
 def _attvalue(value):
     return value.pk if isinstance(value, models.Model) else value
+
+
+def mark_unseen_removed(model: type[models.Model], *, connection, seen_before) -> int:
+    """After a complete sweep: rows of the connection it did not return are marked removed (kept, not deleted).
+
+    Every swept model has ``last_seen_at`` (stamped by its upsert) and ``removed_at``.
+    """
+    stale = model.objects.filter(connection=connection, removed_at__isnull=True)
+    return stale.filter(models.Q(last_seen_at__lt=seen_before) | models.Q(last_seen_at__isnull=True)).update(
+        removed_at=timezone.now()
+    )
