@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -39,18 +38,12 @@ CSV_ALLOWED_ENCODINGS = {"utf-8", "utf-8-sig", "latin-1", "iso-8859-1", "cp1252"
 TASK_DONE = {8: BulkListingTask.Status.FAILURE, 9: BulkListingTask.Status.SUCCESS}
 
 
-def _setting(name: str, default: float) -> float:
-    """A Django setting when defined (tests override them), else the environment variable, else the default."""
-    value = getattr(settings, name, None)
-    return float(value if value is not None else os.environ.get(name, default))
-
-
 def bulk_poll_seconds() -> float:
-    return _setting("BACKMARKET_BULK_POLL_SECONDS", 10)
+    return settings.BACKMARKET_BULK_POLL_SECONDS
 
 
 def bulk_timeout() -> timedelta:
-    return timedelta(seconds=_setting("BACKMARKET_BULK_TIMEOUT_SECONDS", 1800))
+    return timedelta(seconds=settings.BACKMARKET_BULK_TIMEOUT_SECONDS)
 
 
 # ------------------------------------------------------------------ storage (sync)

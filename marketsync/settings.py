@@ -148,8 +148,11 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 BACKMARKET_USER_AGENT_COMPANY = env.str("BACKMARKET_USER_AGENT_COMPANY", default="marketsync")
 BACKMARKET_USER_AGENT_EMAIL = env.str("BACKMARKET_USER_AGENT_EMAIL", default="ops@marketsync.invalid")
+BACKMARKET_BULK_POLL_SECONDS = env.float("BACKMARKET_BULK_POLL_SECONDS", default=10.0)
+BACKMARKET_BULK_TIMEOUT_SECONDS = env.float("BACKMARKET_BULK_TIMEOUT_SECONDS", default=1800.0)
 BRICKLINK_DAILY_CALL_LIMIT = env.int("BRICKLINK_DAILY_CALL_LIMIT", default=5000)
 # Share of the daily limit past which the BrickLink inventory import pauses (orders continue to the limit).
+REFURBED_SHIPPED_WINDOW_DAYS = env.int("REFURBED_SHIPPED_WINDOW_DAYS", default=14)
 BRICKLINK_INVENTORY_PAUSE_AT = env.float("BRICKLINK_INVENTORY_PAUSE_AT", default=0.8)
 # How often BrickLink orders still open are re-read in full (items change without a status change); 0 = never.
 BRICKLINK_OPEN_ORDER_REFRESH_SECONDS = env.int("BRICKLINK_OPEN_ORDER_REFRESH_SECONDS", default=3600)

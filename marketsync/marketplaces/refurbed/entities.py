@@ -38,8 +38,6 @@ from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
 from offers.services import market_offer_mark_removed, market_offer_upsert_page, offer_mark_removed, offer_upsert_page
 from orders.services import order_upsert_page
 
-SHIPPED_WINDOW_DAYS = 14
-
 
 def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -63,7 +61,7 @@ def open_order_ids(connection) -> list[str]:
 
     from orders.models import Order
 
-    since = timezone.now() - timedelta(days=getattr(settings, "REFURBED_SHIPPED_WINDOW_DAYS", SHIPPED_WINDOW_DAYS))
+    since = timezone.now() - timedelta(days=settings.REFURBED_SHIPPED_WINDOW_DAYS)
     waiting = [s for s in OPEN_ORDER_STATES if s != "SHIPPED"]
     ids = Order.objects.filter(connection=connection).filter(
         Q(marketplace_status__in=waiting) | Q(marketplace_status="SHIPPED", placed_at__gte=since)
