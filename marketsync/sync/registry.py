@@ -49,6 +49,19 @@ def parse_records(
     return records, bad
 
 
+def whole_sweep_page(
+    raws: Iterable[Any], parse: Callable[[Any], Any], record_id: Callable[[Any], str], *, started_at: datetime
+) -> Page:
+    """A full sweep the marketplace returns in one response, as one page.
+
+    A record that did not parse is still listed at the marketplace, so a sweep
+    with one marks nothing removed.
+    """
+    records, bad = parse_records(raws, parse, record_id)
+    return Page(records=records, cursor={"last_import": started_at.isoformat()}, bad_records=bad,
+                sweep_started_at=None if bad else started_at)
+
+
 def fetched_pages(
     work: list[Any],
     fetch: Callable[[Any], Any],

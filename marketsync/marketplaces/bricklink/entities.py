@@ -24,7 +24,7 @@ from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
 from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
 from marketsync.sync.errors import NotFound, RateLimited
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, parse_records, register
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, register, whole_sweep_page
 from orders.models import Order
 from orders.records import OrderRecord
 from orders.services import order_upsert_records
@@ -147,10 +147,7 @@ class InventoryAdapter:
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
-        records, bad = parse_records(self.client.inventories(), lot_record, lambda raw: text(raw.get("inventory_id")))
-        yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad,
-                   # a lot that did not parse is still listed: an import with one removes nothing
-                   sweep_started_at=None if bad else started)
+        yield whole_sweep_page(self.client.inventories(), lot_record, lambda raw: text(raw.get("inventory_id")), started_at=started)
 
 
 def budget_admission(connection: Connection, entity: str) -> str | None:

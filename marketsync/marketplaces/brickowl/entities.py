@@ -21,7 +21,7 @@ from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.entities import sync_start, upsert_orders
 from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, parse_records, register
+from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, register, whole_sweep_page
 from orders.models import Order
 from orders.records import OrderRecord
 from orders.status import OPEN_STATUSES
@@ -96,10 +96,7 @@ class InventoryAdapter:
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
-        records, bad = parse_records(self.client.inventory_list(), lot_record, lambda raw: text(raw.get("lot_id")))
-        yield Page(records=records, cursor={"last_import": started.isoformat()}, bad_records=bad,
-                   # a lot that did not parse is still listed: an import with one removes nothing
-                   sweep_started_at=None if bad else started)
+        yield whole_sweep_page(self.client.inventory_list(), lot_record, lambda raw: text(raw.get("lot_id")), started_at=started)
 
 
 register(EntitySpec(
