@@ -187,7 +187,7 @@ def connection_delete(request, pk: int):
         services.connection_delete(connection=connection)
         messages.success(request, f"The {label} connection and all its synced data were deleted.")
         return redirect("connections:connection_list")
-    counts = {"orders": connection.orders.count()}
+    counts = {table: n for table, n in services.connection_rows_count(connections=[connection]).items() if n}
     return render(request, "connections/connection_delete.html", {"form": form, "connection": connection, "counts": counts})
 
 
