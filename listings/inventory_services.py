@@ -19,12 +19,11 @@ from django.utils import timezone
 
 from connections.models import Connection, Organization
 from connections.services import audit_record
-from listings.inventory_records import LotRecord
 from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from marketsync.sync.records import LotRecord, UnifiedStatus
 from marketsync.sync.registry import UpsertResult
 from marketsync.sync.upsert import bulk_upsert, mark_unseen_removed
 from orders.models import Order, OrderItem
-from orders.status import UnifiedStatus
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
 ITEM_KEY = ("part_number", "item_type", "color_id", "condition", "location")

@@ -8,10 +8,10 @@ from decimal import Decimal
 from django.utils import timezone
 
 from connections.models import Connection
+from marketsync.sync.records import MarketOfferRecord, OfferRecord
 from marketsync.sync.registry import UpsertResult
 from marketsync.sync.upsert import bulk_upsert, mark_unseen_removed
 from offers.models import MarketOffer, Offer
-from offers.records import MarketOfferRecord, OfferRecord
 
 OFFER_FIELDS = [
     "sku", "version", "instance_id", "instance_name", "state", "grading", "warranty", "stock", "shipping_profile_id",

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django import forms
 
 from connections.models import MARKETPLACE_CHOICES, Connection, Organization
+from marketsync.sync.records import UnifiedStatus
 from orders.selectors import STATUS_TABS, OrderFilters
-from orders.status import UnifiedStatus
 
 SORT_CHOICES = [("newest", "Newest first"), ("oldest", "Oldest first")]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db import models
 
 from connections.models import MARKETPLACE_CHOICES, Connection, Organization
-from orders.status import UnifiedStatus
+from marketsync.sync.records import UnifiedStatus
 
 
 class Order(models.Model):

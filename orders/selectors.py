@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from connections.models import AuditEntry, Connection, Organization
+from marketsync.sync.records import READY_TO_SHIP_STATUSES, UnifiedStatus
 from orders.models import Order, OrderItem
-from orders.status import READY_TO_SHIP_STATUSES, UnifiedStatus
 
 S = UnifiedStatus
 

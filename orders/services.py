@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from connections.models import Connection
+from marketsync.sync.records import OrderRecord
 from marketsync.sync.registry import UpsertResult
 from marketsync.sync.upsert import bulk_upsert
 from orders.models import Order, OrderItem
-from orders.records import OrderRecord
 
 ORDER_FIELDS = [
     "status", "marketplace_status", "placed_at", "marketplace_updated_at", "currency", "total_amount",

@@ -18,11 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from connections.models import Connection
 from marketsync.marketplaces import Entity, Marketplace
+from marketsync.sync.records import UnifiedStatus
 from orders import selectors
 from orders.export import csv_stream
 from orders.forms import OrderFilterForm
 from orders.selectors import STATUS_TABS
-from orders.status import UnifiedStatus
 
 POLL_SECONDS = 15  # the live cue polls this often; settings.ORDER_POLL_SECONDS overrides it
 

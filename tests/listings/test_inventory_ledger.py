@@ -9,14 +9,13 @@ from django.db import connection as db
 
 from conftest import require_server
 from connections.models import AuditEntry
-from listings.inventory_records import LotRecord
 from listings.inventory_selectors import inventory_check
 from listings.inventory_services import inventory_adjust, inventory_upsert_lots
 from listings.models import InventoryItem, Reservation, StockMovement
 from marketsync.marketplaces.bricklink.entities import upsert_orders
+from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from marketsync.sync.services import refresh_record
 from orders.models import Order
-from orders.records import OrderItemRecord, OrderRecord
 from tests.factories import make_connection, make_organization
 from tests.marketplaces.bricklink.helpers import CountingTransport, bricklink_connection, simulator
 

@@ -4,12 +4,11 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from listings.inventory_records import LotRecord
 from listings.inventory_services import inventory_upsert_lots
 from listings.models import InventoryItem
 from marketsync.marketplaces.bricklink.entities import upsert_orders
+from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from orders.models import Order
-from orders.records import OrderItemRecord, OrderRecord
 from tests.factories import make_connection, make_organization, make_user
 
 pytestmark = pytest.mark.django_db

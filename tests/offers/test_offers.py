@@ -12,10 +12,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from marketsync.sync.records import MarketOfferRecord, OfferRecord
 from marketsync.sync.runner import run_entity_sync
 from offers import selectors
 from offers.models import MarketOffer, Offer
-from offers.records import MarketOfferRecord, OfferRecord
 from offers.services import market_offer_upsert_page, offer_mark_removed, offer_upsert_page
 from orders import selectors as order_selectors
 from tests.factories import make_organization, make_user

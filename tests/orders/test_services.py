@@ -5,8 +5,8 @@ import pytest
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
+from marketsync.sync.records import OrderItemRecord, OrderRecord
 from orders.models import Order, OrderItem
-from orders.records import OrderItemRecord, OrderRecord
 from orders.services import order_upsert_page
 from tests.factories import make_connection, make_organization
 

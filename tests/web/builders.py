@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from marketsync.sync.records import OrderItemRecord, OrderRecord
 from orders.models import Order
-from orders.records import OrderItemRecord, OrderRecord
 from orders.services import order_upsert_page
 
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

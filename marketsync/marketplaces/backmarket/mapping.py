@@ -9,8 +9,7 @@ from typing import Any
 
 from marketsync.marketplaces.backmarket.client import parse_datetime
 from marketsync.sync.errors import BadRecord
-from orders.records import OrderItemRecord, OrderRecord
-from orders.status import UnifiedStatus, unified_status
+from marketsync.sync.records import OrderItemRecord, OrderRecord, UnifiedStatus, unified_status
 
 ORDER_STATE_LABELS = {
     0: "New (payment check pending)", 10: "Pending payment", 1: "Paid: accept or cancel each line",

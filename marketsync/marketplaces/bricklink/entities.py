@@ -24,11 +24,10 @@ from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
 from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
 from marketsync.sync.errors import NotFound, RateLimited
+from marketsync.sync.records import OPEN_STATUSES, OrderRecord
 from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, register, whole_sweep_page
 from orders.models import Order
-from orders.records import OrderRecord
 from orders.services import order_upsert_records
-from orders.status import OPEN_STATUSES
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 25

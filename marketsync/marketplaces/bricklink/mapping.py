@@ -6,9 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from listings.inventory_records import LotRecord, condition_coarse
-from orders.records import OrderItemRecord, OrderRecord
-from orders.status import UnifiedStatus, unified_status
+from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord, UnifiedStatus, condition_coarse, unified_status
 
 STATUS_MAP: dict[str, str] = {
     "PENDING": UnifiedStatus.AWAITING_PAYMENT,

@@ -21,10 +21,9 @@ from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.entities import sync_start, upsert_orders
 from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text
+from marketsync.sync.records import OPEN_STATUSES, OrderRecord
 from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, register, whole_sweep_page
 from orders.models import Order
-from orders.records import OrderRecord
-from orders.status import OPEN_STATUSES
 
 PAGE_SIZE = 25
 LOOKBACK = timedelta(minutes=15)

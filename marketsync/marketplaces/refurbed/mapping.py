@@ -11,9 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marketsync.sync.errors import BadRecord
-from offers.records import MarketOfferRecord, OfferRecord
-from orders.records import OrderItemRecord, OrderRecord
-from orders.status import UnifiedStatus, unified_status
+from marketsync.sync.records import MarketOfferRecord, OfferRecord, OrderItemRecord, OrderRecord, UnifiedStatus, unified_status
 
 ORDER_STATUS = {
     "NEW": UnifiedStatus.NEW,

@@ -7,9 +7,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from marketsync.sync.records import OPEN_STATUSES
 from marketsync.sync.runner import run_entity_sync
 from orders.models import Order
-from orders.status import OPEN_STATUSES
 from tests.marketplaces.bricklink.helpers import CountingTransport, bricklink_connection, entity_sync, simulator
 
 

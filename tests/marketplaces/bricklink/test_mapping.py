@@ -4,7 +4,7 @@ import pytest
 
 from marketsync.marketplaces.bricklink.mapping import STATUS_MAP, order_record
 from marketsync.marketplaces.brickowl.mapping import STATUS_MAP as OWL_STATUS_MAP
-from orders.status import UnifiedStatus
+from marketsync.sync.records import UnifiedStatus
 
 ITEM = {"inventory_id": "123", "item": {"no": "3001", "name": "Brick 2 x 4", "type": "PART", "categoryID": 5}, "color_id": 5,
         "color_name": "Red", "quantity": 4, "new_or_used": "U", "completeness": "", "unit_price": "0.12345",

@@ -11,12 +11,12 @@ from django.test.utils import CaptureQueriesContext
 
 from marketsync.marketplaces.refurbed.entities import open_order_ids, parse_iso
 from marketsync.marketplaces.refurbed.mapping import order_record
+from marketsync.sync.records import UnifiedStatus
 from marketsync.sync.runner import run_entity_sync
 from offers.models import MarketOffer, Offer
 from offers.services import offer_upsert_page
 from orders.models import Order, OrderItem
 from orders.services import order_upsert_page
-from orders.status import UnifiedStatus
 from tests.marketplaces.refurbed.sim import RecordingTransport, entity_sync, make_sim, refurbed_connection
 
 pytestmark = pytest.mark.django_db
