@@ -23,6 +23,7 @@ from connections.models import AuditEntry, Connection
 from connections.services import audit_record
 from marketsync.marketplaces.backmarket.client import BackMarketClient, LocalValidationError
 from marketsync.marketplaces.backmarket.mapping import ShipmentRecord, order_record, shipment_record
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import MarketplaceError
 from marketsync.sync.http import build_http_client
 from marketsync.sync.registry import UpsertResult
@@ -155,7 +156,7 @@ def _run_write(
     """Send one write, audit it, then refresh the local copy (``after``)."""
     organization = connection.organization
     with build_http_client(transport=transport) as http:
-        client = BackMarketClient(connection, http)
+        client = marketplace_client(connection, http)
         try:
             result = call(client)
         except MarketplaceError as exc:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
-from connections.models import ApiCallCount, Connection, EntitySync, Organization
+from connections.budget import api_calls_last_24h
+from connections.models import Connection, EntitySync, Organization
 from marketsync.marketplaces import Marketplace
 
 STALE_INTERVALS = 3
@@ -98,23 +99,7 @@ def entity_health(*, sync: EntitySync, connection: Connection, now: datetime | N
 
 def _bricklink_calls(connections: list[Connection], now: datetime) -> dict[int, int]:
     ids = [c.pk for c in connections if c.marketplace == Marketplace.BRICKLINK]
-    if not ids:
-        return {}
-    try:  # the bricks part owns the call budget; count the same rows when its selector is not there
-        from listings.inventory_selectors import bricklink_calls_last_24h
-    except ImportError:
-        bricklink_calls_last_24h = None
-    if bricklink_calls_last_24h is not None:
-        return {c.pk: bricklink_calls_last_24h(connection=c) for c in connections if c.pk in ids}
-    since = now - timedelta(hours=24)
-    rows = (
-        ApiCallCount.objects.filter(connection_id__in=ids, hour__gte=since.replace(minute=0, second=0, microsecond=0))
-        .values("connection_id")
-        .annotate(total=Sum("calls"))
-    )
-    counts = {pk: 0 for pk in ids}
-    counts.update({row["connection_id"]: row["total"] or 0 for row in rows})
-    return counts
+    return api_calls_last_24h(connection_ids=ids, now=now) if ids else {}
 
 
 def sync_health_list(*, organization: Organization | None = None) -> list[ConnectionHealth]:

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
-from connections.models import ApiCallCount, Connection, Organization
+from connections.models import Connection, Organization
 from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
 from orders.models import Order, OrderItem
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
-
-
-def hour_start(moment=None):
-    moment = moment or timezone.now()
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def bricklink_calls_last_24h(*, connection: Connection, now=None) -> int:
-    """Calls made for this connection in the rolling 24 hours: the current hour and the 23 before it."""
-    since = hour_start(now) - timedelta(hours=23)
-    total = ApiCallCount.objects.filter(connection=connection, hour__gte=since).aggregate(n=Sum("calls"))["n"]
-    return total or 0
 
 
 def inventory_item_list(

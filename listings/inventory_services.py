@@ -345,24 +345,6 @@ def inventory_adjust(
     return movement
 
 
-# --- call budget ------------------------------------------------------------------------------------
-
-
-def api_call_record(*, connection_id: int, calls: int = 1, now=None) -> None:
-    """Count calls made for a connection in the current hour's bucket (BrickLink's 5,000 a day)."""
-    from connections.models import ApiCallCount
-    from listings.inventory_selectors import hour_start
-
-    hour = hour_start(now)
-    if ApiCallCount.objects.filter(connection_id=connection_id, hour=hour).update(calls=F("calls") + calls):
-        return
-    try:
-        with transaction.atomic():
-            ApiCallCount.objects.create(connection_id=connection_id, hour=hour, calls=calls)
-    except IntegrityError:
-        ApiCallCount.objects.filter(connection_id=connection_id, hour=hour).update(calls=F("calls") + calls)
-
-
 def reservation_release_for_connection(*, connection: Connection, source: str = "connection deleted") -> int:
     """Release the open reservations of a connection's order items (before the connection and its orders go)."""
     ids = list(

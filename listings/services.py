@@ -23,6 +23,7 @@ from connections.services import audit_record
 from listings.models import BulkListingResult, BulkListingTask, Listing
 from marketsync.marketplaces.backmarket.client import BackMarketClient, LocalValidationError
 from marketsync.marketplaces.backmarket.mapping import ListingRecord, listing_record
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import MarketplaceError
 from marketsync.sync.http import build_http_client
 from marketsync.sync.registry import UpsertResult
@@ -157,7 +158,7 @@ def listing_update(
         raise
     summary = {"sku": listing.sku, **body}
     with build_http_client(transport=transport) as http:
-        client = BackMarketClient(connection, http)
+        client = marketplace_client(connection, http)
         try:
             client.listing_update(listing.external_id, body)
         except MarketplaceError as exc:
@@ -181,7 +182,7 @@ def listing_refresh_with_client(*, client: BackMarketClient, listing: Listing) -
 
 def listing_refresh(*, listing: Listing, transport: httpx.BaseTransport | None = None) -> Listing:
     with build_http_client(transport=transport) as http:
-        listing_refresh_with_client(client=BackMarketClient(listing.connection, http), listing=listing)
+        listing_refresh_with_client(client=marketplace_client(listing.connection, http), listing=listing)
     return Listing.objects.get(pk=listing.pk)
 
 
@@ -292,7 +293,7 @@ def bulk_listing_submit(
                summary={**summary, "refused_locally": True}, outcome=AuditEntry.Outcome.FAILURE, error="; ".join(check.errors[:20]))
         raise CsvInvalid(check.errors)
     with build_http_client(transport=transport) as http:
-        client = BackMarketClient(connection, http)
+        client = marketplace_client(connection, http)
         try:
             task_id = client.listings_bulk(catalog=content, delimiter=delimiter, quotechar=quotechar, encoding=encoding)
         except MarketplaceError as exc:
@@ -332,7 +333,7 @@ def bulk_listing_poll(*, task: BulkListingTask, transport: httpx.BaseTransport |
         return task
     connection = task.connection
     with build_http_client(transport=transport) as http:
-        data = BackMarketClient(connection, http).task_get(task.marketplace_task_id)
+        data = marketplace_client(connection, http).task_get(task.marketplace_task_id)
     status_code = data.get("action_status")
     task.polls += 1
     task.raw = data

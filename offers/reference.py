@@ -10,7 +10,8 @@ import httpx
 
 from connections.models import Connection
 from marketsync.marketplaces import Marketplace
-from marketsync.marketplaces.refurbed.client import RefurbedClient, client_for
+from marketsync.marketplaces.refurbed.client import RefurbedClient
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import InvalidRequest
 from marketsync.sync.http import build_http_client
 
@@ -20,7 +21,7 @@ def _client(connection: Connection, http: httpx.Client) -> RefurbedClient:
         raise InvalidRequest(f"{connection.marketplace_label} has no Refurbed reference data.")
     if not connection.has_credentials:
         raise InvalidRequest("This Refurbed connection has no API token: enter one to read reference data.")
-    return client_for(connection, http)
+    return marketplace_client(connection, http)
 
 
 def _call(connection: Connection, transport: httpx.BaseTransport | None, fn):

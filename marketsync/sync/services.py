@@ -4,7 +4,6 @@ from django.conf import settings
 from django.db import transaction
 
 from connections.models import Connection, EntitySync
-from marketsync.sync.registry import UpsertResult
 
 
 def trigger_sync(*, connection: Connection, entities: list[str] | None = None) -> list[int]:
@@ -27,18 +26,3 @@ def trigger_sync(*, connection: Connection, entities: list[str] | None = None) -
 
     transaction.on_commit(enqueue)
     return ids
-
-
-def refresh_record(
-    *, connection: Connection, entity: str, external_id: str, transport=None
-) -> UpsertResult:
-    """Re-read one record (an order after a webhook or a "refresh" click) through its entity's adapter."""
-    from marketsync.sync.errors import InvalidRequest
-    from marketsync.sync.http import build_http_client
-    from marketsync.sync.registry import get_spec
-
-    spec = get_spec(connection.marketplace, entity)
-    if spec is None or spec.refresh_one is None:
-        raise InvalidRequest(f"{connection.marketplace_label} cannot refresh a single {entity} record.")
-    with build_http_client(transport=transport) as http, transaction.atomic():
-        return spec.refresh_one(connection, http, str(external_id))

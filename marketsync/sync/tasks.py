@@ -39,8 +39,8 @@ def ping(value: str) -> str:
 @shared_task(name="marketsync.sync.refresh_record", ignore_result=True)
 def refresh_record_task(connection_id: int, entity: str, external_id: str) -> None:
     from connections.models import Connection
-    from marketsync.sync.services import refresh_record
+    from marketsync.sync.refresh import record_refresh
 
     connection = Connection.objects.filter(pk=connection_id, enabled=True).first()
     if connection is not None:
-        refresh_record(connection=connection, entity=entity, external_id=external_id)
+        record_refresh(connection=connection, entity=entity, external_id=external_id)

@@ -12,8 +12,9 @@ logger = logging.getLogger(__name__)
 @shared_task(name="marketsync.webhooks.bricklink_notifications", ignore_result=True)
 def bricklink_notifications_task(connection_id: int, order_ids: list[str] | None = None) -> list[str]:
     """``GET /notifications`` and refresh the orders named there (and in the callback body, if any)."""
+    from connections.budget import budget_admission
     from connections.models import Connection
-    from marketsync.marketplaces.bricklink.entities import budget_admission, process_notifications
+    from marketsync.marketplaces.bricklink.entities import process_notifications
     from marketsync.sync.errors import MarketplaceError
     from marketsync.sync.http import build_http_client
 
@@ -37,12 +38,12 @@ def refresh_order_task(connection_id: int, order_id: str) -> None:
     """Re-read one order (Brick Owl notify); failures are logged, polling catches up."""
     from connections.models import Connection
     from marketsync.sync.errors import MarketplaceError
-    from marketsync.sync.services import refresh_record
+    from marketsync.sync.refresh import record_refresh
 
     connection = Connection.objects.filter(pk=connection_id, enabled=True).first()
     if connection is None:
         return
     try:
-        refresh_record(connection=connection, entity="orders", external_id=order_id)
+        record_refresh(connection=connection, entity="orders", external_id=order_id)
     except MarketplaceError as exc:
         logger.warning("refresh of order %s on connection %s failed: %s", order_id, connection_id, exc)

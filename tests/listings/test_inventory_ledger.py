@@ -14,7 +14,7 @@ from listings.inventory_services import inventory_adjust, inventory_upsert_lots
 from listings.models import InventoryItem, Reservation, StockMovement
 from marketsync.marketplaces.bricklink.entities import upsert_orders
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
-from marketsync.sync.services import refresh_record
+from marketsync.sync.refresh import record_refresh
 from orders.models import Order
 from tests.factories import make_connection, make_organization
 from tests.marketplaces.bricklink.helpers import CountingTransport, bricklink_connection, simulator
@@ -131,7 +131,7 @@ def test_two_workers_refreshing_the_same_order_at_once_reserve_once():
         from django.db import connection as thread_db
         try:
             barrier.wait()
-            refresh_record(connection=connection, entity="orders", external_id=order_id, transport=CountingTransport(sim))
+            record_refresh(connection=connection, entity="orders", external_id=order_id, transport=CountingTransport(sim))
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:

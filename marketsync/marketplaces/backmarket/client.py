@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
@@ -31,9 +31,6 @@ from marketsync.sync.errors import (
     TransientError,
 )
 from marketsync.sync.http import MarketplaceHTTP, parse_retry_after
-
-if TYPE_CHECKING:
-    from connections.models import Connection
 
 HOSTS = {
     ("eu", "production"): "https://www.backmarket.fr",
@@ -53,14 +50,13 @@ class LocalValidationError(ValueError):
     """What we were about to send is wrong: refused before any request."""
 
 
-def base_url_for(connection: Connection) -> str:
-    """The connection's ``base_url`` when set (sandbox proxy, simulator), else the platform's host."""
-    if connection.base_url:
-        return connection.base_url.rstrip("/")
-    platform = (connection.platform or "eu").lower()
-    key = (platform, connection.environment)
+def base_url_for(*, platform: str, environment: str, base_url: str = "") -> str:
+    """``base_url`` when set (sandbox proxy, simulator), else the platform's host."""
+    if base_url:
+        return base_url.rstrip("/")
+    key = ((platform or "eu").lower(), environment)
     if key not in HOSTS:
-        raise LocalValidationError(f"Unknown Back Market platform {connection.platform!r}: expected eu, us or ap.")
+        raise LocalValidationError(f"Unknown Back Market platform {platform!r}: expected eu, us or ap.")
     return HOSTS[key]
 
 
@@ -69,10 +65,9 @@ def user_agent() -> str:
     return f"BM-{company}-marketsync;{settings.BACKMARKET_USER_AGENT_EMAIL}"
 
 
-def locale_for(connection: Connection) -> str:
+def locale_for(*, platform: str, locale: str = "") -> str:
     """The market locale sent as ``Accept-Language`` (``fr-fr``, ``en-gb``, …); a malformed one is refused here."""
-    options = connection.options or {}
-    locale = str(options.get("locale") or DEFAULT_LOCALE.get((connection.platform or "eu").lower(), "fr-fr")).strip().lower()
+    locale = str(locale or DEFAULT_LOCALE.get((platform or "eu").lower(), "fr-fr")).strip().lower()
     if not LOCALE_RE.match(locale):
         raise InvalidRequest(f"The connection's market locale {locale!r} is not of the form fr-fr; fix options.locale.")
     return locale
@@ -183,21 +178,24 @@ class BackMarketClient:
 
     def __init__(
         self,
-        connection: Connection,
-        http: httpx.Client,
         *,
+        http: httpx.Client,
+        api_key: str,
+        platform: str = "eu",
+        environment: str = "production",
+        base_url: str = "",
+        locale: str = "",
         sleep: Callable[[float], None] = time.sleep,
         max_retry_wait: float | None = None,
     ) -> None:
-        self.connection = connection
-        token = connection.credentials.get("api_key", "")
-        self.base_url = base_url_for(connection)
+        token = api_key
+        self.base_url = base_url_for(platform=platform, environment=environment, base_url=base_url)
         self.http = MarketplaceHTTP(
             http=http,
             base_url=self.base_url,
             headers={
                 "Authorization": f"Basic {token}",
-                "Accept-Language": locale_for(connection),
+                "Accept-Language": locale_for(platform=platform, locale=locale),
                 "Accept": "application/json",
                 "Content-Type": "application/json",
                 "User-Agent": user_agent(),
@@ -214,7 +212,7 @@ class BackMarketClient:
         )
 
     def __repr__(self) -> str:
-        return f"<BackMarketClient connection={self.connection.pk} base_url={self.base_url!r}>"
+        return f"<BackMarketClient base_url={self.base_url!r}>"
 
     @property
     def requests_sent(self) -> int:
@@ -337,7 +335,3 @@ class BackMarketClient:
         if not content.startswith(b"%PDF-"):
             raise BadResponse(f"The label at {httpx.URL(self.label_url(url)).path} is not a PDF.")
         return content
-
-
-def build_client(connection: Connection, http: httpx.Client, **kwargs: Any) -> BackMarketClient:
-    return BackMarketClient(connection, http, **kwargs)

@@ -29,6 +29,7 @@ from marketsync.marketplaces.backmarket.mapping import (
     order_record,
     shipment_record,
 )
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import BadRecord, MarketplaceError
 from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
 
@@ -48,7 +49,7 @@ def initial_start(connection) -> datetime:
 class OrdersAdapter:
     def __init__(self, connection, http: httpx.Client) -> None:
         self.connection = connection
-        self.client = BackMarketClient(connection, http)
+        self.client = marketplace_client(connection, http)
 
     def since(self, cursor: dict) -> datetime:
         seen = parse_datetime(cursor.get("date_modification"))
@@ -92,7 +93,7 @@ class OrdersAdapter:
 
 class ListingsAdapter:
     def __init__(self, connection, http: httpx.Client) -> None:
-        self.client = BackMarketClient(connection, http)
+        self.client = marketplace_client(connection, http)
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
@@ -120,7 +121,7 @@ class ShipmentsAdapter:
 
     def __init__(self, connection, http: httpx.Client) -> None:
         self.connection = connection
-        self.client = BackMarketClient(connection, http)
+        self.client = marketplace_client(connection, http)
 
     def _list(self, **params) -> Iterator:
         if self.kind == "delivery":
@@ -171,7 +172,7 @@ def fetch_labels(client: BackMarketClient, connection, records: list[ShipmentRec
 def _refresh_order(connection, http: httpx.Client, external_id: str) -> UpsertResult:
     from orders.services import order_upsert_page
 
-    client = BackMarketClient(connection, http)
+    client = marketplace_client(connection, http)
     record = order_record(client.order_get(external_id))
     return order_upsert_page(connection=connection, records=[record])
 
@@ -180,7 +181,7 @@ def _refresh_shipment(kind: str):
     def refresh(connection, http: httpx.Client, external_id: str) -> UpsertResult:
         from backship.services import shipment_upsert_page
 
-        client = BackMarketClient(connection, http)
+        client = marketplace_client(connection, http)
         data = client.delivery_get(external_id) if kind == "delivery" else client.return_get(external_id)
         record = shipment_record(data, kind=kind)
         fetch_labels(client, connection, [record])

@@ -17,12 +17,12 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from connections.budget import bricklink_calls_last_24h, budget_admission
 from connections.models import Connection
-from listings.inventory_selectors import bricklink_calls_last_24h
-from listings.inventory_services import api_call_record, inventory_mark_removed, inventory_upsert_lots, reservation_apply_orders
+from listings.inventory_services import inventory_mark_removed, inventory_upsert_lots, reservation_apply_orders
 from marketsync.marketplaces import Entity, Marketplace
-from marketsync.marketplaces.bricklink.client import BrickLinkClient
 from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import NotFound, RateLimited
 from marketsync.sync.records import OPEN_STATUSES, OrderRecord
 from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, register, whole_sweep_page
@@ -33,15 +33,8 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 25
 
 
-def client_for(connection: Connection, http: httpx.Client) -> BrickLinkClient:
-    """A client whose every attempt is counted against the connection's daily budget."""
-    connection_id = connection.pk
-    return BrickLinkClient(
-        http=http,
-        credentials=connection.credentials,
-        base_url=connection.base_url,
-        on_request=lambda request: api_call_record(connection_id=connection_id),
-    )
+def client_for(connection, http):
+    return marketplace_client(connection, http)
 
 
 def sync_start(cursor: dict) -> datetime:
@@ -147,24 +140,6 @@ class InventoryAdapter:
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
         yield whole_sweep_page(self.client.inventories(), lot_record, lambda raw: text(raw.get("inventory_id")), started_at=started)
-
-
-def budget_admission(connection: Connection, entity: str) -> str | None:
-    """Why this connection should not call BrickLink now, or None."""
-    limit = settings.BRICKLINK_DAILY_CALL_LIMIT
-    used = bricklink_calls_last_24h(connection=connection)
-    if used >= limit:
-        return (
-            f"Waiting: BrickLink's daily call limit is used up ({used:,} of {limit:,} calls in the last 24 hours). "
-            "Sync resumes on its own as older calls leave the 24-hour window."
-        )
-    pause_at = settings.BRICKLINK_INVENTORY_PAUSE_AT
-    if entity == Entity.INVENTORY and used >= limit * pause_at:
-        return (
-            f"Inventory import paused to keep BrickLink calls for orders: {used:,} of {limit:,} calls used in the last "
-            f"24 hours (inventory pauses above {pause_at:.0%}). Orders keep syncing."
-        )
-    return None
 
 
 def process_notifications(connection: Connection, http: httpx.Client, extra_order_ids: list[str] = ()) -> list[str]:

@@ -19,8 +19,8 @@ from connections.models import Connection
 from listings.inventory_services import inventory_mark_removed, inventory_upsert_lots
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.entities import sync_start, upsert_orders
-from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.records import OPEN_STATUSES, OrderRecord
 from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, register, whole_sweep_page
 from orders.models import Order
@@ -29,8 +29,8 @@ PAGE_SIZE = 25
 LOOKBACK = timedelta(minutes=15)
 
 
-def client_for(connection: Connection, http: httpx.Client) -> BrickOwlClient:
-    return BrickOwlClient(http=http, api_key=connection.credentials["api_key"], base_url=connection.base_url)
+def client_for(connection, http):
+    return marketplace_client(connection, http)
 
 
 class OrdersAdapter:

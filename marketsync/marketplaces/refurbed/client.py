@@ -215,8 +215,3 @@ class RefurbedClient:
         if category_id:
             body["category_id"] = str(category_id)
         return self.call("CatalogService", "GetCatalogTemplates", body).get("templates") or []
-
-
-def client_for(connection, http: httpx.Client, **kwargs: Any) -> RefurbedClient:
-    """The client of one connection (its token, its base URL: production, sandbox or the simulator)."""
-    return RefurbedClient(http=http, token=connection.credentials["api_key"], base_url=connection.base_url, **kwargs)

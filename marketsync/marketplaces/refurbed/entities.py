@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketsync.marketplaces import Entity, Marketplace
-from marketsync.marketplaces.refurbed.client import PAGE_LIMIT, RefurbedClient, client_for
+from marketsync.marketplaces.refurbed.client import PAGE_LIMIT, RefurbedClient
 from marketsync.marketplaces.refurbed.mapping import (
     OPEN_ORDER_STATES,
     market_offer_record,
@@ -33,6 +33,7 @@ from marketsync.marketplaces.refurbed.mapping import (
     order_record,
     parse_page,
 )
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import BadRecord, InvalidRequest
 from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
 from offers.services import market_offer_mark_removed, market_offer_upsert_page, offer_mark_removed, offer_upsert_page
@@ -184,22 +185,22 @@ def _market_offer_cursor(row: dict) -> dict:
 
 
 def orders_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> OrdersAdapter:
-    return OrdersAdapter(client_for(connection, http, sleep=sleep), open_ids=lambda: open_order_ids(connection))
+    return OrdersAdapter(marketplace_client(connection, http, sleep=sleep), open_ids=lambda: open_order_ids(connection))
 
 
 def offers_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> SweepAdapter:
-    client = client_for(connection, http, sleep=sleep)
+    client = marketplace_client(connection, http, sleep=sleep)
     return SweepAdapter(client.list_offers, offer_record, lambda row: str(row.get("id")))
 
 
 def market_offers_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> SweepAdapter:
-    client = client_for(connection, http, sleep=sleep)
+    client = marketplace_client(connection, http, sleep=sleep)
     return SweepAdapter(client.list_market_offers, market_offer_record, _market_offer_cursor)
 
 
 def refresh_order(connection, http: httpx.Client, external_id: str) -> UpsertResult:
     """Re-read one order (a webhook, a "refresh" click) and store it with its items."""
-    payload = client_for(connection, http).get_order(external_id)
+    payload = marketplace_client(connection, http).get_order(external_id)
     try:
         record = order_record(payload)
     except BadRecord as exc:

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from marketsync.marketplaces.backmarket.client import BackMarketClient, base_url_for, parse_datetime
+from marketsync.marketplaces.backmarket.client import base_url_for, parse_datetime
 from marketsync.simulator.backmarket import minimal_pdf
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import AuthError, InvalidRequest, NotFound, RateLimited, TransientError
 from tests.factories import make_connection
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def client_for(connection, transport, slept=None):
     http = httpx.Client(transport=transport)
-    return BackMarketClient(connection, http, sleep=(slept.append if slept is not None else lambda s: None))
+    return marketplace_client(connection, http, sleep=(slept.append if slept is not None else lambda s: None))
 
 
 def test_every_call_carries_the_headers_back_market_requires(settings, connection, transport):
@@ -44,11 +45,9 @@ def test_every_call_carries_the_headers_back_market_requires(settings, connectio
         ("ap", "sandbox", "https://preprod.backmarket.co.jp"),
     ],
 )
-def test_host_follows_platform_and_environment(org, platform, environment, host):
-    connection = make_connection(org, "backmarket", platform=platform, environment=environment)
-    assert base_url_for(connection) == host
-    connection.base_url = "http://proxy.test/bm/"
-    assert base_url_for(connection) == "http://proxy.test/bm"
+def test_host_follows_platform_and_environment(platform, environment, host):
+    assert base_url_for(platform=platform, environment=environment) == host
+    assert base_url_for(platform=platform, environment=environment, base_url="http://proxy.test/bm/") == "http://proxy.test/bm"
 
 
 def test_orders_are_paged_by_50_following_next_to_the_last_page(connection, transport, bm):
@@ -128,7 +127,7 @@ def test_html_429_without_retry_after_backs_off_about_ten_seconds(connection, tr
 
 def test_html_429_that_persists_raises_rate_limited(connection, transport, bm):
     bm.faults.force("rate_limit", 10)
-    client = BackMarketClient(connection, httpx.Client(transport=transport), sleep=lambda s: None, max_retry_wait=25)
+    client = marketplace_client(connection, httpx.Client(transport=transport), sleep=lambda s: None, max_retry_wait=25)
     with pytest.raises(RateLimited) as caught:
         client.order_get(next(iter(bm.orders)))
     assert caught.value.retry_after >= 10
@@ -137,7 +136,7 @@ def test_html_429_that_persists_raises_rate_limited(connection, transport, bm):
 @pytest.mark.parametrize("form", ["html", "challenge"])
 def test_waf_403_is_transient_not_auth(connection, transport, bm, form):
     bm.control("waf", {"count": 10, "form": form})
-    client = BackMarketClient(connection, httpx.Client(transport=transport), sleep=lambda s: None, max_retry_wait=3)
+    client = marketplace_client(connection, httpx.Client(transport=transport), sleep=lambda s: None, max_retry_wait=3)
     with pytest.raises(TransientError) as caught:
         client.order_get(next(iter(bm.orders)))
     assert not isinstance(caught.value, AuthError)
@@ -228,7 +227,7 @@ def test_simulator_sends_the_three_date_styles_and_they_agree(connection, transp
 
 
 def _mock_client(connection, handler):
-    return BackMarketClient(connection, httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda s: None,
+    return marketplace_client(connection, httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda s: None,
                             max_retry_wait=0)
 
 

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from marketsync.marketplaces.backmarket.client import BackMarketClient
+from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import BadResponse
 from tests.factories import make_connection
 
@@ -19,7 +19,7 @@ def _client(org, next_link):
         following = next_link if request.url.params.get("page") != "2" else None
         return httpx.Response(200, json={"count": 2, "next": following, "previous": None, "results": [{"id": len(seen)}]})
 
-    return BackMarketClient(connection, httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda s: None), seen
+    return marketplace_client(connection, httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda s: None), seen
 
 
 def test_a_next_link_to_another_host_is_refused_without_sending_the_token(org):
@@ -44,6 +44,6 @@ def test_a_plain_http_next_link_to_the_same_page_still_stops(org):
         body = {"count": 9, "next": "http://www.backmarket.fr/ws/orders?page=2", "previous": None, "results": [{"id": 1}]}
         return httpx.Response(200, json=body)
 
-    client = BackMarketClient(connection, httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda s: None)
+    client = marketplace_client(connection, httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda s: None)
     with pytest.raises(BadResponse, match="same page"):
         list(client.order_pages())

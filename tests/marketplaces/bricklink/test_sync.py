@@ -4,11 +4,12 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from connections.budget import bricklink_calls_last_24h
 from connections.models import ApiCallCount, EntitySync
-from listings.inventory_selectors import bricklink_calls_last_24h, inventory_check
+from listings.inventory_selectors import inventory_check
 from listings.models import InventoryItem, InventoryLot, Reservation
+from marketsync.sync.refresh import record_refresh
 from marketsync.sync.runner import run_entity_sync
-from marketsync.sync.services import refresh_record
 from orders.models import Order, OrderItem
 from tests.marketplaces.bricklink.helpers import CountingTransport, bricklink_connection, entity_sync, simulator
 
@@ -105,7 +106,7 @@ def test_inventory_then_orders_reserve_stock_and_shipment_consumes_once(world):
     sim["bricklink"].control("ship", {"order_id": order.external_id})
     for _ in range(2):
         _sync(connection, "orders", transport)
-        refresh_record(connection=connection, entity="orders", external_id=order.external_id, transport=transport)
+        record_refresh(connection=connection, entity="orders", external_id=order.external_id, transport=transport)
     for reservation in Reservation.objects.filter(order_item__order=order).select_related("item"):
         on_hand, held = before[reservation.item_id]
         assert reservation.state == "consumed"
@@ -132,7 +133,7 @@ def test_amended_order_reserves_the_added_batch_via_a_refresh(world):
     _sync(connection, "orders", transport)
     reserved = sum(InventoryItem.objects.values_list("quantity_reserved", flat=True))
     sim["bricklink"].control("amend", {"order_id": order_id, "quantity": 4})
-    refresh_record(connection=connection, entity="orders", external_id=str(order_id), transport=transport)
+    record_refresh(connection=connection, entity="orders", external_id=str(order_id), transport=transport)
     assert sum(InventoryItem.objects.values_list("quantity_reserved", flat=True)) == reserved + 4
     assert inventory_check() == []
 
@@ -144,7 +145,7 @@ def test_a_single_order_refresh_also_respects_the_daily_limit(world):
     sim, transport, connection = world
     ApiCallCount.objects.create(connection=connection, hour=timezone.now().replace(minute=0, second=0, microsecond=0), calls=10)
     with pytest.raises(RateLimited, match="daily call limit"):
-        refresh_record(connection=connection, entity="orders", external_id="8000001", transport=transport)
+        record_refresh(connection=connection, entity="orders", external_id="8000001", transport=transport)
     assert transport.requests == []
 
 

@@ -1,0 +1,43 @@
+"""The one place a connection becomes a marketplace client: its credentials, hosts and options as plain values.
+
+Clients (``marketsync/marketplaces/*/client.py``) know nothing of Django: they
+take a token, a base URL and callables. Every BrickLink request is counted
+against the connection's daily call budget here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from connections.budget import api_call_record
+from marketsync.marketplaces import Marketplace
+from marketsync.marketplaces.backmarket.client import BackMarketClient
+from marketsync.marketplaces.bricklink.client import BrickLinkClient
+from marketsync.marketplaces.brickowl.client import BrickOwlClient
+from marketsync.marketplaces.refurbed.client import RefurbedClient
+
+MarketplaceClient = RefurbedClient | BackMarketClient | BrickLinkClient | BrickOwlClient
+
+
+def marketplace_client(connection, http: httpx.Client, **kwargs: Any) -> MarketplaceClient:
+    """The client of one connection on an injected ``httpx.Client`` (its token, its host: production, sandbox or
+    the simulator). ``kwargs`` pass through (``sleep``, ``max_retry_wait`` in tests)."""
+    credentials = connection.credentials
+    market = Marketplace(connection.marketplace)
+    if market == Marketplace.REFURBED:
+        return RefurbedClient(http=http, token=credentials["api_key"], base_url=connection.base_url, **kwargs)
+    if market == Marketplace.BACKMARKET:
+        return BackMarketClient(
+            http=http, api_key=credentials.get("api_key", ""), platform=connection.platform or "eu",
+            environment=connection.environment, base_url=connection.base_url,
+            locale=str((connection.options or {}).get("locale") or ""), **kwargs,
+        )
+    if market == Marketplace.BRICKLINK:
+        connection_id = connection.pk
+        return BrickLinkClient(
+            http=http, credentials=credentials, base_url=connection.base_url,
+            on_request=lambda request: api_call_record(connection_id=connection_id), **kwargs,
+        )
+    return BrickOwlClient(http=http, api_key=credentials["api_key"], base_url=connection.base_url, **kwargs)
