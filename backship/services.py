@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -22,12 +21,11 @@ from backship.models import Delivery, Return, label_upload_to
 from connections.models import AuditEntry, Connection
 from connections.services import audit_record
 from marketsync.marketplaces.backmarket.client import BackMarketClient, LocalValidationError
-from marketsync.marketplaces.backmarket.mapping import ShipmentRecord, order_record, shipment_record
+from marketsync.marketplaces.backmarket.mapping import ShipmentRecord
 from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import MarketplaceError
 from marketsync.sync.http import build_http_client
-from marketsync.sync.registry import UpsertResult
-from marketsync.sync.upsert import bulk_upsert
+from marketsync.sync.upsert import UpsertResult, bulk_upsert
 from orders.models import Order, OrderItem
 
 SHIPMENT_FIELDS = [
@@ -192,19 +190,10 @@ def _refuse(*, connection: Connection, action: str, target_type: str, target_id:
 
 def order_refresh_with_client(*, client: BackMarketClient, order: Order) -> Order:
     """Re-read one order (and its BackShip deliveries) from Back Market and store it."""
-    from marketsync.marketplaces.backmarket.entities import fetch_labels
-    from orders.services import order_upsert_records
+    from marketsync.sync.refresh import record_refresh
 
-    record = order_record(client.order_get(order.external_id))
-    with transaction.atomic():
-        _, stored = order_upsert_records(connection=order.connection, records=[record])
-    if record.details.get("is_backship"):
-        shipments = []
-        for page in client.delivery_pages(order_id=order.external_id):
-            shipments += [shipment_record(d, kind="delivery") for d in page.results]
-        fetch_labels(client, order.connection, shipments)
-        shipment_upsert_page(connection=order.connection, records=shipments)
-    return Order.objects.get(pk=stored[0].pk)
+    record_refresh(connection=order.connection, entity="orders", external_id=order.external_id, http=client.http.http)
+    return Order.objects.get(pk=order.pk)
 
 
 def _check_backmarket(order: Order) -> None:

@@ -56,15 +56,17 @@ def setup_django() -> None:
 
 def measure_fetch(base_url: str) -> dict:
     setup_django()
+    from marketsync.marketplaces.refurbed.adapters import OrdersAdapter
     from marketsync.marketplaces.refurbed.client import RefurbedClient
-    from marketsync.marketplaces.refurbed.entities import OrdersAdapter
     from marketsync.simulator.core import simulator_token
     from marketsync.sync.http import build_http_client
+    from marketsync.sync.wiring import first_sync_start
 
     started = time.perf_counter()
     orders = items = pages = 0
     with build_http_client() as http:
-        adapter = OrdersAdapter(RefurbedClient(http=http, token=simulator_token("refurbed", SEED), base_url=base_url))
+        adapter = OrdersAdapter(RefurbedClient(http=http, token=simulator_token("refurbed", SEED), base_url=base_url),
+                                start=first_sync_start({}))
         for page in adapter.pages(cursor={}):
             pages += 1
             orders += len(page.records)

@@ -21,8 +21,7 @@ from connections.models import Connection, Organization
 from connections.services import audit_record
 from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
 from marketsync.sync.records import LotRecord, UnifiedStatus
-from marketsync.sync.registry import UpsertResult
-from marketsync.sync.upsert import bulk_upsert, mark_unseen_removed
+from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
 from orders.models import Order, OrderItem
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")

@@ -26,8 +26,7 @@ from marketsync.marketplaces.backmarket.mapping import ListingRecord, listing_re
 from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import MarketplaceError
 from marketsync.sync.http import build_http_client
-from marketsync.sync.registry import UpsertResult
-from marketsync.sync.upsert import bulk_upsert, mark_unseen_removed
+from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
 
 LISTING_FIELDS = [
     "legacy_id", "product_id", "sku", "title", "price", "min_price", "currency", "quantity", "publication_state", "grade",

@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from connections.models import Connection
 from marketsync.sync.records import MarketOfferRecord, OfferRecord
-from marketsync.sync.registry import UpsertResult
-from marketsync.sync.upsert import bulk_upsert, mark_unseen_removed
+from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
 from offers.models import MarketOffer, Offer
 
 OFFER_FIELDS = [

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from connections.models import AuditEntry, Connection, Organization
-from marketsync.sync.records import READY_TO_SHIP_STATUSES, UnifiedStatus
+from marketsync.sync.records import OPEN_STATUSES, READY_TO_SHIP_STATUSES, UnifiedStatus
 from orders.models import Order, OrderItem
 
 S = UnifiedStatus
@@ -485,3 +485,36 @@ def order_item_get(*, organization: Organization, pk: int | None = None, externa
     if marketplace:
         qs = qs.filter(order__marketplace=marketplace)
     return qs.filter(external_id=str(external_id)).order_by("pk").first()
+
+
+# --- what the sync adapters need to know of stored orders ---------------------------------------------
+
+
+def order_update_times(*, connection: Connection, external_ids: list[str]) -> dict[str, datetime | None]:
+    """The stored marketplace update time of each of these orders that is stored."""
+    rows = Order.objects.filter(connection=connection, external_id__in=external_ids)
+    return dict(rows.values_list("external_id", "marketplace_updated_at"))
+
+
+def order_marketplace_statuses(*, connection: Connection, external_ids: list[str]) -> dict[str, str]:
+    """The stored marketplace status of each of these orders that is stored."""
+    rows = Order.objects.filter(connection=connection, external_id__in=external_ids)
+    return dict(rows.values_list("external_id", "marketplace_status"))
+
+
+def order_open_list(*, connection: Connection) -> list[tuple[str, str]]:
+    """(external id, marketplace status) of the connection's orders still open (they can still change)."""
+    rows = Order.objects.filter(connection=connection, status__in=list(OPEN_STATUSES))
+    return list(rows.values_list("external_id", "marketplace_status"))
+
+
+def order_ids_in_marketplace_states(
+    *, connection: Connection, states: list[str], recent_states: list[str] = (), placed_since: datetime | None = None
+) -> list[str]:
+    """External ids of the orders in one of ``states``, or in one of ``recent_states`` and placed since
+    ``placed_since``; numeric ids in numeric order."""
+    wanted = Q(marketplace_status__in=list(states))
+    if recent_states:
+        wanted |= Q(marketplace_status__in=list(recent_states), placed_at__gte=placed_since)
+    ids = Order.objects.filter(connection=connection).filter(wanted).values_list("external_id", flat=True)
+    return sorted(ids, key=lambda v: (len(v), v))

@@ -1,9 +1,13 @@
+"""Storing orders and their items, one page at a time, for every marketplace; and what follows a stored page
+(BackShip shipments linked to their orders; brick stock reserved, released or consumed through the ledger)."""
+
 from __future__ import annotations
 
+from backship.services import shipment_link_orders
 from connections.models import Connection
+from listings.inventory_services import reservation_apply_orders
 from marketsync.sync.records import OrderRecord
-from marketsync.sync.registry import UpsertResult
-from marketsync.sync.upsert import bulk_upsert
+from marketsync.sync.upsert import UpsertResult, bulk_upsert
 from orders.models import Order, OrderItem
 
 ORDER_FIELDS = [
@@ -25,6 +29,21 @@ def order_upsert_page(*, connection: Connection, records: list[OrderRecord]) -> 
     keyed by the marketplace's own id, unique per connection.
     """
     result, _ = order_upsert_records(connection=connection, records=records)
+    return result
+
+
+def backmarket_order_upsert_page(*, connection: Connection, records: list[OrderRecord]) -> UpsertResult:
+    """Back Market orders, then link the BackShip deliveries and returns that arrived before them."""
+    result = order_upsert_page(connection=connection, records=records)
+    shipment_link_orders(connection=connection, order_external_ids=[r.external_id for r in records])
+    return result
+
+
+def brick_order_upsert_page(*, connection: Connection, records: list[OrderRecord], source: str = "sync") -> UpsertResult:
+    """BrickLink and Brick Owl orders, then their stock: all inside the caller's (page) transaction."""
+    result, stored = order_upsert_records(connection=connection, records=records)
+    present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
+    reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
     return result
 
 

@@ -24,7 +24,7 @@ from connections.models import EntitySync
 from marketsync.redaction import redact
 from marketsync.sync.errors import AuthError, MarketplaceError, RateLimited
 from marketsync.sync.http import build_http_client
-from marketsync.sync.registry import get_spec
+from marketsync.sync.wiring import entity_wiring
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +103,8 @@ def run_entity_sync(
     sync = EntitySync.objects.select_related("connection", "connection__organization").get(pk=entity_sync_id)
     outcome = SyncOutcome(entity_sync_id=sync.pk, entity=sync.entity)
     connection = sync.connection
-    spec = get_spec(connection.marketplace, sync.entity)
-    if spec is None:
+    wiring = entity_wiring(connection.marketplace, sync.entity)
+    if wiring is None:
         outcome.status, outcome.error = "skipped", f"{connection.marketplace} does not sync {sync.entity}"
         return outcome
     if not force and (not sync.enabled or not connection.enabled):
@@ -113,8 +113,8 @@ def run_entity_sync(
     if sync.error_kind == EntitySync.ErrorKind.AUTH and not force:
         outcome.status, outcome.error = "skipped", "waiting for new credentials"
         return outcome
-    if spec.admission:
-        reason = spec.admission(connection, sync.entity)
+    if wiring.admission:
+        reason = wiring.admission(connection, sync.entity)
         if reason:
             EntitySync.objects.filter(pk=sync.pk).update(
                 last_error=reason, error_kind=EntitySync.ErrorKind.TRANSIENT,
@@ -133,14 +133,14 @@ def run_entity_sync(
     http = http or build_http_client(transport=transport)
     try:
         secrets = tuple(connection.credentials.values())
-        adapter = spec.adapter(connection, http)
+        adapter = wiring.build_adapter(connection, http)
         for page in adapter.pages(cursor=dict(sync.cursor or {})):
             with transaction.atomic():
                 _relax_commit_durability()
-                result = spec.upsert_page(connection=connection, records=page.records)
+                result = wiring.store(connection=connection, records=page.records)
                 removed = 0
-                if page.sweep_started_at is not None and spec.mark_removed:
-                    removed = spec.mark_removed(connection=connection, seen_before=page.sweep_started_at)
+                if page.sweep_started_at is not None and wiring.mark_removed:
+                    removed = wiring.mark_removed(connection=connection, seen_before=page.sweep_started_at)
                 EntitySync.objects.filter(pk=sync.pk).update(cursor=page.cursor)
             outcome.pages += 1
             outcome.seen += len(page.records) + len(page.bad_records)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-from marketsync.sync.registry import UpsertResult
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(self.created + other.created, self.updated + other.updated)
 
 
 def bulk_upsert(

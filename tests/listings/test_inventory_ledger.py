@@ -12,10 +12,10 @@ from connections.models import AuditEntry
 from listings.inventory_selectors import inventory_check
 from listings.inventory_services import inventory_adjust, inventory_upsert_lots
 from listings.models import InventoryItem, Reservation, StockMovement
-from marketsync.marketplaces.bricklink.entities import upsert_orders
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from marketsync.sync.refresh import record_refresh
 from orders.models import Order
+from orders.services import brick_order_upsert_page
 from tests.factories import make_connection, make_organization
 from tests.marketplaces.bricklink.helpers import CountingTransport, bricklink_connection, simulator
 
@@ -39,11 +39,11 @@ def _order(status="new", marketplace_status="PAID", quantity=5, lot="900", part=
 @pytest.mark.django_db
 def test_database_refuses_a_second_settlement_and_a_replayed_step():
     connection, item = _setup()
-    upsert_orders(connection=connection, records=[_order(status="cancelled", marketplace_status="CANCELLED")])
+    brick_order_upsert_page(connection=connection, records=[_order(status="cancelled", marketplace_status="CANCELLED")])
     assert not Reservation.objects.exists()  # first seen cancelled: nothing to hold
-    upsert_orders(connection=connection, records=[_order()])
+    brick_order_upsert_page(connection=connection, records=[_order()])
     reservation = Reservation.objects.get()
-    upsert_orders(connection=connection, records=[_order(status="cancelled", marketplace_status="CANCELLED")])
+    brick_order_upsert_page(connection=connection, records=[_order(status="cancelled", marketplace_status="CANCELLED")])
     release = StockMovement.objects.get(kind="release")
     base = {f: getattr(release, f) for f in ("organization_id", "item_id", "on_hand_before", "on_hand_after", "reserved_before",
                                              "reserved_after", "source")}
@@ -62,16 +62,16 @@ def test_database_refuses_a_second_settlement_and_a_replayed_step():
 @pytest.mark.django_db
 def test_quantity_change_applies_only_the_difference_and_unmatched_items_are_flagged():
     connection, item = _setup()
-    upsert_orders(connection=connection, records=[_order(quantity=5)])
-    upsert_orders(connection=connection, records=[_order(quantity=8)])
-    upsert_orders(connection=connection, records=[_order(quantity=8)])
+    brick_order_upsert_page(connection=connection, records=[_order(quantity=5)])
+    brick_order_upsert_page(connection=connection, records=[_order(quantity=8)])
+    brick_order_upsert_page(connection=connection, records=[_order(quantity=8)])
     item.refresh_from_db()
     assert item.quantity_reserved == 8
     assert list(StockMovement.objects.filter(kind="reserve").values_list("reserved_before", "reserved_after")) == [(0, 5), (5, 8)]
     other = OrderRecord(external_id="2", status="new", marketplace_status="PAID", items=[
         OrderItemRecord(external_id="2:1", status="new", quantity=2, listing_ref="nope", part_number="9999", color_id="1",
                         condition="new", location="Z9")])
-    upsert_orders(connection=connection, records=[other])
+    brick_order_upsert_page(connection=connection, records=[other])
     assert Order.objects.get(external_id="2").has_unmatched_items is True
     assert Order.objects.get(external_id="1").has_unmatched_items is False
 
@@ -79,7 +79,7 @@ def test_quantity_change_applies_only_the_difference_and_unmatched_items_are_fla
 @pytest.mark.django_db
 def test_match_by_part_colour_condition_location_when_the_lot_is_unknown():
     connection, item = _setup()
-    upsert_orders(connection=connection, records=[_order(lot="unknown-lot")])
+    brick_order_upsert_page(connection=connection, records=[_order(lot="unknown-lot")])
     assert Reservation.objects.get().item_id == item.pk
 
 
@@ -157,7 +157,7 @@ def test_deleting_a_connection_releases_its_open_reservations_and_keeps_the_ledg
     from connections.services import connection_delete
 
     connection, item = _setup()
-    upsert_orders(connection=connection, records=[_order(quantity=6)])
+    brick_order_upsert_page(connection=connection, records=[_order(quantity=6)])
     item.refresh_from_db()
     assert item.quantity_reserved == 6
     connection_delete(connection=connection)

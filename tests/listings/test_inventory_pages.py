@@ -6,9 +6,9 @@ from django.core.management import call_command
 
 from listings.inventory_services import inventory_upsert_lots
 from listings.models import InventoryItem
-from marketsync.marketplaces.bricklink.entities import upsert_orders
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from orders.models import Order
+from orders.services import brick_order_upsert_page
 from tests.factories import make_connection, make_organization, make_user
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def _shop(slug="shop"):
         LotRecord(external_id=f"{slug}-2", part_number="3023", item_type="PART", color_id="11", color_name="Black",
                   condition="used", quantity=10, location="A02", name="Plate 1 x 2"),
     ])
-    upsert_orders(connection=connection, records=[OrderRecord(
+    brick_order_upsert_page(connection=connection, records=[OrderRecord(
         external_id="777", status="new", marketplace_status="PAID", customer_name="Ada", items=[
             OrderItemRecord(external_id="777:1", status="new", quantity=3, listing_ref=f"{slug}-1", part_number="3001",
                             color_id="5", color_name="Red", condition="new", location="B07", title="Brick 2 x 4",

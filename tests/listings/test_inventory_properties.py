@@ -20,8 +20,8 @@ from hypothesis.extra.django import TestCase
 from listings.inventory_selectors import inventory_check
 from listings.inventory_services import inventory_upsert_lots
 from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
-from marketsync.marketplaces.bricklink.entities import upsert_orders
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
+from orders.services import brick_order_upsert_page
 from tests.factories import make_connection, make_organization
 
 LOTS = {"L1": 50, "L2": 30, "L3": 20}
@@ -101,7 +101,7 @@ class ReservationLedgerProperties(TestCase):
 
     def store(self, order: ModelOrder, *, crash: bool = False) -> None:
         with transaction.atomic():
-            upsert_orders(connection=self.connection, records=[record_of(order)])
+            brick_order_upsert_page(connection=self.connection, records=[record_of(order)])
             if crash:
                 raise Crash("worker died after storing, before committing")
 

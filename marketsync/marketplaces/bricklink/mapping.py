@@ -169,3 +169,10 @@ def lot_record(raw: dict) -> LotRecord:
         remarks=remarks,
         raw=raw,
     )
+
+
+def notified_order_ids(notes: list[dict]) -> list[str]:
+    """The orders ``GET /notifications`` names (BrickLink's push, read after its callback), once each."""
+    ids = [text(n["resource_id"]) for n in notes
+           if str(n.get("event_type", "")).lower() == "order" and n.get("resource_id") is not None]
+    return list(dict.fromkeys(ids))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
-from marketsync.marketplaces.refurbed.entities import open_order_ids, parse_iso
+from marketsync.marketplaces.refurbed.adapters import parse_iso
 from marketsync.marketplaces.refurbed.mapping import order_record
 from marketsync.sync.records import UnifiedStatus
 from marketsync.sync.runner import run_entity_sync
+from marketsync.sync.wiring import entity_wiring
 from offers.models import MarketOffer, Offer
 from offers.services import offer_upsert_page
 from orders.models import Order, OrderItem
@@ -115,7 +117,7 @@ def test_idle_tick_costs_one_list_orders_plus_one_per_100_open_orders():
     refresh_calls = [c for c in calls if "id" in c.get("filter", {})]
     in_window = {o.external_id for o in Order.objects.filter(connection=conn) if o.placed_at.timestamp() >= parse_iso(
         new_calls[0]["filter"]["released_at"]["ge"]).timestamp()}
-    open_ids = set(open_order_ids(conn)) - in_window
+    open_ids = set(entity_wiring("refurbed", "orders").build_adapter(conn, httpx.Client()).open_ids()) - in_window
     assert len(open_ids) > 100
     assert len(new_calls) == 1
     assert len(refresh_calls) == math.ceil(len(open_ids) / 100)

@@ -1,53 +1,52 @@
-"""Brick Owl's orders and inventory entities on the sync engine.
+"""Brick Owl's adapters: orders and inventory, page by page, and one order by id.
 
 Orders: ``/order/list`` by ``order_time`` (with a lookback) finds new orders
 and status changes; orders not in a final state are re-viewed each tick,
 since the list carries no update time (tracking, refunds and notes only show
-in the view). Inventory: a full ``/inventory/list?active_only=0``.
+in the view). Inventory: a full ``/inventory/list?active_only=0``. What the
+database knows (stored statuses, open orders) comes in as callables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
-import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from connections.models import Connection
-from listings.inventory_services import inventory_mark_removed, inventory_upsert_lots
-from marketsync.marketplaces import Entity, Marketplace
-from marketsync.marketplaces.bricklink.entities import sync_start, upsert_orders
+from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text
-from marketsync.sync.clients import marketplace_client
-from marketsync.sync.records import OPEN_STATUSES, OrderRecord
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, fetched_pages, register, whole_sweep_page
-from orders.models import Order
+from marketsync.sync.pages import Page, cursor_start, fetched_pages, whole_sweep_page
+from marketsync.sync.records import OrderRecord
 
 PAGE_SIZE = 25
 LOOKBACK = timedelta(minutes=15)
 
 
-def client_for(connection, http):
-    return marketplace_client(connection, http)
-
-
 class OrdersAdapter:
-    def __init__(self, connection: Connection, http: httpx.Client) -> None:
-        self.connection = connection
-        self.client = client_for(connection, http)
+    """``stored_statuses(ids)``: the stored marketplace status by order id, for those stored;
+    ``open_orders()``: (order id, stored marketplace status) of the orders still open here."""
+
+    def __init__(
+        self,
+        client: BrickOwlClient,
+        *,
+        start: datetime,
+        stored_statuses: Callable[[list[str]], dict[str, str]],
+        open_orders: Callable[[], list[tuple[str, str]]],
+    ) -> None:
+        self.client = client
+        self.start = start
+        self.stored_statuses = stored_statuses
+        self.open_orders = open_orders
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
-        start = sync_start(cursor)
+        start = cursor_start(cursor, self.start)
         since = int(cursor.get("order_time") or start.timestamp())
         lookback = max(LOOKBACK.total_seconds(), settings.SYNC_LOOKBACK_SECONDS)
         entries = self.client.order_list(order_time=int(since - lookback), limit=5000, list_type="store")
-        stored = dict(
-            Order.objects.filter(connection=self.connection).filter(
-                external_id__in=[text(e.get("order_id")) for e in entries]
-            ).values_list("external_id", "marketplace_status")
-        )
+        stored = self.stored_statuses([text(e.get("order_id")) for e in entries])
         full: dict[str, dict] = {}
         latest = since
         for entry in entries:
@@ -56,10 +55,7 @@ class OrdersAdapter:
             known = stored.get(order_id)
             if known is None or known != STATUS_NAMES.get(status_id_of(entry), known):
                 full[order_id] = entry
-        open_orders = list(
-            Order.objects.filter(connection=self.connection, status__in=list(OPEN_STATUSES))
-            .exclude(external_id__in=list(full)).values_list("external_id", "marketplace_status")
-        )
+        open_orders = [(oid, status) for oid, status in self.open_orders() if oid not in full]
         base = {"start": start.isoformat(), "order_time": latest, "checked_at": timezone.now().isoformat()}
         # Until the last page is stored, keep the old order time: the orders of later pages are not stored yet.
         holding = {k: v for k, v in {**base, "order_time": cursor.get("order_time")}.items() if v is not None}
@@ -79,36 +75,15 @@ class OrdersAdapter:
         items = self.client.order_items(order_id) if (with_items or changed) else None
         return order_record(entry, view, items)
 
-    def fetch(self, order_id: str) -> OrderRecord:
-        view = self.client.order_view(order_id)
-        return order_record({"order_id": order_id}, view, self.client.order_items(order_id))
-
-
-def refresh_order(connection: Connection, http: httpx.Client, external_id: str) -> UpsertResult:
-    record = OrdersAdapter(connection, http).fetch(external_id)
-    return upsert_orders(connection=connection, records=[record], source="refresh")
+    def fetch_one(self, external_id: str) -> OrderRecord:
+        view = self.client.order_view(external_id)
+        return order_record({"order_id": external_id}, view, self.client.order_items(external_id))
 
 
 class InventoryAdapter:
-    def __init__(self, connection: Connection, http: httpx.Client) -> None:
-        self.client = client_for(connection, http)
+    def __init__(self, client: BrickOwlClient) -> None:
+        self.client = client
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
         yield whole_sweep_page(self.client.inventory_list(), lot_record, lambda raw: text(raw.get("lot_id")), started_at=started)
-
-
-register(EntitySpec(
-    marketplace=Marketplace.BRICKOWL,
-    entity=Entity.ORDERS,
-    adapter=OrdersAdapter,
-    upsert_page=upsert_orders,
-    refresh_one=refresh_order,
-))
-register(EntitySpec(
-    marketplace=Marketplace.BRICKOWL,
-    entity=Entity.INVENTORY,
-    adapter=InventoryAdapter,
-    upsert_page=inventory_upsert_lots,
-    mark_removed=inventory_mark_removed,
-))

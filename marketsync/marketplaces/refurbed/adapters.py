@@ -1,43 +1,36 @@
-"""Refurbed's entities: how each is fetched page by page, and where it is stored.
+"""Refurbed's adapters: each entity fetched page by page as typed records, and one record by id.
 
 Orders (Refurbed has no update-time filter):
-- first sync: ``ListOrders`` with ``released_at >= start`` (``SYNC_START_DATE`` or
-  ``SYNC_INITIAL_LOOKBACK_DAYS`` back), sorted by id ascending, ``starting_after``
+- first sync: ``ListOrders`` with ``released_at >= start`` (the first-sync start date
+  the wiring table gives), sorted by id ascending, ``starting_after``
   the last id; the cursor keeps the last id so a crash resumes there;
 - each tick after: new orders released since the highest ``released_at`` seen
   minus ``SYNC_LOOKBACK_SECONDS``, then a re-read of the orders still open here
-  (NEW and ACCEPTED; SHIPPED ones released within ``REFURBED_SHIPPED_WINDOW_DAYS``,
-  since a shipped item may still be returned) in batches of 100 with the ``id``
-  filter — one call per 100 open orders.
+  (``open_ids``, given by the wiring table: NEW and ACCEPTED; SHIPPED ones released
+  within ``REFURBED_SHIPPED_WINDOW_DAYS``, since a shipped item may still be
+  returned) in batches of 100 with the ``id`` filter — one call per 100 open orders.
 Offers and market offers: full sweeps by id; the last page carries
 ``sweep_started_at`` and rows not seen since are marked removed.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.refurbed.client import PAGE_LIMIT, RefurbedClient
 from marketsync.marketplaces.refurbed.mapping import (
-    OPEN_ORDER_STATES,
     market_offer_record,
     offer_record,
     order_record,
     parse_page,
 )
-from marketsync.sync.clients import marketplace_client
-from marketsync.sync.errors import BadRecord, InvalidRequest
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
-from offers.services import market_offer_mark_removed, market_offer_upsert_page, offer_mark_removed, offer_upsert_page
-from orders.services import order_upsert_page
+from marketsync.sync.pages import Page
+from marketsync.sync.records import MarketOfferRecord, OfferRecord, OrderRecord
 
 
 def rfc3339(value: datetime) -> str:
@@ -48,32 +41,11 @@ def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def initial_start(now: datetime | None = None) -> datetime:
-    """Where a first sync starts: ``SYNC_START_DATE`` if set, else ``SYNC_INITIAL_LOOKBACK_DAYS`` back."""
-    if settings.SYNC_START_DATE:
-        start = datetime.fromisoformat(settings.SYNC_START_DATE)
-        return start if start.tzinfo else start.replace(tzinfo=UTC)
-    return (now or timezone.now()) - timedelta(days=settings.SYNC_INITIAL_LOOKBACK_DAYS)
-
-
-def open_order_ids(connection) -> list[str]:
-    """Orders of the connection still open here: NEW and ACCEPTED, and SHIPPED ones released within the window."""
-    from django.db.models import Q
-
-    from orders.models import Order
-
-    since = timezone.now() - timedelta(days=settings.REFURBED_SHIPPED_WINDOW_DAYS)
-    waiting = [s for s in OPEN_ORDER_STATES if s != "SHIPPED"]
-    ids = Order.objects.filter(connection=connection).filter(
-        Q(marketplace_status__in=waiting) | Q(marketplace_status="SHIPPED", placed_at__gte=since)
-    ).values_list("external_id", flat=True)
-    return sorted(ids, key=lambda v: (len(v), v))
-
-
 class OrdersAdapter:
-    def __init__(self, client: RefurbedClient, *, open_ids: Callable[[], list[str]] = list,
+    def __init__(self, client: RefurbedClient, *, start: datetime, open_ids: Callable[[], list[str]] = list,
                  lookback_seconds: int | None = None) -> None:
         self.client = client
+        self.start = start
         self.open_ids = open_ids
         self.lookback = timedelta(seconds=settings.SYNC_LOOKBACK_SECONDS if lookback_seconds is None else lookback_seconds)
 
@@ -83,6 +55,9 @@ class OrdersAdapter:
         last_id = str(rows[-1].get("id")) if rows and isinstance(rows[-1], dict) and rows[-1].get("id") else after
         newest = max((r.placed_at for r in records if r.placed_at), default=None)
         return records, bad, has_more and bool(rows), last_id, newest
+
+    def fetch_one(self, external_id: str) -> OrderRecord:
+        return order_record(self.client.get_order(external_id))
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         if cursor.get("phase") != "incremental":
@@ -106,7 +81,7 @@ class OrdersAdapter:
                     raise
 
     def _backfill(self, cursor: dict) -> Iterator[Page]:
-        start = cursor.get("start") or rfc3339(initial_start())
+        start = cursor.get("start") or rfc3339(self.start)
         high = cursor.get("high_water")
         for records, bad, has_more, after, newest in self._pages_from({"released_at": {"ge": start}}, cursor.get("after_id")):
             if newest and (not high or newest > parse_iso(high)):
@@ -184,33 +159,21 @@ def _market_offer_cursor(row: dict) -> dict:
     return {"offer_id": {"id": str((identifier.get("offer_id") or {}).get("id"))}, "market_code": identifier.get("market_code")}
 
 
-def orders_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> OrdersAdapter:
-    return OrdersAdapter(marketplace_client(connection, http, sleep=sleep), open_ids=lambda: open_order_ids(connection))
+class OffersAdapter(SweepAdapter):
+    def __init__(self, client: RefurbedClient) -> None:
+        super().__init__(client.list_offers, offer_record, lambda row: str(row.get("id")))
+        self.client = client
+
+    def fetch_one(self, external_id: str) -> OfferRecord:
+        return offer_record(self.client.get_offer(id=external_id))
 
 
-def offers_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> SweepAdapter:
-    client = marketplace_client(connection, http, sleep=sleep)
-    return SweepAdapter(client.list_offers, offer_record, lambda row: str(row.get("id")))
+class MarketOffersAdapter(SweepAdapter):
+    def __init__(self, client: RefurbedClient) -> None:
+        super().__init__(client.list_market_offers, market_offer_record, _market_offer_cursor)
+        self.client = client
 
-
-def market_offers_adapter(connection, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> SweepAdapter:
-    client = marketplace_client(connection, http, sleep=sleep)
-    return SweepAdapter(client.list_market_offers, market_offer_record, _market_offer_cursor)
-
-
-def refresh_order(connection, http: httpx.Client, external_id: str) -> UpsertResult:
-    """Re-read one order (a webhook, a "refresh" click) and store it with its items."""
-    payload = marketplace_client(connection, http).get_order(external_id)
-    try:
-        record = order_record(payload)
-    except BadRecord as exc:
-        raise InvalidRequest(f"Refurbed order {external_id} could not be read: {exc.message}") from None
-    return order_upsert_page(connection=connection, records=[record])
-
-
-register(EntitySpec(Marketplace.REFURBED, Entity.ORDERS, adapter=orders_adapter, upsert_page=order_upsert_page,
-                    refresh_one=refresh_order))
-register(EntitySpec(Marketplace.REFURBED, Entity.OFFERS, adapter=offers_adapter, upsert_page=offer_upsert_page,
-                    mark_removed=offer_mark_removed))
-register(EntitySpec(Marketplace.REFURBED, Entity.MARKET_OFFERS, adapter=market_offers_adapter,
-                    upsert_page=market_offer_upsert_page, mark_removed=market_offer_mark_removed))
+    def fetch_one(self, external_id: str) -> MarketOfferRecord:
+        """``external_id`` is ``offerId:marketCode``, as stored."""
+        offer_id, _, market_code = str(external_id).partition(":")
+        return market_offer_record(self.client.get_market_offer(offer_id=offer_id, market_code=market_code))

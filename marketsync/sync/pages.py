@@ -1,24 +1,19 @@
-"""Which (marketplace, entity) pairs sync, and how: an adapter that yields pages, a service that stores them.
+"""Pages of typed records, as every adapter yields them, and the helpers that build them.
 
-Each marketplace package registers its specs in ``<package>/entities.py``;
-the registry imports those modules on first use.
+An adapter turns a marketplace's listing into ``Page`` objects: the records
+of one page, the cursor to store once they are stored, the records that did
+not parse (named, skipped), and on the last page of a full sweep the time
+the sweep started (rows not seen since are then marked removed).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-import httpx
-
-from marketsync.marketplaces import Entity, Marketplace
-from marketsync.sync.errors import BadRecord
-
-if TYPE_CHECKING:
-    from connections.models import Connection
+from marketsync.sync.errors import BadRecord, NotFound
 
 
 @dataclass
@@ -34,6 +29,12 @@ class Page:
     cursor: dict
     bad_records: list[BadRecord] = field(default_factory=list)
     sweep_started_at: datetime | None = None
+
+
+def cursor_start(cursor: dict, start: datetime) -> datetime:
+    """The first-sync start a cursor recorded (``start``), else ``start``: a later change of the configured
+    start date does not move a sync already under way."""
+    return datetime.fromisoformat(cursor["start"]) if cursor.get("start") else start
 
 
 def parse_records(
@@ -77,8 +78,6 @@ def fetched_pages(
     page but the last carries ``holding_cursor``, so a run that stops part-way
     repeats the rest next time; the last carries ``cursor``.
     """
-    from marketsync.sync.errors import NotFound
-
     for offset in range(0, len(work), page_size):
         records, bad = [], []
         for unit in work[offset : offset + page_size]:
@@ -90,67 +89,3 @@ def fetched_pages(
                 bad.append(BadRecord(record_id(unit), f"unreadable record: {exc}"))
         last = offset + page_size >= len(work)
         yield Page(records=records, cursor=cursor if last else holding_cursor, bad_records=bad)
-
-
-@dataclass
-class UpsertResult:
-    created: int = 0
-    updated: int = 0
-
-    def __add__(self, other: UpsertResult) -> UpsertResult:
-        return UpsertResult(self.created + other.created, self.updated + other.updated)
-
-
-class EntityAdapter(Protocol):
-    def pages(self, *, cursor: dict) -> Iterator[Page]: ...
-
-
-@dataclass(frozen=True)
-class EntitySpec:
-    marketplace: Marketplace
-    entity: Entity
-    # Builds the adapter for one connection on an injected httpx.Client.
-    adapter: Callable[[Connection, httpx.Client], EntityAdapter]
-    # Stores one page's records; returns counts. Runs inside the page's transaction.
-    upsert_page: Callable[..., UpsertResult]
-    # After a complete sweep: mark what was not seen since ``started_at`` as removed; returns how many.
-    mark_removed: Callable[..., int] | None = None
-    # Before a run: a reason not to run now (e.g. a call budget), or None.
-    admission: Callable[[Connection, Entity], str | None] | None = None
-    # Re-read one record now (an order's "refresh", a webhook): fetches by the marketplace id and
-    # stores it through ``upsert_page``; returns the counts.
-    refresh_one: Callable[[Connection, httpx.Client, str], UpsertResult] | None = None
-
-
-_SPECS: dict[tuple[Marketplace, Entity], EntitySpec] = {}
-_LOADED = False
-_MODULES = {m: f"marketsync.marketplaces.{m.value}.entities" for m in Marketplace}
-
-
-def register(spec: EntitySpec) -> EntitySpec:
-    _SPECS[(spec.marketplace, spec.entity)] = spec
-    return spec
-
-
-def _load() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    for module in _MODULES.values():
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            # the entities module, or its marketplace package, is not there (yet): nothing to register
-            if exc.name != module and not module.startswith(f"{exc.name}."):
-                raise
-    _LOADED = True
-
-
-def get_spec(marketplace: str, entity: str) -> EntitySpec | None:
-    _load()
-    return _SPECS.get((Marketplace(marketplace), Entity(entity)))
-
-
-def all_specs() -> list[EntitySpec]:
-    _load()
-    return list(_SPECS.values())

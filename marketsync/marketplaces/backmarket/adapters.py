@@ -1,4 +1,4 @@
-"""Back Market's entities for the sync engine: orders, listings, BackShip deliveries and returns.
+"""Back Market's adapters: orders, listings, BackShip deliveries and returns, page by page and one by id.
 
 - orders: incremental by ``date_modification`` (≥), starting a lookback window
   before the newest modification seen; the first sync starts from the
@@ -14,47 +14,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.backmarket.client import BackMarketClient, parse_datetime
 from marketsync.marketplaces.backmarket.mapping import (
+    ListingRecord,
     ShipmentRecord,
     listing_record,
     order_record,
     shipment_record,
 )
-from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import BadRecord, MarketplaceError
-from marketsync.sync.registry import EntitySpec, Page, UpsertResult, register
+from marketsync.sync.pages import Page
+from marketsync.sync.records import OrderRecord
 
 BACKSHIP_RESWEEP = timedelta(days=30)
 SAFETY_SWEEP_EVERY = timedelta(days=1)
 SAFETY_SWEEP_SPAN = timedelta(days=60)
 
 
-def initial_start(connection) -> datetime:
-    """Where a first sync starts: the connection's ``sync_start_date`` option, SYNC_START_DATE, or N days back."""
-    configured = (connection.options or {}).get("sync_start_date") or settings.SYNC_START_DATE
-    if configured:
-        return parse_datetime(configured)
-    return timezone.now() - timedelta(days=settings.SYNC_INITIAL_LOOKBACK_DAYS)
-
-
 class OrdersAdapter:
-    def __init__(self, connection, http: httpx.Client) -> None:
-        self.connection = connection
-        self.client = marketplace_client(connection, http)
+    def __init__(self, client: BackMarketClient, *, start: datetime) -> None:
+        self.client = client
+        self.start = start
+
+    def fetch_one(self, external_id: str) -> OrderRecord:
+        return order_record(self.client.order_get(external_id))
 
     def since(self, cursor: dict) -> datetime:
         seen = parse_datetime(cursor.get("date_modification"))
         if seen is None:
-            return initial_start(self.connection)
+            return self.start
         return seen - timedelta(seconds=settings.SYNC_LOOKBACK_SECONDS)
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
@@ -66,7 +60,7 @@ class OrdersAdapter:
         safety_due = newest is not None and (last_safety is None or now - last_safety > SAFETY_SWEEP_EVERY)
         sweeps = []
         if safety_due:
-            sweeps.append({"date_creation": max(initial_start(self.connection), now - SAFETY_SWEEP_SPAN)})
+            sweeps.append({"date_creation": max(self.start, now - SAFETY_SWEEP_SPAN)})
         sweeps.append({"date_modification": self.since(cursor)})
         for number, params in enumerate(sweeps, start=1):
             for page in self.client.order_pages(**params):
@@ -92,8 +86,11 @@ class OrdersAdapter:
 
 
 class ListingsAdapter:
-    def __init__(self, connection, http: httpx.Client) -> None:
-        self.client = marketplace_client(connection, http)
+    def __init__(self, client: BackMarketClient) -> None:
+        self.client = client
+
+    def fetch_one(self, external_id: str) -> ListingRecord:
+        return listing_record(self.client.listing_get(external_id))
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
@@ -117,11 +114,19 @@ class ListingsAdapter:
 
 
 class ShipmentsAdapter:
+    """BackShip deliveries (``kind = "delivery"``) or returns: each label downloaded once.
+
+    ``labels_stored(kind, external_ids)`` tells which of the shipments already
+    have their label file, so it is not fetched again.
+    """
+
     kind = "delivery"
 
-    def __init__(self, connection, http: httpx.Client) -> None:
-        self.connection = connection
-        self.client = marketplace_client(connection, http)
+    def __init__(self, client: BackMarketClient, *, start: datetime,
+                 labels_stored: Callable[[str, list[str]], set[str]]) -> None:
+        self.client = client
+        self.start = start
+        self.labels_stored = labels_stored
 
     def _list(self, **params) -> Iterator:
         if self.kind == "delivery":
@@ -132,104 +137,50 @@ class ShipmentsAdapter:
         started = timezone.now()
         last_sweep = parse_datetime(cursor.get("last_sweep_at"))
         if last_sweep is None:
-            start = initial_start(self.connection)
+            start = self.start
         else:
             start = min(last_sweep - timedelta(days=1), started - BACKSHIP_RESWEEP)
         for page in self._list(start_date=start.astimezone(UTC).isoformat(timespec="seconds")):
-            records, bad = [], []
-            for data in page.results:
-                try:
-                    records.append(shipment_record(data, kind=self.kind))
-                except BadRecord as exc:
-                    bad.append(exc)
-            fetch_labels(self.client, self.connection, records)
+            records, bad = self._records(page.results)
             last = not page.next
             yield Page(records=records, cursor={"last_sweep_at": started.isoformat()} if last else dict(cursor), bad_records=bad)
+
+    def fetch_one(self, external_id: str) -> ShipmentRecord:
+        data = self.client.delivery_get(external_id) if self.kind == "delivery" else self.client.return_get(external_id)
+        record = shipment_record(data, kind=self.kind)
+        self._fetch_labels([record])
+        return record
+
+    def for_order(self, order_id: str) -> list[ShipmentRecord]:
+        """The shipments of one order (a BackShip order re-read after a write creates its label)."""
+        records: list[ShipmentRecord] = []
+        for page in self._list(order_id=order_id):
+            records += self._records(page.results)[0]
+        return records
+
+    def _records(self, results: list) -> tuple[list[ShipmentRecord], list[BadRecord]]:
+        records, bad = [], []
+        for data in results:
+            try:
+                records.append(shipment_record(data, kind=self.kind))
+            except BadRecord as exc:
+                bad.append(exc)
+        self._fetch_labels(records)
+        return records, bad
+
+    def _fetch_labels(self, records: list[ShipmentRecord]) -> None:
+        """Download the labels not stored yet; a failure is noted on the record and retried next time."""
+        if not records:
+            return
+        have = self.labels_stored(self.kind, [r.external_id for r in records])
+        for record in records:
+            if record.external_id in have or not record.label_url:
+                continue
+            try:
+                record.label_content = self.client.label_download(record.label_url)
+            except MarketplaceError as exc:
+                record.label_error = str(exc)[:300]
 
 
 class ReturnsAdapter(ShipmentsAdapter):
     kind = "return"
-
-
-def fetch_labels(client: BackMarketClient, connection, records: list[ShipmentRecord]) -> None:
-    """Download the labels not stored yet; a failure is noted on the record and retried next time."""
-    from backship.selectors import shipment_external_ids_with_label
-
-    if not records:
-        return
-    have = shipment_external_ids_with_label(
-        connection=connection, kind=records[0].kind, external_ids=[r.external_id for r in records]
-    )
-    for record in records:
-        if record.external_id in have or not record.label_url:
-            continue
-        try:
-            record.label_content = client.label_download(record.label_url)
-        except MarketplaceError as exc:
-            record.label_error = str(exc)[:300]
-
-
-def _refresh_order(connection, http: httpx.Client, external_id: str) -> UpsertResult:
-    from orders.services import order_upsert_page
-
-    client = marketplace_client(connection, http)
-    record = order_record(client.order_get(external_id))
-    return order_upsert_page(connection=connection, records=[record])
-
-
-def _refresh_shipment(kind: str):
-    def refresh(connection, http: httpx.Client, external_id: str) -> UpsertResult:
-        from backship.services import shipment_upsert_page
-
-        client = marketplace_client(connection, http)
-        data = client.delivery_get(external_id) if kind == "delivery" else client.return_get(external_id)
-        record = shipment_record(data, kind=kind)
-        fetch_labels(client, connection, [record])
-        return shipment_upsert_page(connection=connection, records=[record])
-
-    return refresh
-
-
-def _order_upsert(*, connection, records):
-    from backship.services import shipment_link_orders
-    from orders.services import order_upsert_page
-
-    result = order_upsert_page(connection=connection, records=records)
-    shipment_link_orders(connection=connection, order_external_ids=[r.external_id for r in records])
-    return result
-
-
-def _listing_upsert(*, connection, records):
-    from listings.services import listing_upsert_page
-
-    return listing_upsert_page(connection=connection, records=records)
-
-
-def _listing_mark_removed(*, connection, seen_before):
-    from listings.services import listing_mark_removed
-
-    return listing_mark_removed(connection=connection, seen_before=seen_before)
-
-
-def _shipment_upsert(*, connection, records):
-    from backship.services import shipment_upsert_page
-
-    return shipment_upsert_page(connection=connection, records=records)
-
-
-register(EntitySpec(
-    marketplace=Marketplace.BACKMARKET, entity=Entity.ORDERS, adapter=OrdersAdapter, upsert_page=_order_upsert,
-    refresh_one=_refresh_order,
-))
-register(EntitySpec(
-    marketplace=Marketplace.BACKMARKET, entity=Entity.LISTINGS, adapter=ListingsAdapter, upsert_page=_listing_upsert,
-    mark_removed=_listing_mark_removed,
-))
-register(EntitySpec(
-    marketplace=Marketplace.BACKMARKET, entity=Entity.DELIVERIES, adapter=ShipmentsAdapter, upsert_page=_shipment_upsert,
-    refresh_one=_refresh_shipment("delivery"),
-))
-register(EntitySpec(
-    marketplace=Marketplace.BACKMARKET, entity=Entity.RETURNS, adapter=ReturnsAdapter, upsert_page=_shipment_upsert,
-    refresh_one=_refresh_shipment("return"),
-))
