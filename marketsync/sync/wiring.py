@@ -11,6 +11,7 @@ this table; nothing outside ``marketsync/sync/`` imports it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -46,6 +47,8 @@ from orders.selectors import (
 )
 from orders.services import backmarket_order_upsert_page, brick_order_upsert_page, order_upsert_page
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
 
 class Adapter(Protocol):
     def pages(self, *, cursor: dict) -> Iterator[Page]: ...
@@ -59,8 +62,9 @@ def first_sync_start(options: dict | None) -> datetime:
         return timezone.now() - timedelta(days=settings.SYNC_INITIAL_LOOKBACK_DAYS)
     text = str(configured).strip()
     try:
-        moment = parse_datetime(text)
-        if moment is None and parse_date(text) is not None:
+        # Only the extended ISO form: Python also reads "11111111" as a date, which nobody means.
+        moment = parse_datetime(text) if ISO_DATE.match(text) and len(text) <= 40 else None
+        if moment is None and ISO_DATE.fullmatch(text) and parse_date(text) is not None:
             moment = datetime.combine(parse_date(text), time.min)
     except ValueError:
         moment = None
