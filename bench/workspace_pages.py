@@ -239,8 +239,9 @@ def measure(org, user, args) -> None:
     from django.test import Client
     from django.urls import reverse
 
+    from marketsync.keyset import encode_cursor
     from orders.models import Order, OrderItem
-    from orders.selectors import OrderFilters, encode_cursor, order_tab_counts
+    from orders.selectors import OrderFilters, order_tab_counts
 
     client = Client()
     client.force_login(user)
@@ -253,7 +254,7 @@ def measure(org, user, args) -> None:
         ("first page", book, {}),
         ("filtered page (ready to ship, Refurbed)", book, {"status": "ready", "marketplace": "refurbed"}),
         ("filtered page (shipped, date range)", book, {"status": "shipped", "date_from": "2025-06-01", "date_to": "2025-09-30"}),
-        (f"deep keyset page (~{int(args.orders * 0.75):,} rows in)", book, {"after": encode_cursor(deep_order)}),
+        (f"deep keyset page (~{int(args.orders * 0.75):,} rows in)", book, {"after": encode_cursor(deep_order.placed_at, deep_order.pk)}),
         ("search: order id", book, {"q": sample.external_id}),
         ("search: tracking number", book, {"q": sample.tracking_number or "TRK-none"}),
         ("search: SKU (item index)", book, {"q": item.sku}),

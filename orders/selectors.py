@@ -7,7 +7,6 @@ One filtering function (``order_filter``) serves every door, so the page, the CS
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -16,11 +15,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from connections.models import AuditEntry, Connection, Organization
+from marketsync.keyset import KeysetPage, keyset_page, ordering, rows_after
 from marketsync.sync.records import OPEN_STATUSES, READY_TO_SHIP_STATUSES, UnifiedStatus
 from orders.models import Order, OrderItem
 
@@ -158,60 +157,6 @@ def _search(*, organization: Organization, term: str) -> tuple[Q, bool]:
     return Q(customer_name__icontains=term) | Q(customer_email__iexact=term) | Q(tracking_number__iexact=term), False
 
 
-# --- keyset pagination -------------------------------------------------------------------------------------
-
-
-def encode_cursor(order: Order) -> str:
-    placed = order.placed_at.isoformat() if order.placed_at else ""
-    return base64.urlsafe_b64encode(f"{placed}|{order.pk}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(value: str) -> tuple[datetime | None, int] | None:
-    """A cursor from a URL, or None when it is missing or not ours (then the list starts at the top)."""
-    if not value:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-        placed, _, pk = raw.partition("|")
-        placed_at = parse_datetime(placed) if placed else None
-        if placed and placed_at is None:
-            return None
-        return placed_at, int(pk)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _ordering(*, newest_first: bool) -> list:
-    # NULL placed_at sorts as "newest" in both directions' reading order, the same on SQLite and PostgreSQL,
-    # and matches the (organization, -placed_at, -id) index (DESC is NULLS FIRST there).
-    if newest_first:
-        return [F("placed_at").desc(nulls_first=True), F("id").desc()]
-    return [F("placed_at").asc(nulls_last=True), F("id").asc()]
-
-
-def _after(qs: QuerySet[Order], cursor: tuple[datetime | None, int], *, newest_first: bool) -> QuerySet[Order]:
-    """Rows strictly after ``cursor`` in the given reading order."""
-    placed, pk = cursor
-    if newest_first:
-        if placed is None:
-            return qs.filter(Q(placed_at__isnull=True, id__lt=pk) | Q(placed_at__isnull=False))
-        # The redundant ``placed_at <= p`` bounds the index range scan.
-        return qs.filter(placed_at__lte=placed).filter(Q(placed_at__lt=placed) | Q(placed_at=placed, id__lt=pk))
-    if placed is None:
-        return qs.filter(placed_at__isnull=True, id__gt=pk)
-    return qs.filter(
-        Q(placed_at__gt=placed) | Q(placed_at=placed, id__gt=pk) | Q(placed_at__isnull=True)
-    )
-
-
-@dataclass
-class OrderPage:
-    orders: list[Order]
-    next_cursor: str = ""
-    prev_cursor: str = ""
-    is_first: bool = True
-
-
 LIST_DEFERRED = ("raw", "details", "shipping_address", "billing_address")
 
 
@@ -222,37 +167,13 @@ def order_book_page(
     after: str = "",
     before: str = "",
     limit: int = PAGE_SIZE,
-) -> OrderPage:
-    """One page of the order book: ``limit`` rows after (or before) a keyset cursor, in one query.
-
-    Newest first unless ``filters.oldest_first``. No COUNT and no OFFSET, whatever the page's depth.
+) -> KeysetPage:
+    """One page of the order book: ``limit`` rows after (or before) a keyset cursor on ``(placed_at, id)``, in
+    one query. Newest first unless ``filters.oldest_first``. No COUNT and no OFFSET, whatever the page's depth.
     """
-    limit = max(1, min(limit, MAX_PAGE_SIZE))
-    newest_first = not filters.oldest_first
     qs = order_filter(organization=organization, filters=filters).defer(*LIST_DEFERRED).select_related(None)
-    after_cursor, before_cursor = decode_cursor(after), decode_cursor(before)
-    if before_cursor is not None:
-        reverse = not newest_first
-        rows = list(_after(qs, before_cursor, newest_first=reverse).order_by(*_ordering(newest_first=reverse))[: limit + 1])
-        has_more_before = len(rows) > limit
-        rows = list(reversed(rows[:limit]))
-        return OrderPage(
-            orders=rows,
-            next_cursor=encode_cursor(rows[-1]) if rows else "",
-            prev_cursor=encode_cursor(rows[0]) if rows and has_more_before else "",
-            is_first=not has_more_before,
-        )
-    if after_cursor is not None:
-        qs = _after(qs, after_cursor, newest_first=newest_first)
-    rows = list(qs.order_by(*_ordering(newest_first=newest_first))[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return OrderPage(
-        orders=rows,
-        next_cursor=encode_cursor(rows[-1]) if has_more else "",
-        prev_cursor=encode_cursor(rows[0]) if after_cursor is not None and rows else "",
-        is_first=after_cursor is None,
-    )
+    return keyset_page(qs, key="placed_at", after=after, before=before, limit=max(1, min(limit, MAX_PAGE_SIZE)),
+                       descending=not filters.oldest_first)
 
 
 def order_tab_counts(*, organization: Organization, filters: OrderFilters) -> dict[str, int] | None:
@@ -378,10 +299,10 @@ def _iso(value) -> str:
 
 def _order_chunks(base: QuerySet[Order], *, newest_first: bool, chunk_size: int) -> Iterator[list[dict]]:
     """The filtered orders as lists of value dicts, walked by keyset: memory is one chunk, whatever the total."""
-    base = base.order_by(*_ordering(newest_first=newest_first))
+    base = base.order_by(*ordering("placed_at", descending=newest_first))
     cursor: tuple[datetime | None, int] | None = None
     while True:
-        qs = base if cursor is None else _after(base, cursor, newest_first=newest_first)
+        qs = base if cursor is None else rows_after(base, "placed_at", cursor, descending=newest_first)
         rows = list(qs.values(*_EXPORT_ORDER_FIELDS)[:chunk_size])
         if not rows:
             return
@@ -459,7 +380,7 @@ def order_list(
         qs = qs.filter(status=status)
     if marketplace:
         qs = qs.filter(marketplace=marketplace)
-    return list(qs.order_by(*_ordering(newest_first=True))[: max(1, min(limit, MAX_PAGE_SIZE))])
+    return list(qs.order_by(*ordering("placed_at", descending=True))[: max(1, min(limit, MAX_PAGE_SIZE))])
 
 
 def order_get(*, organization: Organization, pk: int | None = None, external_id: str | None = None,

@@ -71,9 +71,9 @@ def order_list(request):
     page = selectors.order_book_page(
         organization=organization, filters=filters, after=request.GET.get("after", ""), before=request.GET.get("before", "")
     )
-    _label_rows(page.orders)
+    _label_rows(page.rows)
     counts = selectors.order_tab_counts(organization=organization, filters=filters)
-    has_connection = bool(page.orders) or (counts or {}).get("all", 0) > 0 or filters.q != "" or (
+    has_connection = bool(page.rows) or (counts or {}).get("all", 0) > 0 or filters.q != "" or (
         Connection.objects.filter(organization=organization).exists()
     )
     base_query = _query_without(request, "after", "before")

@@ -96,7 +96,7 @@ def test_keyset_pages_walk_every_order_once_in_both_directions(shop):
     while True:
         page = order_book_page(organization=shop, filters=OrderFilters(), after=after, limit=5)
         pages.append(page)
-        seen += [o.external_id for o in page.orders]
+        seen += [o.external_id for o in page.rows]
         if not page.next_cursor:
             break
         after = page.next_cursor
@@ -104,9 +104,9 @@ def test_keyset_pages_walk_every_order_once_in_both_directions(shop):
     expected = list(Order.objects.filter(organization=shop).order_by("-placed_at", "-id").values_list("external_id", flat=True))
     assert seen == expected
     back = order_book_page(organization=shop, filters=OrderFilters(), before=pages[2].prev_cursor, limit=5)
-    assert [o.external_id for o in back.orders] == [o.external_id for o in pages[1].orders]
+    assert [o.external_id for o in back.rows] == [o.external_id for o in pages[1].rows]
     oldest = order_book_page(organization=shop, filters=OrderFilters(oldest_first=True), limit=5)
-    assert [o.external_id for o in oldest.orders] == expected[::-1][:5]
+    assert [o.external_id for o in oldest.rows] == expected[::-1][:5]
 
 
 def test_order_book_page_costs_the_same_queries_whatever_its_depth_or_size(client, shop, settings):
