@@ -13,6 +13,7 @@ from __future__ import annotations
 import zoneinfo
 from urllib.parse import unquote
 
+from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
@@ -38,6 +39,15 @@ def current_organization(request):
             if organization.pk == chosen:
                 return organization
     return organizations[0] if organizations else None
+
+
+def organization_or_404(request):
+    """The current organization of a merchant page: every view's one way to get it. A user in no organization
+    gets a 404 (never a 403 that would confirm a page exists)."""
+    organization = getattr(request, "organization", None)
+    if not organization:
+        raise Http404("You are not a member of any organization.")
+    return organization
 
 
 def _is_owner(request) -> bool:
