@@ -221,7 +221,7 @@ def _reference(victim: Victim) -> dict:
 
 @factory("listings:inventory_item", "listings:inventory_item_adjust")
 def _inventory_item(victim: Victim) -> dict:
-    from listings.models import InventoryItem, InventoryLot, StockMovement
+    from inventory.models import InventoryItem, InventoryLot, StockMovement
 
     conn = victim.connection("bricklink")
 

@@ -1,0 +1,27 @@
+"""The stock models now belong to ``inventory`` (its 0001): forget them here, in Django's state only.
+
+No SQL: their tables (still named ``listings_*``) and data stay where they are,
+and ``inventory`` owns them from now on. Referring models go first.
+"""
+
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('inventory', '0001_initial'),
+        ('listings', '0003_movement_outlives_reservation'),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.DeleteModel(name='StockMovement'),
+                migrations.DeleteModel(name='Reservation'),
+                migrations.DeleteModel(name='InventoryLot'),
+                migrations.DeleteModel(name='InventoryItem'),
+            ],
+            database_operations=[],
+        ),
+    ]
