@@ -9,8 +9,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from listings import inventory_selectors as selectors
-from listings.inventory_services import inventory_adjust
+from inventory import selectors
+from inventory.services import inventory_adjust
 
 
 def _organization(request):

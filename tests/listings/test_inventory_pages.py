@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 
 from inventory.models import InventoryItem
-from listings.inventory_services import inventory_upsert_lots
+from inventory.services import inventory_upsert_lots
 from marketsync.marketplaces.bricklink.entities import upsert_orders
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from orders.models import Order

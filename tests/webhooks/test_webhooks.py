@@ -4,7 +4,7 @@ import respx
 from django.core.cache import cache
 
 from inventory.models import Reservation, StockMovement
-from listings.inventory_selectors import inventory_check
+from inventory.selectors import inventory_check
 from marketsync.sync.runner import run_entity_sync
 from orders.models import Order
 from tests.marketplaces.bricklink.helpers import (

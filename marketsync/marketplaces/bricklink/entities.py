@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from connections.budget import bricklink_calls_last_24h, budget_admission
 from connections.models import Connection
-from listings.inventory_services import inventory_mark_removed, inventory_upsert_lots, reservation_apply_orders
+from inventory.services import inventory_mark_removed, inventory_upsert_lots, reservation_apply_orders
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
 from marketsync.sync.clients import marketplace_client

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from connections.models import Connection
-from listings.inventory_services import inventory_mark_removed, inventory_upsert_lots
+from inventory.services import inventory_mark_removed, inventory_upsert_lots
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.marketplaces.bricklink.entities import sync_start, upsert_orders
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text

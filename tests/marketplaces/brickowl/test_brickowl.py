@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from inventory.models import InventoryItem, InventoryLot, Reservation
-from listings.inventory_selectors import inventory_check
+from inventory.selectors import inventory_check
 from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import lot_record, order_record
 from marketsync.simulator.core import simulator_token

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
-from listings.inventory_selectors import inventory_check
-from listings.inventory_services import inventory_upsert_lots
+from inventory.selectors import inventory_check
+from inventory.services import inventory_upsert_lots
 from marketsync.marketplaces.bricklink.entities import upsert_orders
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from tests.factories import make_connection, make_organization

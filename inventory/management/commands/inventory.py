@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connections.models import Organization
 from inventory.models import InventoryItem
-from listings.inventory_selectors import inventory_check
-from listings.inventory_services import inventory_adjust
+from inventory.selectors import inventory_check
+from inventory.services import inventory_adjust
 
 
 class Command(BaseCommand):
