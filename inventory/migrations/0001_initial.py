@@ -8,29 +8,13 @@ Django's state that the models now belong to ``inventory`` (no SQL), and
 
 Their ``django_content_type`` rows are relabelled listings -> inventory (and back
 when unapplied), so permissions granted on them and the admin's history of their
-rows carry over. A row whose new label is already taken (only after migrating to
-a half-way target, when post_migrate has created the other label) is left as it
-is: ``manage.py remove_stale_contenttypes`` deals with it.
+rows carry over (see ``_content_types.py``; listings 0004 settles them again).
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-MODELS = ("inventoryitem", "inventorylot", "reservation", "stockmovement")
-
-
-def _relabel(apps, *, old: str, new: str) -> None:
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    taken = set(ContentType.objects.filter(app_label=new, model__in=MODELS).values_list("model", flat=True))
-    ContentType.objects.filter(app_label=old, model__in=set(MODELS) - taken).update(app_label=new)
-
-
-def content_types_to_inventory(apps, schema_editor):
-    _relabel(apps, old="listings", new="inventory")
-
-
-def content_types_to_listings(apps, schema_editor):
-    _relabel(apps, old="inventory", new="listings")
+from inventory.migrations._content_types import to_inventory, to_listings
 
 
 class Migration(migrations.Migration):
@@ -38,6 +22,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ('admin', '0003_logentry_add_action_flag_choices'),
+        ('auth', '0012_alter_user_first_name_max_length'),
         ('connections', '0003_apicallcount'),
         ('contenttypes', '0002_remove_content_type_name'),
         ('listings', '0003_movement_outlives_reservation'),
@@ -183,5 +169,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
-        migrations.RunPython(content_types_to_inventory, content_types_to_listings),
+        migrations.RunPython(to_inventory, to_listings),
     ]

@@ -2,9 +2,15 @@
 
 No SQL: their tables (still named ``listings_*``) and data stay where they are,
 and ``inventory`` owns them from now on. Referring models go first.
+
+Their content types were relabelled by inventory 0001; settling them again here
+removes the empty listings duplicates post_migrate adds when a migrate stops
+between the two migrations (see ``inventory/migrations/_content_types.py``).
 """
 
 from django.db import migrations
+
+from inventory.migrations._content_types import to_inventory
 
 
 class Migration(migrations.Migration):
@@ -24,4 +30,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
+        migrations.RunPython(to_inventory, migrations.RunPython.noop),
     ]

@@ -97,6 +97,38 @@ def test_rows_written_before_the_move_are_found_through_inventory_models(before_
                                      on_hand_after=41, reserved_before=3, reserved_after=3, source="test")
 
 
+def _stock_types() -> list[tuple[int, str, str]]:
+    ContentType.objects.clear_cache()
+    return list(ContentType.objects.filter(model__in=[m._meta.model_name for m in MODELS]).order_by("pk")
+                .values_list("pk", "app_label", "model"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_between_the_two_migrations_leaves_one_content_type_per_model_with_its_history():
+    """``migrate listings 0003`` leaves both apps holding the models, so post_migrate adds empty listings rows."""
+    item_type = ContentType.objects.get_for_model(InventoryItem)
+    moved = _stock_types()
+    assert {label for _, label, _ in moved} == {"inventory"} and len(moved) == 4
+    clerk = make_user("clerk", make_organization("bricks"))
+    clerk.user_permissions.add(Permission.objects.get(content_type=item_type, codename="change_inventoryitem"))
+    LogEntry.objects.create(user=clerk, content_type=item_type, object_id="1", object_repr="3001", action_flag=CHANGE)
+    try:
+        call_command("migrate", "listings", BEFORE_NODE[1], verbosity=0)
+        assert len(_stock_types()) == 8  # the four empty listings duplicates
+        call_command("migrate", verbosity=0)
+        assert _stock_types() == moved  # duplicates gone, the same rows kept
+
+        call_command("migrate", "listings", BEFORE_NODE[1], verbosity=0)
+        call_command("migrate", "inventory", "zero", verbosity=0)  # back to before the move, in two steps
+        assert _stock_types() == [(pk, "listings", model) for pk, _, model in moved]
+        assert type(clerk).objects.get(pk=clerk.pk).has_perm("listings.change_inventoryitem")
+        assert LogEntry.objects.get().content_type_id == item_type.pk
+    finally:
+        call_command("migrate", verbosity=0)
+    assert _stock_types() == moved
+    assert type(clerk).objects.get(pk=clerk.pk).has_perm("inventory.change_inventoryitem")
+
+
 @pytest.mark.django_db
 def test_stock_models_keep_their_tables_constraints_and_indexes():
     with connection.cursor() as cursor:
