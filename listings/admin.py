@@ -1,2 +1,56 @@
-import listings.admin_backmarket  # noqa: F401
-import listings.admin_inventory  # noqa: F401
+"""Admin for Back Market listings and bulk tasks. Writes go through the services."""
+
+from django.contrib import admin, messages
+
+from listings import services
+from listings.models import BulkListingResult, BulkListingTask, Listing
+from marketsync.marketplaces.backmarket.client import LocalValidationError
+from marketsync.sync.errors import MarketplaceError
+
+
+@admin.register(Listing)
+class ListingAdmin(admin.ModelAdmin):
+    list_display = ("sku", "title", "connection", "price", "min_price", "quantity", "publication_state", "grade", "removed_at")
+    list_filter = ("publication_state", "grade", "connection__organization")
+    search_fields = ("sku", "title", "external_id", "legacy_id")
+    readonly_fields = [f.name for f in Listing._meta.fields]
+    actions = ["take_offline", "refresh_from_back_market"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Take offline at Back Market (quantity 0)")
+    def take_offline(self, request, queryset):
+        for listing in queryset.select_related("connection"):
+            try:
+                services.listing_update(listing=listing, quantity=0, user=request.user, actor="admin")
+            except (LocalValidationError, MarketplaceError) as exc:
+                self.message_user(request, f"{listing.sku}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{listing.sku}: offline.")
+
+    @admin.action(description="Re-read from Back Market")
+    def refresh_from_back_market(self, request, queryset):
+        for listing in queryset.select_related("connection"):
+            try:
+                services.listing_refresh(listing=listing)
+            except MarketplaceError as exc:
+                self.message_user(request, f"{listing.sku}: {exc}", messages.ERROR)
+
+
+class BulkListingResultInline(admin.TabularInline):
+    model = BulkListingResult
+    extra = 0
+    readonly_fields = ("sku", "success", "message")
+    can_delete = False
+
+
+@admin.register(BulkListingTask)
+class BulkListingTaskAdmin(admin.ModelAdmin):
+    list_display = ("marketplace_task_id", "connection", "file_name", "line_count", "status", "polls", "created_at", "finished_at")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in BulkListingTask._meta.fields]
+    inlines = [BulkListingResultInline]
+
+    def has_add_permission(self, request):
+        return False

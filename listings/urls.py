@@ -2,8 +2,7 @@ from django.urls import include, path
 
 app_name = "listings"
 
-# Back Market listings and bulk tasks, and brick inventory, each in its own module.
+# Back Market listings and bulk tasks. (Brick inventory has its own app and URLs: /inventory/.)
 urlpatterns = [
     path("", include("listings.urls_backmarket")),
-    path("inventory/", include("listings.urls_inventory")),
 ]

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "orders",
     "offers",
     "listings",
+    "inventory",
     "backship",
 ]
 

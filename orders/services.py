@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from backship.services import shipment_link_orders
 from connections.models import Connection
-from listings.inventory_services import reservation_apply_orders
+from inventory.services import reservation_apply_orders
 from marketsync.sync.records import OrderRecord
 from marketsync.sync.upsert import UpsertResult, bulk_upsert
 from orders.models import Order, OrderItem

@@ -26,7 +26,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from backship.selectors import shipment_external_ids_with_label
 from backship.services import shipment_upsert_page
 from connections.budget import budget_admission, budget_tight
-from listings.inventory_services import inventory_mark_removed, inventory_upsert_lots
+from inventory.services import inventory_mark_removed, inventory_upsert_lots
 from listings.services import listing_mark_removed, listing_upsert_page
 from marketsync.marketplaces import SUPPORTED_ENTITIES, Entity, Marketplace
 from marketsync.marketplaces.backmarket import adapters as backmarket_adapters

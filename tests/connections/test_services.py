@@ -209,7 +209,7 @@ def test_organization_create_with_owner_and_membership_add():
 
 
 def test_delete_keeps_the_other_connections_stock_reservations_and_ledger(org):
-    from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+    from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
 
     bricklink = services.connection_create(organization=org, marketplace="bricklink", credentials=BRICKLINK)
     brickowl = services.connection_create(organization=org, marketplace="brickowl", credentials={"api_key": "o" * 12})

@@ -5,7 +5,7 @@ from django.db import connection as db
 from django.db import transaction
 from django.test.utils import CaptureQueriesContext
 
-from listings.models import InventoryItem
+from inventory.models import InventoryItem
 from marketsync.sync.upsert import bulk_upsert
 from tests.factories import make_organization
 

@@ -74,6 +74,8 @@ PARAMETER_PAGES: dict[str, dict] = {}
 SKIP: dict[str, str] = {
     "webhook_bricklink": "a marketplace push, authenticated by the connection's secret token, not by a session",
     "webhook_brickowl": "a marketplace push, authenticated by the connection's secret token, not by a session",
+    "inventory_moved_from_listings": "a permanent redirect of the old /listings/inventory/ addresses that reads no row; "
+                                     "the inventory: pages it leads to are walked themselves",
 }
 SKIP_NAMESPACES: dict[str, str] = {
     "admin": "staff only (admin_view sends merchants to the admin login; tested on its own)",
@@ -219,9 +221,9 @@ def _reference(victim: Victim) -> dict:
 # --- brick inventory and its ledger -------------------------------------------------------------------------------
 
 
-@factory("listings:inventory_item", "listings:inventory_item_adjust")
+@factory("inventory:inventory_item", "inventory:inventory_item_adjust")
 def _inventory_item(victim: Victim) -> dict:
-    from listings.models import InventoryItem, InventoryLot, StockMovement
+    from inventory.models import InventoryItem, InventoryLot, StockMovement
 
     conn = victim.connection("bricklink")
 

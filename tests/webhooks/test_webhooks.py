@@ -3,8 +3,8 @@ import pytest
 import respx
 from django.core.cache import cache
 
-from listings.inventory_selectors import inventory_check
-from listings.models import Reservation, StockMovement
+from inventory.models import Reservation, StockMovement
+from inventory.selectors import inventory_check
 from marketsync.sync.runner import run_entity_sync
 from orders.models import Order
 from tests.marketplaces.bricklink.helpers import (

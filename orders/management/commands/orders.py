@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from listings.inventory_selectors import pick_list_rows
+from inventory.selectors import pick_list_rows
 from orders.models import Order
 
 

@@ -67,7 +67,7 @@ class CorruptFirstLot(CountingTransport):
 
 @pytest.mark.django_db
 def test_an_inventory_import_with_an_unreadable_lot_marks_no_lot_removed():
-    from listings.models import InventoryLot
+    from inventory.models import InventoryLot
 
     sim = simulator(orders=0)
     connection = bricklink_connection()

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from connections.budget import bricklink_calls_last_24h
 from connections.models import ApiCallCount, EntitySync
-from listings.inventory_selectors import inventory_check
-from listings.models import InventoryItem, InventoryLot, Reservation
+from inventory.models import InventoryItem, InventoryLot, Reservation
+from inventory.selectors import inventory_check
 from marketsync.sync.refresh import record_refresh
 from marketsync.sync.runner import run_entity_sync
 from orders.models import Order, OrderItem

@@ -4,8 +4,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from listings.inventory_selectors import inventory_check
-from listings.models import InventoryItem, InventoryLot, Reservation
+from inventory.models import InventoryItem, InventoryLot, Reservation
+from inventory.selectors import inventory_check
 from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import lot_record, order_record
 from marketsync.simulator.core import simulator_token

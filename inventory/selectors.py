@@ -8,7 +8,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Quer
 from django.db.models.functions import Coalesce
 
 from connections.models import Connection, Organization
-from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
 from orders.models import Order, OrderItem
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")

@@ -2,7 +2,7 @@
 
 from django import template
 
-from listings.inventory_selectors import pick_list_rows
+from inventory.selectors import pick_list_rows
 
 register = template.Library()
 

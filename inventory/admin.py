@@ -7,7 +7,7 @@ or ``manage.py inventory adjust`` / the item page), so the admin cannot break
 
 from django.contrib import admin
 
-from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

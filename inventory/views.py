@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from listings import inventory_selectors as selectors
-from listings.inventory_services import inventory_adjust
+from inventory import selectors
+from inventory.services import inventory_adjust
 
 
 def _organization(request):
@@ -31,7 +34,7 @@ def inventory_list(request):
     items = selectors.inventory_item_list(organization=organization, part=part, color=color, location=location, drift_only=drift)
     page = Paginator(items, 100).get_page(request.GET.get("page"))
     rows = [(item, [(lot, selectors.lot_drift(item=item, lot=lot)) for lot in item.live_lots]) for item in page.object_list]
-    return render(request, "listings/inventory/inventory_list.html", {
+    return render(request, "inventory/inventory_list.html", {
         "page": page, "rows": rows, "part": part, "color": color, "location": location, "drift": drift,
         "unmatched_count": selectors.unmatched_item_list(organization=organization).count(),
         "webhooks": selectors.webhook_addresses(organization=organization, base=request.build_absolute_uri("/"))
@@ -49,7 +52,7 @@ def inventory_item_detail(request, pk: int):
     lots = [(lot, selectors.lot_drift(item=item, lot=lot)) for lot in item.lots.select_related("connection").order_by("connection_id")]
     movements = Paginator(selectors.stock_movement_list(item=item), 200).get_page(request.GET.get("page"))
     reservations = item.reservations.filter(state="open").select_related("order_item__order").order_by("-created_at")
-    return render(request, "listings/inventory/inventory_item.html", {
+    return render(request, "inventory/inventory_item.html", {
         "item": item, "lots": lots, "movements": movements, "reservations": reservations,
         "can_write": bool(getattr(request, "is_org_owner", False)),
     })
@@ -64,7 +67,7 @@ def inventory_item_adjust(request, pk: int):
         raise Http404("No such inventory item.")
     if not getattr(request, "is_org_owner", False):
         messages.error(request, "Only an owner of the organization can adjust stock.")
-        return redirect("listings:inventory_item", pk=item.pk)
+        return redirect("inventory:inventory_item", pk=item.pk)
     try:
         delta = int(request.POST.get("delta", ""))
         movement = inventory_adjust(organization=organization, item_id=item.pk, delta=delta, reason=request.POST.get("reason", ""),
@@ -74,7 +77,7 @@ def inventory_item_adjust(request, pk: int):
         messages.error(request, text)
     else:
         messages.success(request, f"On hand {movement.on_hand_before} → {movement.on_hand_after}.")
-    return redirect("listings:inventory_item", pk=item.pk)
+    return redirect("inventory:inventory_item", pk=item.pk)
 
 
 @login_required
@@ -82,4 +85,19 @@ def inventory_item_adjust(request, pk: int):
 def unmatched_items(request):
     organization = _organization(request)
     page = Paginator(selectors.unmatched_item_list(organization=organization), 100).get_page(request.GET.get("page"))
-    return render(request, "listings/inventory/unmatched.html", {"page": page})
+    return render(request, "inventory/unmatched.html", {"page": page})
+
+
+def moved_from_listings(request, rest: str):
+    """The pages' addresses before stock had its own app, ``/listings/inventory/<rest>``: moved for good.
+
+    301 for GET and HEAD; 308 for anything else, so a POST (an adjust form left open in a tab) stays a POST.
+    The query string is kept.
+    """
+    url = reverse("inventory:inventory_list") + quote(rest)
+    if request.META.get("QUERY_STRING"):
+        url = f"{url}?{request.META['QUERY_STRING']}"
+    response = HttpResponsePermanentRedirect(url)
+    if request.method not in ("GET", "HEAD"):
+        response.status_code = 308
+    return response

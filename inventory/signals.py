@@ -5,8 +5,8 @@ from django.dispatch import receiver
 from connections.signals import connection_deleting
 
 
-@receiver(connection_deleting, dispatch_uid="listings.release_reservations_of_deleted_connection")
+@receiver(connection_deleting, dispatch_uid="inventory.release_reservations_of_deleted_connection")
 def release_reservations_of_deleted_connection(sender, connection, **kwargs):
-    from listings.inventory_services import reservation_release_for_connection
+    from inventory.services import reservation_release_for_connection
 
     reservation_release_for_connection(connection=connection)

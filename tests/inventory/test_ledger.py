@@ -9,9 +9,9 @@ from django.db import connection as db
 
 from conftest import require_server
 from connections.models import AuditEntry
-from listings.inventory_selectors import inventory_check
-from listings.inventory_services import inventory_adjust, inventory_upsert_lots
-from listings.models import InventoryItem, Reservation, StockMovement
+from inventory.models import InventoryItem, Reservation, StockMovement
+from inventory.selectors import inventory_check
+from inventory.services import inventory_adjust, inventory_upsert_lots
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from marketsync.sync.refresh import record_refresh
 from orders.models import Order

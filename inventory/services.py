@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from connections.models import Connection, Organization
 from connections.services import audit_record
-from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
 from marketsync.sync.records import LotRecord, UnifiedStatus
 from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
 from orders.models import Order, OrderItem

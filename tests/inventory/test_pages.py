@@ -3,9 +3,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
-from listings.inventory_services import inventory_upsert_lots
-from listings.models import InventoryItem
+from inventory.models import InventoryItem
+from inventory.services import inventory_upsert_lots
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from orders.models import Order
 from orders.services import brick_order_upsert_page
@@ -40,23 +41,23 @@ def test_inventory_page_searches_and_is_scoped_to_the_organization(client):
     org, _ = _shop("shop")
     _shop("rival")
     client.force_login(make_user("ada", org))
-    page = client.get("/listings/inventory/", {"part": "3001"})
+    page = client.get("/inventory/", {"part": "3001"})
     assert page.status_code == 200
     body = page.content.decode()
     assert "B07" in body and "3023" not in body and "rival-1" not in body
     assert "shop-1: 40" in body and "drift +3" in body  # 40 listed, 37 available here
-    assert "A02" in client.get("/listings/inventory/", {"location": "a0"}).content.decode()
+    assert "A02" in client.get("/inventory/", {"location": "a0"}).content.decode()
     rival_item = InventoryItem.objects.get(organization__slug="rival", part_number="3001")
-    assert client.get(f"/listings/inventory/{rival_item.pk}/").status_code == 404
+    assert client.get(f"/inventory/{rival_item.pk}/").status_code == 404
 
 
 def test_item_ledger_and_unmatched_pages(client):
     org, _ = _shop()
     client.force_login(make_user("ada", org))
     item = InventoryItem.objects.get(organization=org, part_number="3001")
-    body = client.get(f"/listings/inventory/{item.pk}/").content.decode()
+    body = client.get(f"/inventory/{item.pk}/").content.decode()
     assert "Reserve" in body and "0 → 3" in body and "first seen" in body
-    unmatched = client.get("/listings/inventory/unmatched/").content.decode()
+    unmatched = client.get("/inventory/unmatched/").content.decode()
     assert "9999" in unmatched and "Z99" in unmatched and "3001" not in unmatched
 
 
@@ -64,11 +65,11 @@ def test_owner_adjusts_stock_on_the_item_page(client):
     org, _ = _shop()
     client.force_login(make_user("ada", org, role="owner"))
     item = InventoryItem.objects.get(organization=org, part_number="3023")
-    response = client.post(f"/listings/inventory/{item.pk}/adjust/", {"delta": "-4", "reason": "damaged"})
+    response = client.post(f"/inventory/{item.pk}/adjust/", {"delta": "-4", "reason": "damaged"})
     assert response.status_code == 302
     item.refresh_from_db()
     assert item.quantity_on_hand == 6
-    client.post(f"/listings/inventory/{item.pk}/adjust/", {"delta": "x", "reason": "typo"})
+    client.post(f"/inventory/{item.pk}/adjust/", {"delta": "x", "reason": "typo"})
     item.refresh_from_db()
     assert item.quantity_on_hand == 6
 
@@ -89,6 +90,38 @@ def test_pick_list_on_the_order_page_and_from_the_command(client):
 def test_owners_see_the_push_notification_addresses_members_do_not(client):
     org, connection = _shop()
     client.force_login(make_user("owner", org, role="owner"))
-    assert f"/webhooks/bricklink/{connection.webhook_token}/" in client.get("/listings/inventory/").content.decode()
+    assert f"/webhooks/bricklink/{connection.webhook_token}/" in client.get("/inventory/").content.decode()
     client.force_login(make_user("member", org, role="member"))
-    assert connection.webhook_token not in client.get("/listings/inventory/").content.decode()
+    assert connection.webhook_token not in client.get("/inventory/").content.decode()
+
+
+def test_the_top_navigation_leads_to_the_inventory_pages(client):
+    org, _ = _shop()
+    client.force_login(make_user("ada", org))
+    body = client.get(reverse("orders:order_list")).content.decode()
+    assert reverse("inventory:inventory_list") == "/inventory/"
+    assert '<a href="/inventory/">Inventory</a>' in body
+
+
+@pytest.mark.parametrize("old, new", [
+    ("/listings/inventory/", "/inventory/"),
+    ("/listings/inventory/?part=3001&drift=1", "/inventory/?part=3001&drift=1"),
+    ("/listings/inventory/unmatched/?page=2", "/inventory/unmatched/?page=2"),
+    ("/listings/inventory/42/", "/inventory/42/"),
+    ("/listings/inventory/42/?page=3", "/inventory/42/?page=3"),
+])
+def test_old_listings_inventory_addresses_redirect_permanently_with_their_query(client, old, new):
+    response = client.get(old)
+    assert response.status_code == 301
+    assert response["Location"] == new
+
+
+def test_an_adjust_posted_to_the_old_address_is_redirected_as_a_post_and_applied(client):
+    org, _ = _shop()
+    client.force_login(make_user("ada", org, role="owner"))
+    item = InventoryItem.objects.get(organization=org, part_number="3023")
+    response = client.post(f"/listings/inventory/{item.pk}/adjust/", {"delta": "-4", "reason": "damaged"})
+    assert response.status_code == 308 and response["Location"] == f"/inventory/{item.pk}/adjust/"
+    client.post(f"/listings/inventory/{item.pk}/adjust/", {"delta": "-4", "reason": "damaged"}, follow=True)
+    item.refresh_from_db()
+    assert item.quantity_on_hand == 6

@@ -7,9 +7,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from connections.models import Organization
-from listings.inventory_selectors import inventory_check
-from listings.inventory_services import inventory_adjust
-from listings.models import InventoryItem
+from inventory.models import InventoryItem
+from inventory.selectors import inventory_check
+from inventory.services import inventory_adjust
 
 
 class Command(BaseCommand):

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from listings.inventory_selectors import inventory_check
-from listings.inventory_services import inventory_upsert_lots
-from listings.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.selectors import inventory_check
+from inventory.services import inventory_upsert_lots
 from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from orders.services import brick_order_upsert_page
 from tests.factories import make_connection, make_organization

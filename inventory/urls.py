@@ -1,0 +1,13 @@
+from django.urls import path
+
+from inventory import views
+
+app_name = "inventory"
+
+# Mounted at /inventory/. The old /listings/inventory/ addresses redirect here (see marketsync/urls.py).
+urlpatterns = [
+    path("", views.inventory_list, name="inventory_list"),
+    path("unmatched/", views.unmatched_items, name="inventory_unmatched"),
+    path("<int:pk>/", views.inventory_item_detail, name="inventory_item"),
+    path("<int:pk>/adjust/", views.inventory_item_adjust, name="inventory_item_adjust"),
+]
