@@ -177,6 +177,11 @@ def _refresh_order(connection, http: httpx.Client, external_id: str) -> UpsertRe
     return order_upsert_page(connection=connection, records=[record])
 
 
+def _refresh_listing(connection, http: httpx.Client, external_id: str) -> UpsertResult:
+    client = marketplace_client(connection, http)
+    return _listing_upsert(connection=connection, records=[listing_record(client.listing_get(external_id))])
+
+
 def _refresh_shipment(kind: str):
     def refresh(connection, http: httpx.Client, external_id: str) -> UpsertResult:
         from backship.services import shipment_upsert_page
@@ -223,7 +228,7 @@ register(EntitySpec(
 ))
 register(EntitySpec(
     marketplace=Marketplace.BACKMARKET, entity=Entity.LISTINGS, adapter=ListingsAdapter, upsert_page=_listing_upsert,
-    mark_removed=_listing_mark_removed,
+    mark_removed=_listing_mark_removed, refresh_one=_refresh_listing,
 ))
 register(EntitySpec(
     marketplace=Marketplace.BACKMARKET, entity=Entity.DELIVERIES, adapter=ShipmentsAdapter, upsert_page=_shipment_upsert,
