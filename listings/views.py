@@ -6,8 +6,9 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from connections.models import Connection
@@ -151,3 +152,13 @@ def audit_log(request):
         qs = qs.filter(outcome=outcome)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "listings/audit_log.html", {"page": page, "outcome": outcome})
+
+
+def moved_to(name: str):
+    """A view for a URL that moved to ``name`` (same arguments): 308, so a POST is re-sent there with its body."""
+
+    def moved(request, **kwargs):
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(reverse(name, kwargs=kwargs) + (f"?{query}" if query else ""), preserve_request=True)
+
+    return moved

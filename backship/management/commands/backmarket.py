@@ -7,12 +7,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backship import services as order_services
 from connections.models import Connection
 from listings import services as listing_services
 from listings.models import BulkListingTask, Listing
 from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.sync.errors import MarketplaceError
+from marketsync.sync.writes import WriteRefused
+from orders import writes as order_services
 from orders.models import Order, OrderItem
 
 
@@ -59,7 +60,7 @@ class Command(BaseCommand):
         action = options["action"].replace("-", "_")
         try:
             getattr(self, action)(connection, options)
-        except (LocalValidationError, MarketplaceError) as exc:
+        except (LocalValidationError, MarketplaceError, WriteRefused) as exc:
             raise CommandError(str(exc)) from exc
 
     def _order(self, connection, external_id) -> Order:

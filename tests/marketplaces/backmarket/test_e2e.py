@@ -13,7 +13,6 @@ from celery.contrib.testing.worker import start_worker
 from django.db import connection as db
 
 from backship.models import Delivery, Return
-from backship.services import orderline_accept
 from conftest import require_server
 from connections.models import AuditEntry, EntitySync
 from listings.models import BulkListingTask, Listing
@@ -21,6 +20,7 @@ from listings.services import bulk_listing_submit
 from marketsync.celery import app
 from marketsync.sync.services import trigger_sync
 from orders.models import Order, OrderItem
+from orders.writes import orderline_accept
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
