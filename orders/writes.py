@@ -10,10 +10,12 @@ functions import the engine's write helper.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from marketsync.marketplaces.backmarket.client import BackMarketClient
 from marketsync.sync.writes import WriteRefused, marketplace_write, refuse_control_characters
 from orders.models import Order, OrderItem
 
@@ -43,8 +45,10 @@ def imei_error(imei: str) -> str:
     return ""
 
 
-def _backmarket_write(*, order: Order, action: str, target_type: str, target_id: str, summary: dict[str, Any], checks,
-                      send, user, actor: str, transport: httpx.BaseTransport | None) -> Order:
+def _backmarket_write(
+    *, order: Order, action: str, target_type: str, target_id: str, summary: dict[str, Any], checks: Callable[[], None],
+    send: Callable[[BackMarketClient], Any], user, actor: str, transport: httpx.BaseTransport | None,
+) -> Order:
     """One Back Market write about ``order``: ``checks()`` refuses what cannot be sent; the order is re-read after."""
 
     def validate() -> None:
