@@ -12,9 +12,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from connections.models import Connection
-from listings import selectors, services
-from marketsync.marketplaces.backmarket.client import LocalValidationError
-from marketsync.sync.errors import MarketplaceError
+from listings import selectors, writes
+from marketsync.sync.writes import WriteRefused
 
 CSV_MAX_BYTES = 20 * 1024 * 1024
 
@@ -85,9 +84,9 @@ def listing_detail(request, pk: int):
         if "comment" in changed:
             changed["comment"] = changed["comment"] or ""
         try:
-            services.listing_update(listing=listing, user=request.user, **changed)
-        except (LocalValidationError, MarketplaceError) as exc:
-            form.add_error(None, str(exc))
+            writes.listing_update(listing=listing, user=request.user, **changed)
+        except WriteRefused as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"Listing {listing.sku} updated at Back Market.")
             return redirect("listings:listing_detail", pk=listing.pk)
@@ -112,16 +111,17 @@ def bulk_upload(request):
                 form.add_error("encoding", f"The file is not {encoding}: {exc.reason} at byte {exc.start}.")
             else:
                 try:
-                    task = services.bulk_listing_submit(
+                    task = writes.bulk_listing_submit(
                         connection=form.cleaned_data["connection"], content=content, file_name=upload.name,
                         delimiter=form.cleaned_data["delimiter"], quotechar=form.cleaned_data["quotechar"],
                         encoding=encoding, user=request.user,
                     )
-                except services.CsvInvalid as exc:
-                    csv_errors = exc.errors
-                    form.add_error("file", f"The CSV has {len(exc.errors)} problem(s); nothing was sent.")
-                except (LocalValidationError, MarketplaceError) as exc:
-                    form.add_error(None, str(exc))
+                except WriteRefused as exc:
+                    if exc.errors:  # the CSV's own problems, by line
+                        csv_errors = exc.errors
+                        form.add_error("file", f"The CSV has {len(exc.errors)} problem(s); nothing was sent.")
+                    else:
+                        form.add_error(None, exc.message)
                 else:
                     messages.success(request, f"Sent {task.line_count} line(s); Back Market task {task.marketplace_task_id}.")
                     return redirect("listings:bulk_task_detail", pk=task.pk)

@@ -121,7 +121,7 @@ def marketplace_write(
 
     - ``summary``: what is audited (never a secret); ``validate()`` may return the summary of what will
       actually be sent instead (a listing update's normalised body).
-    - ``validate``: the caller's full local check; raises ``WriteRefused`` (or ``LocalValidationError``) to refuse.
+    - ``validate``: the caller's full local check; raises ``WriteRefused`` to refuse.
     - ``send(client)``: the call; its result is returned.
     - ``refresh``: ``(entity, external_id)`` of the record to re-read after a success.
     - ``identify(result)``: the target's id once the marketplace made it (a bulk task's id).

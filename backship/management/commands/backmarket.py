@@ -8,9 +8,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from connections.models import Connection
-from listings import services as listing_services
+from listings import writes as listing_services
 from listings.models import BulkListingTask, Listing
-from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.sync.errors import MarketplaceError
 from marketsync.sync.writes import WriteRefused
 from orders import writes as order_services
@@ -60,8 +59,8 @@ class Command(BaseCommand):
         action = options["action"].replace("-", "_")
         try:
             getattr(self, action)(connection, options)
-        except (LocalValidationError, MarketplaceError, WriteRefused) as exc:
-            raise CommandError(str(exc)) from exc
+        except WriteRefused as exc:
+            raise CommandError(exc.message) from exc
 
     def _order(self, connection, external_id) -> Order:
         order = Order.objects.filter(connection=connection, external_id=str(external_id)).first()
@@ -121,7 +120,9 @@ class Command(BaseCommand):
                 connection=connection, content=content, file_name=path.name, delimiter=options["delimiter"],
                 quotechar=options["quotechar"], encoding=options["encoding"], actor="command", enqueue=not options["wait"],
             )
-        except listing_services.CsvInvalid as exc:
+        except WriteRefused as exc:
+            if not exc.errors:
+                raise
             raise CommandError("The CSV was not sent:\n  " + "\n  ".join(exc.errors)) from exc
         self.stdout.write(f"Sent {task.line_count} line(s): Back Market task {task.marketplace_task_id}.")
         if not options["wait"]:
@@ -132,7 +133,10 @@ class Command(BaseCommand):
             if time.monotonic() > deadline:
                 raise CommandError(f"Task {task.marketplace_task_id} did not finish in time.")
             time.sleep(min(listing_services.bulk_poll_seconds(), 2.0) if task.polls else 0)
-            task = listing_services.bulk_listing_poll(task=task)
+            try:
+                task = listing_services.bulk_listing_poll(task=task)
+            except MarketplaceError as exc:  # a failed read of the task: it may still run at Back Market
+                raise CommandError(f"Task {task.marketplace_task_id}: {exc}; see the bulk task page later.") from exc
             self.stdout.write(f"  {task.get_status_display()} (poll {task.polls})")
         for result in task.results.all():
             self.stdout.write(f"  {result.sku}: {'ok' if result.success else result.message}")

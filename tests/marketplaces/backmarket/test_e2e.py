@@ -16,7 +16,7 @@ from backship.models import Delivery, Return
 from conftest import require_server
 from connections.models import AuditEntry, EntitySync
 from listings.models import BulkListingTask, Listing
-from listings.services import bulk_listing_submit
+from listings.writes import bulk_listing_submit
 from marketsync.celery import app
 from marketsync.sync.services import trigger_sync
 from orders.models import Order, OrderItem

@@ -6,9 +6,9 @@ from django.urls import reverse
 
 from connections.models import AuditEntry, EntitySync
 from listings.models import BulkListingTask, Listing
-from listings.services import listing_update
-from marketsync.marketplaces.backmarket.client import LocalValidationError
+from listings.writes import listing_update
 from marketsync.sync.runner import run_entity_sync
+from marketsync.sync.writes import WriteRefused
 from tests.factories import make_organization, make_user
 from tests.marketplaces.backmarket.fixtures import *  # noqa: F403  (the Back Market fixtures)
 
@@ -100,7 +100,7 @@ def test_bulk_upload_is_sent_followed_to_success_and_shows_results(
 
 def test_audit_log_page_lists_this_organizations_writes_only(client, owner, listings):
     listing = listings.first()
-    with pytest.raises(LocalValidationError):  # refused locally; the refusal is audited
+    with pytest.raises(WriteRefused):  # refused locally; the refusal is audited
         listing_update(listing=listing, price="abc", user=owner)
     client.force_login(owner)
     page = client.get(reverse("listings:bm_audit_log")).content.decode()
