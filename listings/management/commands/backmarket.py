@@ -1,4 +1,12 @@
-"""Back Market writes from the command line; each prints the outcome and fails with a non-zero exit."""
+"""``manage.py backmarket``: Back Market listing writes from the command line.
+
+    manage.py backmarket listing-update LISTING --connection ID [--price P] [--min-price M] [--quantity Q]
+                                        [--comment C] [--warranty W]
+    manage.py backmarket bulk-listings FILE.csv --connection ID [--delimiter ;] [--quotechar "'"] [--encoding E] [--wait]
+
+``orderline-identifiers``, ``ship`` and ``invoice`` are ``manage.py orders`` subcommands; they stay here too, for
+existing scripts, running the very same code. Each prints the outcome and exits non-zero on failure.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +15,19 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections.models import Connection
-from listings import writes as listing_services
+from listings import writes
 from listings.models import BulkListingTask, Listing
 from marketsync.sync.errors import MarketplaceError
 from marketsync.sync.writes import WriteRefused
-from orders import writes as order_services
-from orders.models import Order, OrderItem
+from orders.management.commands.orders import ORDER_WRITES, add_order_write_parsers, backmarket_connection, order_write_run
 
 
 class Command(BaseCommand):
-    help = "Back Market writes: orderline-identifiers, ship, invoice, listing-update, bulk-listings."
+    help = "Back Market writes: listing-update, bulk-listings (and orderline-identifiers, ship, invoice, as manage.py orders)."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        p = sub.add_parser("orderline-identifiers", help="Set the IMEI and/or serial number of an orderline.")
-        p.add_argument("orderline", help="Back Market orderline id")
-        p.add_argument("--connection", type=int, required=True)
-        p.add_argument("--imei", default="")
-        p.add_argument("--serial", default="")
-        p = sub.add_parser("ship", help="Mark an order shipped.")
-        p.add_argument("order", help="Back Market order id")
-        p.add_argument("--connection", type=int, required=True)
-        p.add_argument("--tracking-number", required=True)
-        p.add_argument("--tracking-url", default="")
-        p.add_argument("--shipper", default="")
-        p = sub.add_parser("invoice", help="Upload an order's invoice PDF.")
-        p.add_argument("order", help="Back Market order id")
-        p.add_argument("file", help="the PDF file")
-        p.add_argument("--connection", type=int, required=True)
+        add_order_write_parsers(sub)
         p = sub.add_parser("listing-update", help="Update one listing (price, quantity, ...).")
         p.add_argument("listing", help="listing UUID, legacy id or SKU")
         p.add_argument("--connection", type=int, required=True)
@@ -53,44 +45,14 @@ class Command(BaseCommand):
         p.add_argument("--wait", action="store_true", help="poll the task here until it ends")
 
     def handle(self, *args, **options):
-        connection = Connection.objects.filter(pk=options["connection"], marketplace="backmarket").select_related("organization").first()
-        if connection is None:
-            raise CommandError(f"No Back Market connection with id {options['connection']}.")
-        action = options["action"].replace("-", "_")
+        if options["action"] in ORDER_WRITES:
+            order_write_run(self, options)
+            return
+        connection = backmarket_connection(options["connection"])
         try:
-            getattr(self, action)(connection, options)
+            getattr(self, options["action"].replace("-", "_"))(connection, options)
         except WriteRefused as exc:
             raise CommandError(exc.message) from exc
-
-    def _order(self, connection, external_id) -> Order:
-        order = Order.objects.filter(connection=connection, external_id=str(external_id)).first()
-        if order is None:
-            raise CommandError(f"Order {external_id} is not stored for connection {connection.pk}; sync orders first.")
-        return order
-
-    def orderline_identifiers(self, connection, options):
-        item = OrderItem.objects.filter(connection=connection, external_id=str(options["orderline"])).select_related("order").first()
-        if item is None:
-            raise CommandError(f"Orderline {options['orderline']} is not stored for connection {connection.pk}; sync orders first.")
-        item = order_services.orderline_identifiers_set(item=item, imei=options["imei"], serial_number=options["serial"],
-                                                        actor="command")
-        self.stdout.write(f"Orderline {item.external_id}: IMEI {item.imei or '—'}, serial {item.serial_number or '—'}.")
-
-    def ship(self, connection, options):
-        order = order_services.order_ship(
-            order=self._order(connection, options["order"]), tracking_number=options["tracking_number"],
-            tracking_url=options["tracking_url"], shipper=options["shipper"], actor="command",
-        )
-        self.stdout.write(f"Order {order.external_id} shipped: state {order.marketplace_status}, tracking {order.tracking_number}.")
-
-    def invoice(self, connection, options):
-        path = Path(options["file"])
-        if not path.is_file():
-            raise CommandError(f"{path} is not a file.")
-        order = order_services.order_invoice_upload(
-            order=self._order(connection, options["order"]), filename=path.name, content=path.read_bytes(), actor="command",
-        )
-        self.stdout.write(f"Invoice {path.name} uploaded for order {order.external_id}.")
 
     def listing_update(self, connection, options):
         ref = options["listing"]
@@ -98,7 +60,7 @@ class Command(BaseCommand):
         listing = qs.filter(external_id=ref).first() or qs.filter(legacy_id=ref).first() or qs.filter(sku__iexact=ref).first()
         if listing is None:
             raise CommandError(f"Listing {ref} is not stored for connection {connection.pk}; sync listings first.")
-        listing = listing_services.listing_update(
+        listing = writes.listing_update(
             listing=listing, price=options["price"], min_price=options["min_price"], quantity=options["quantity"],
             comment=options["comment"], warranty_delay=options["warranty"], actor="command",
         )
@@ -116,7 +78,7 @@ class Command(BaseCommand):
         except (UnicodeDecodeError, LookupError) as exc:
             raise CommandError(f"{path} cannot be read as {options['encoding']}: {exc}") from exc
         try:
-            task = listing_services.bulk_listing_submit(
+            task = writes.bulk_listing_submit(
                 connection=connection, content=content, file_name=path.name, delimiter=options["delimiter"],
                 quotechar=options["quotechar"], encoding=options["encoding"], actor="command", enqueue=not options["wait"],
             )
@@ -128,13 +90,13 @@ class Command(BaseCommand):
         if not options["wait"]:
             self.stdout.write("A worker follows the task; see the bulk task page for its results.")
             return
-        deadline = time.monotonic() + listing_services.bulk_timeout().total_seconds()
+        deadline = time.monotonic() + writes.bulk_timeout().total_seconds()
         while task.status in (BulkListingTask.Status.SUBMITTED, BulkListingTask.Status.PENDING):
             if time.monotonic() > deadline:
                 raise CommandError(f"Task {task.marketplace_task_id} did not finish in time.")
-            time.sleep(min(listing_services.bulk_poll_seconds(), 2.0) if task.polls else 0)
+            time.sleep(min(writes.bulk_poll_seconds(), 2.0) if task.polls else 0)
             try:
-                task = listing_services.bulk_listing_poll(task=task)
+                task = writes.bulk_listing_poll(task=task)
             except MarketplaceError as exc:  # a failed read of the task: it may still run at Back Market
                 raise CommandError(f"Task {task.marketplace_task_id}: {exc}; see the bulk task page later.") from exc
             self.stdout.write(f"  {task.get_status_display()} (poll {task.polls})")
