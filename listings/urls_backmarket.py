@@ -8,7 +8,8 @@ urlpatterns = [
     path("<int:pk>/", views.listing_detail, name="listing_detail"),
     path("bulk/", views.bulk_upload, name="bulk_upload"),
     path("bulk/<int:pk>/", views.bulk_task_detail, name="bulk_task_detail"),
-    path("backmarket/audit/", views.audit_log, name="bm_audit_log"),
+    # The audit log moved next to the audit model; this address showed Back Market's changes.
+    path("backmarket/audit/", views.moved_to("connections:audit_log", marketplace="backmarket"), name="bm_audit_log"),
     # Back Market actions on an order moved to /orders/<id>/...: a 308 re-sends the POST there as it was.
     path("backmarket/orders/<int:pk>/lines/<int:item_id>/identifiers/", views.moved_to("orders:orderline_identifiers"),
          name="bm_orderline_identifiers"),

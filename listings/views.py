@@ -140,25 +140,17 @@ def bulk_task_detail(request, pk: int):
                                       "open": task.status in ("submitted", "pending")})
 
 
-@login_required
-def audit_log(request):
-    """Every write sent to Back Market for this organization (pages, admin, CLI, tasks)."""
-    from connections.models import AuditEntry
+def moved_to(name: str, **defaults: str):
+    """A view for a URL that moved to ``name`` (same arguments): 308, so a POST is re-sent there with its body.
 
-    organization = organization_or_404(request)
-    qs = AuditEntry.objects.filter(organization=organization, connection__marketplace="backmarket").select_related("user", "order")
-    outcome = request.GET.get("outcome", "")
-    if outcome in ("success", "failure", "pending"):
-        qs = qs.filter(outcome=outcome)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "listings/audit_log.html", {"page": page, "outcome": outcome})
-
-
-def moved_to(name: str):
-    """A view for a URL that moved to ``name`` (same arguments): 308, so a POST is re-sent there with its body."""
+    The query string goes along, with ``defaults`` for the parameters it does not set.
+    """
 
     def moved(request, **kwargs):
-        query = request.META.get("QUERY_STRING", "")
+        query = request.GET.copy()
+        for key, value in defaults.items():
+            query.setdefault(key, value)
+        query = query.urlencode()
         return HttpResponsePermanentRedirect(reverse(name, kwargs=kwargs) + (f"?{query}" if query else ""), preserve_request=True)
 
     return moved
