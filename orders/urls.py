@@ -12,8 +12,8 @@ urlpatterns = [
     path("<int:pk>/refresh/", views.order_refresh, name="order_refresh"),
     # Back Market actions on the order page (POST only).
     path("<int:pk>/lines/<int:item_id>/identifiers/", views.orderline_identifiers, name="orderline_identifiers"),
-    path("<int:pk>/lines/<int:item_id>/accept/", views.orderline_accept, name="orderline_accept"),
-    path("<int:pk>/lines/<int:item_id>/cancel/", views.orderline_cancel, name="orderline_cancel"),
+    path("<int:pk>/lines/<int:item_id>/accept/", views.orderline_decide, {"decision": "accept"}, name="orderline_accept"),
+    path("<int:pk>/lines/<int:item_id>/cancel/", views.orderline_decide, {"decision": "cancel"}, name="orderline_cancel"),
     path("<int:pk>/ship/", views.order_ship, name="order_ship"),
     path("<int:pk>/invoice/", views.order_invoice, name="order_invoice"),
 ]

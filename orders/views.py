@@ -226,28 +226,23 @@ def orderline_identifiers(request, pk: int, item_id: int):
     return _send(request, order, OrderlineIdentifiersForm(request.POST), write)
 
 
-@login_required
-@require_POST
-def orderline_accept(request, pk: int, item_id: int):
-    order = _backmarket_order(request, pk)
-    item = _order_item(request, order, item_id)
-
-    def write(data: dict) -> str:
-        writes.orderline_accept(item=item, user=request.user)
-        return f"Orderline {item.external_id} accepted."
-
-    return _send(request, order, forms.Form(request.POST), write)
+ORDERLINE_DECISIONS = {
+    "accept": (writes.orderline_accept, "accepted"),
+    "cancel": (writes.orderline_cancel, "cancelled"),
+}
 
 
 @login_required
 @require_POST
-def orderline_cancel(request, pk: int, item_id: int):
+def orderline_decide(request, pk: int, item_id: int, decision: str):
+    """Accept or cancel a paid orderline (``decision`` comes from the URL pattern)."""
     order = _backmarket_order(request, pk)
     item = _order_item(request, order, item_id)
+    write_decision, done = ORDERLINE_DECISIONS[decision]
 
     def write(data: dict) -> str:
-        writes.orderline_cancel(item=item, user=request.user)
-        return f"Orderline {item.external_id} cancelled."
+        write_decision(item=item, user=request.user)
+        return f"Orderline {item.external_id} {done}."
 
     return _send(request, order, forms.Form(request.POST), write)
 

@@ -4,31 +4,8 @@ import pytest
 from django.urls import reverse
 
 from backship.models import Delivery, Return
-from connections.models import EntitySync
-from marketsync.sync.runner import run_entity_sync
-from tests.factories import make_organization, make_user
-from tests.marketplaces.backmarket.helpers import bm_connection
 
 pytestmark = pytest.mark.django_db
-
-
-def sync_all(connection, transport, *entities):
-    for entity in entities:
-        outcome = run_entity_sync(EntitySync.objects.get(connection=connection, entity=entity).pk, transport=transport)
-        assert outcome.status == "ok", outcome.error
-
-
-@pytest.fixture
-def stored(connection, transport, media):
-    sync_all(connection, transport, "orders", "deliveries", "returns")
-    return connection
-
-
-@pytest.fixture
-def stranger(client):
-    other = make_organization("other", "Other Co")
-    bm_connection(other)
-    return make_user("stranger", other)
 
 
 def test_label_is_served_to_the_owning_organization_only(client, stored, owner, stranger):

@@ -12,30 +12,9 @@ from connections.models import AuditEntry, EntitySync
 from marketsync.simulator.backmarket import minimal_pdf
 from marketsync.sync.runner import run_entity_sync
 from orders.models import Order, OrderItem
-from tests.factories import make_organization, make_user
 from tests.marketplaces.backmarket.fixtures import *  # noqa: F403  (the Back Market fixtures)
-from tests.marketplaces.backmarket.helpers import bm_connection
 
 pytestmark = pytest.mark.django_db
-
-
-def sync_all(connection, transport, *entities):
-    for entity in entities:
-        outcome = run_entity_sync(EntitySync.objects.get(connection=connection, entity=entity).pk, transport=transport)
-        assert outcome.status == "ok", outcome.error
-
-
-@pytest.fixture
-def stored(connection, transport, media):
-    sync_all(connection, transport, "orders", "deliveries", "returns")
-    return connection
-
-
-@pytest.fixture
-def stranger(client):
-    other = make_organization("other", "Other Co")
-    bm_connection(other)
-    return make_user("stranger", other)
 
 
 @pytest.fixture
