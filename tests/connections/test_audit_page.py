@@ -94,3 +94,18 @@ def test_nav_listings_and_order_pages_link_to_it(client, owner, org, connection)
     assert f'href="{audit}?marketplace=backmarket"' in client.get(reverse("listings:listing_list")).content.decode()
     page = client.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
     assert f'href="{audit}?marketplace=backmarket"' in page
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["x|1", "2026-01-01T00:00:00+00:00|99999999999999999999999", "9999-12-31T23:59:59+14:00|-1", "2026-13-45T99:00:00|1",
+     "\x00|\x00", "|"],
+)
+def test_a_junk_cursor_starts_at_the_top_or_pages_on_without_an_error(client, owner, org, connection, raw):
+    import base64
+
+    entry(org, connection)
+    client.force_login(owner)
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    response = client.get(reverse("connections:audit_log"), {"after": cursor})
+    assert response.status_code == 200
