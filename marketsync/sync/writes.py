@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from django.db import transaction
 
 from connections.crypto import CredentialsUnreadable
 from connections.models import AuditEntry, Connection, EntitySync
@@ -154,7 +155,9 @@ def marketplace_write(
             audit(AuditEntry.Outcome.FAILURE, {**summary, "refused_locally": True},
                   "; ".join(refusal.errors[:20]) or refusal.message)
             raise refusal
-        entry = audit(AuditEntry.Outcome.PENDING, validated if validated is not None else summary)
+        # Committed before the call (durable: refused inside a caller's transaction, which could roll it back).
+        with transaction.atomic(durable=True):
+            entry = audit(AuditEntry.Outcome.PENDING, validated if validated is not None else summary)
         try:
             result = send(client)
         except MarketplaceError as exc:

@@ -185,3 +185,13 @@ def test_control_characters_are_refused_where_validated_and_never_reach_the_audi
         take_offline(listing, summary={"comment": "bad\x00comment", "k\x01": ["x\x00"]}, validate=validate, transport=transport)
     entry = AuditEntry.objects.get()
     assert entry.request_summary == {"comment": "badcomment", "k": ["x"], "refused_locally": True}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_intent_is_committed_so_a_write_inside_a_callers_transaction_is_refused(connection, transport):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        marketplace_write(connection=connection, action="listing_update", target_type="listing", target_id="x", summary={},
+                          send=lambda client: client.listing_update("x", {"quantity": 0}), transport=transport)
+    assert transport.requests == []
