@@ -31,7 +31,8 @@ class LifecycleError(ValueError):
     """Input a lifecycle service refuses; the message says what was wrong (and never holds a secret)."""
 
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters other than tab and line breaks: PostgreSQL refuses NUL, and none belongs in what a merchant types.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def printable(value: Any) -> Any:
@@ -40,7 +41,7 @@ def printable(value: Any) -> Any:
     PostgreSQL refuses ``\\u0000`` in ``jsonb`` and NUL in ``text``: what a user typed is audited as it can be stored.
     """
     if isinstance(value, str):
-        return _CONTROL_CHARACTERS.sub("", value)
+        return CONTROL_CHARACTERS.sub("", value)
     if isinstance(value, dict):
         return {printable(str(k)): printable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -23,12 +23,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from connections.models import AuditEntry, Connection
-from connections.services import audit_record
+from connections.services import audit_record, printable
 from listings.models import BulkListingResult, BulkListingTask, Listing
 from marketsync.sync.clients import marketplace_client
 from marketsync.sync.http import build_http_client
 from marketsync.sync.upsert import bulk_upsert
-from marketsync.sync.writes import CONTROL_CHARACTERS, WriteRefused, marketplace_write, refuse_control_characters
+from marketsync.sync.writes import WriteRefused, marketplace_write, refuse_control_characters
 
 COMMENT_MAX = 500
 CSV_MAX_LINES = 15_000
@@ -222,7 +222,7 @@ def bulk_listing_submit(
     encoding: str = "utf-8", user=None, actor: str = "", transport: httpx.BaseTransport | None = None, enqueue: bool = True,
 ) -> BulkListingTask:
     """Validate a CSV locally, send it to Back Market, and start following its task."""
-    file_name = CONTROL_CHARACTERS.sub("", file_name)[:255]
+    file_name = printable(file_name)[:255]
     check = bulk_csv_check(content=content, delimiter=delimiter, quotechar=quotechar)
     if encoding.lower() not in CSV_ALLOWED_ENCODINGS:
         check.errors.insert(0, f"Unsupported encoding {encoding!r}.")

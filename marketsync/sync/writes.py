@@ -20,7 +20,6 @@ merchant (the marketplace's own words for a refused request, never a credential)
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,7 +28,7 @@ from django.db import transaction
 
 from connections.crypto import CredentialsUnreadable
 from connections.models import AuditEntry, Connection, EntitySync
-from connections.services import audit_outcome_record, audit_record
+from connections.services import CONTROL_CHARACTERS, audit_outcome_record, audit_record
 from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.sync.clients import MarketplaceClient, marketplace_client
 from marketsync.sync.errors import AuthError, InvalidRequest, MarketplaceError, NotFound, RateLimited, TransientError
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class WriteRefused(Exception):
