@@ -1,30 +1,20 @@
-"""BackShip storage, and the writes to Back Market about an order.
+"""BackShip storage: Back Market deliveries and returns, linked to their orders, and their label files.
 
-Writes (IMEI/serial, accept, cancel, ship, invoice) validate locally first,
-send through the Back Market client, record an audit row whatever happens,
-and on success re-read the order so the local copy matches Back Market.
-Pages, admin and the ``backmarket`` command all call these functions.
+The writes about an order (IMEI/serial, accept, cancel, ship, invoice) are in ``orders/writes.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import httpx
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import F
 from django.utils import timezone
 
 from backship.models import Delivery, Return, label_upload_to
-from connections.models import AuditEntry, Connection
-from connections.services import audit_record
-from marketsync.marketplaces.backmarket.client import BackMarketClient, LocalValidationError
+from connections.models import Connection
 from marketsync.marketplaces.backmarket.mapping import ShipmentRecord
-from marketsync.sync.clients import marketplace_client
-from marketsync.sync.errors import MarketplaceError
-from marketsync.sync.http import build_http_client
 from marketsync.sync.upsert import UpsertResult, bulk_upsert
 from orders.models import Order, OrderItem
 
@@ -32,9 +22,6 @@ SHIPMENT_FIELDS = [
     "order", "order_external_id", "carrier_id", "carrier_name", "reference_number", "tracking_number", "tracking_url",
     "hub_scanned", "invoiced_price", "invoiced_currency", "created_at", "pickup_at", "delivered_at", "label_url", "raw",
 ]
-IMEI_LENGTH = 15
-SERIAL_MAX = 50
-CLOSED_LINE_STATES = {"4", "5", "6", "7"}
 
 
 # ------------------------------------------------------------------ storage (sync)
@@ -112,215 +99,3 @@ def shipment_link_orders(*, connection: Connection, order_external_ids: list[str
                 row.save(update_fields=["order"])
                 row.items.add(*[lines[line] for line in row.orderline_ids if line in lines])
     return linked
-
-
-# ------------------------------------------------------------------ writes
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value * 2 > 9 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def imei_error(imei: str) -> str:
-    if len(imei) != IMEI_LENGTH or not imei.isdigit():
-        return f"IMEI must be exactly {IMEI_LENGTH} digits (got {len(imei)} characters)."
-    if not luhn_valid(imei):
-        return "IMEI check digit is wrong (Luhn): check the number."
-    return ""
-
-
-def _actor(user, actor: str) -> str:
-    return actor or ("" if user is not None and getattr(user, "is_authenticated", False) else "system")
-
-
-def _run_write(
-    *,
-    connection: Connection,
-    action: str,
-    target_type: str,
-    target_id: str,
-    summary: dict,
-    call: Callable[[BackMarketClient], Any],
-    after: Callable[[BackMarketClient, Any], Any] | None = None,
-    order: Order | None = None,
-    user=None,
-    actor: str = "",
-    transport: httpx.BaseTransport | None = None,
-) -> Any:
-    """Send one write, audit it, then refresh the local copy (``after``)."""
-    organization = connection.organization
-    with build_http_client(transport=transport) as http:
-        client = marketplace_client(connection, http)
-        try:
-            result = call(client)
-        except MarketplaceError as exc:
-            audit_record(
-                organization=organization, connection=connection, user=user, actor=_actor(user, actor), action=action,
-                target_type=target_type, target_id=target_id, order=order, request_summary=summary,
-                outcome=AuditEntry.Outcome.FAILURE, error=str(exc),
-            )
-            raise
-        audit_record(
-            organization=organization, connection=connection, user=user, actor=_actor(user, actor), action=action,
-            target_type=target_type, target_id=target_id, order=order, request_summary=summary,
-            outcome=AuditEntry.Outcome.SUCCESS,
-        )
-        if after is None:
-            return result
-        try:
-            return after(client, result)
-        except MarketplaceError:
-            # The write happened; a failed re-read is caught up by the next sync.
-            return result
-
-
-def _refuse(*, connection: Connection, action: str, target_type: str, target_id: str, summary: dict, message: str,
-            order: Order | None, user, actor: str) -> None:
-    audit_record(
-        organization=connection.organization, connection=connection, user=user, actor=_actor(user, actor), action=action,
-        target_type=target_type, target_id=target_id, order=order, request_summary={**summary, "refused_locally": True},
-        outcome=AuditEntry.Outcome.FAILURE, error=message,
-    )
-    raise LocalValidationError(message)
-
-
-def order_refresh_with_client(*, client: BackMarketClient, order: Order) -> Order:
-    """Re-read one order (and its BackShip deliveries) from Back Market and store it."""
-    from marketsync.sync.refresh import record_refresh
-
-    record_refresh(connection=order.connection, entity="orders", external_id=order.external_id, http=client.http.http)
-    return Order.objects.get(pk=order.pk)
-
-
-def _check_backmarket(order: Order) -> None:
-    if order.marketplace != "backmarket":
-        raise LocalValidationError(f"Order {order.external_id} is not a Back Market order.")
-
-
-def orderline_identifiers_set(
-    *, item: OrderItem, imei: str = "", serial_number: str = "", user=None, actor: str = "",
-    transport: httpx.BaseTransport | None = None,
-) -> OrderItem:
-    """Set the IMEI and/or serial number of an orderline (write-once at Back Market)."""
-    order = item.order
-    _check_backmarket(order)
-    connection = order.connection
-    imei, serial_number = (imei or "").strip(), (serial_number or "").strip()
-    summary = {"orderline": item.external_id, "imei": imei, "serial_number": serial_number}
-    refuse = dict(connection=connection, action="orderline_identifiers", target_type="orderline", target_id=item.external_id,
-                  summary=summary, order=order, user=user, actor=actor)
-    if not imei and not serial_number:
-        _refuse(message="Give an IMEI or a serial number.", **refuse)
-    if imei and item.imei:
-        _refuse(message=f"Orderline {item.external_id} already has IMEI {item.imei}; Back Market cannot correct it.", **refuse)
-    if serial_number and item.serial_number:
-        _refuse(message=f"Orderline {item.external_id} already has a serial number; Back Market cannot correct it.", **refuse)
-    if imei and imei_error(imei):
-        _refuse(message=imei_error(imei), **refuse)
-    if len(serial_number) > SERIAL_MAX:
-        _refuse(message=f"Serial number must be at most {SERIAL_MAX} characters (got {len(serial_number)}).", **refuse)
-    _run_write(
-        connection=connection, action="orderline_identifiers", target_type="orderline", target_id=item.external_id,
-        summary=summary, order=order, user=user, actor=actor, transport=transport,
-        call=lambda client: client.orderline_identifiers(item.external_id, imei=imei, serial_number=serial_number),
-        after=lambda client, _: order_refresh_with_client(client=client, order=order),
-    )
-    return OrderItem.objects.get(pk=item.pk)
-
-
-def _orderline_state_change(*, item: OrderItem, new_state: int, action: str, allowed_from: set[str], user, actor: str,
-                            transport) -> Order:
-    order = item.order
-    _check_backmarket(order)
-    connection = order.connection
-    summary = {"order_id": order.external_id, "orderline": item.external_id, "sku": item.sku, "new_state": new_state}
-    if item.marketplace_status not in allowed_from:
-        _refuse(
-            connection=connection, action=action, target_type="orderline", target_id=item.external_id, summary=summary,
-            order=order, user=user, actor=actor,
-            message=(f"Orderline {item.external_id} is in state {item.marketplace_status} "
-                     f"({item.details.get('state_label', '')}); it can be {action.split('_')[-1]}ed only from state "
-                     f"{' or '.join(sorted(allowed_from))}."),
-        )
-    return _run_write(
-        connection=connection, action=action, target_type="orderline", target_id=item.external_id, summary=summary,
-        order=order, user=user, actor=actor, transport=transport,
-        call=lambda client: client.order_update(order.external_id, {"new_state": new_state, "sku": item.sku}),
-        after=lambda client, _: order_refresh_with_client(client=client, order=order),
-    )
-
-
-def orderline_accept(*, item: OrderItem, user=None, actor: str = "", transport: httpx.BaseTransport | None = None) -> Order:
-    """Accept a paid orderline (1 → 2). For a BackShip order this creates the label."""
-    return _orderline_state_change(item=item, new_state=2, action="orderline_accept", allowed_from={"1"}, user=user,
-                                   actor=actor, transport=transport)
-
-
-def orderline_cancel(*, item: OrderItem, user=None, actor: str = "", transport: httpx.BaseTransport | None = None) -> Order:
-    """Cancel (refuse) a paid orderline (1 → 4)."""
-    return _orderline_state_change(item=item, new_state=4, action="orderline_cancel", allowed_from={"1"}, user=user,
-                                   actor=actor, transport=transport)
-
-
-def order_ship(
-    *, order: Order, tracking_number: str, tracking_url: str = "", shipper: str = "", user=None, actor: str = "",
-    transport: httpx.BaseTransport | None = None,
-) -> Order:
-    """Mark every accepted line shipped (2 → 3) with the tracking number, URL and shipper."""
-    _check_backmarket(order)
-    connection = order.connection
-    tracking_number, tracking_url, shipper = (tracking_number or "").strip(), (tracking_url or "").strip(), (shipper or "").strip()
-    summary = {"order_id": order.external_id, "tracking_number": tracking_number, "tracking_url": tracking_url, "shipper": shipper}
-    refuse = dict(connection=connection, action="order_ship", target_type="order", target_id=order.external_id,
-                  summary=summary, order=order, user=user, actor=actor)
-    if not tracking_number:
-        _refuse(message="A tracking number is required to ship.", **refuse)
-    if len(tracking_number) > 200 or len(shipper) > 200:
-        _refuse(message="Tracking number and shipper must be at most 200 characters.", **refuse)
-    if len(tracking_url) > 300 or (tracking_url and not tracking_url.startswith(("http://", "https://"))):
-        _refuse(message="Tracking URL must be an http(s) URL of at most 300 characters.", **refuse)
-    states = list(order.items.values_list("external_id", "marketplace_status"))
-    active = [(line, state) for line, state in states if state not in CLOSED_LINE_STATES]
-    blocked = [f"{line} (state {state})" for line, state in active if state != "2"]
-    if not active or blocked:
-        _refuse(message=(f"Order {order.external_id} cannot be shipped: every orderline must be accepted first; "
-                         f"not accepted: {', '.join(blocked) or 'no open line'}."), **refuse)
-    body = {"new_state": 3, "tracking_number": tracking_number}
-    if tracking_url:
-        body["tracking_url"] = tracking_url
-    if shipper:
-        body["shipper"] = shipper
-    return _run_write(
-        connection=connection, action="order_ship", target_type="order", target_id=order.external_id, summary=summary,
-        order=order, user=user, actor=actor, transport=transport,
-        call=lambda client: client.order_update(order.external_id, body),
-        after=lambda client, _: order_refresh_with_client(client=client, order=order),
-    )
-
-
-def order_invoice_upload(
-    *, order: Order, filename: str, content: bytes, user=None, actor: str = "", transport: httpx.BaseTransport | None = None,
-) -> Order:
-    """Upload the invoice PDF of an order (multipart field ``invoice``)."""
-    _check_backmarket(order)
-    connection = order.connection
-    filename = (filename or "invoice.pdf").rsplit("/", 1)[-1]
-    summary = {"order_id": order.external_id, "file_name": filename, "bytes": len(content or b"")}
-    refuse = dict(connection=connection, action="order_invoice", target_type="order", target_id=order.external_id,
-                  summary=summary, order=order, user=user, actor=actor)
-    if not content:
-        _refuse(message="The invoice file is empty.", **refuse)
-    if not content.startswith(b"%PDF-") or b"%%EOF" not in content[-1024:]:
-        _refuse(message=f"{filename} is not a PDF file.", **refuse)
-    if len(content) > 10 * 1024 * 1024:
-        _refuse(message="The invoice is larger than 10 MB.", **refuse)
-    return _run_write(
-        connection=connection, action="order_invoice", target_type="order", target_id=order.external_id, summary=summary,
-        order=order, user=user, actor=actor, transport=transport,
-        call=lambda client: client.invoice_upload(order.external_id, filename=filename, content=content),
-        after=lambda client, _: order_refresh_with_client(client=client, order=order),
-    )

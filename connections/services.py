@@ -7,6 +7,7 @@ wrong and never contains a credential; nothing stored changes when it is raised.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,33 @@ class LifecycleError(ValueError):
     """Input a lifecycle service refuses; the message says what was wrong (and never holds a secret)."""
 
 
+# Control characters other than tab and line breaks: PostgreSQL refuses NUL, and none belongs in what a merchant types.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def printable(value: Any) -> Any:
+    """``value`` with control characters (other than tab and line breaks) removed from every string in it.
+
+    PostgreSQL refuses ``\\u0000`` in ``jsonb`` and NUL in ``text``: what a user typed is audited as it can be stored.
+    """
+    if isinstance(value, str):
+        return CONTROL_CHARACTERS.sub("", value)
+    if isinstance(value, dict):
+        return {printable(str(k)): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
+
+
+def _connection_secrets(connection: Connection | None) -> tuple[str, ...]:
+    if connection is None or not connection.has_credentials:
+        return ()
+    try:
+        return tuple(connection.credentials.values())
+    except Exception:  # unreadable credentials must not stop the audit row
+        return ()
+
+
 def audit_record(
     *,
     organization: Organization,
@@ -46,12 +74,6 @@ def audit_record(
 ) -> AuditEntry:
     """Record one write (to a marketplace or to local stock). Summaries must not carry secrets;
     the error is redacted against the connection's credentials all the same."""
-    secrets: tuple[str, ...] = ()
-    if connection is not None and connection.has_credentials:
-        try:
-            secrets = tuple(connection.credentials.values())
-        except Exception:  # unreadable credentials must not stop the audit row
-            secrets = ()
     return AuditEntry.objects.create(
         organization=organization,
         connection=connection,
@@ -59,12 +81,24 @@ def audit_record(
         actor=actor or (user.get_username() if user is not None and getattr(user, "is_authenticated", False) else "system"),
         action=action,
         target_type=target_type,
-        target_id=str(target_id),
+        target_id=printable(str(target_id))[:100],
         order=order,
-        request_summary=request_summary or {},
+        request_summary=printable(request_summary or {}),
         outcome=outcome,
-        error=redact(error, secrets),
+        error=printable(redact(error, _connection_secrets(connection))),
     )
+
+
+def audit_outcome_record(*, entry: AuditEntry, outcome: str, error: str = "", target_id: str | None = None) -> AuditEntry:
+    """Record how a write announced by ``audit_record`` (outcome pending) ended, on that same row."""
+    entry.outcome = outcome
+    entry.error = printable(redact(error, _connection_secrets(entry.connection)))
+    fields = ["outcome", "error"]
+    if target_id is not None:
+        entry.target_id = printable(str(target_id))[:100]
+        fields.append("target_id")
+    entry.save(update_fields=fields)
+    return entry
 
 
 # --- organizations ---------------------------------------------------------------------------------------

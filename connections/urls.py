@@ -7,6 +7,7 @@ app_name = "connections"
 urlpatterns = [
     path("switch-organization/", views.organization_switch, name="organization_switch"),
     path("", views.connection_list, name="connection_list"),
+    path("audit/", views.audit_log, name="audit_log"),
     path("new/", views.connection_create, name="connection_create"),
     path("new/<str:marketplace>/", views.connection_create_form, name="connection_create_form"),
     path("<int:pk>/rotate/", views.connection_rotate, name="connection_rotate"),

@@ -1,6 +1,6 @@
-"""The workspace's connection pages: sync health for everyone, connection management for owners.
+"""The workspace's connection pages: sync health and the audit log for everyone, connection management for owners.
 
-Thin doors onto ``connections.services`` (the same functions the admin and the CLI use),
+Thin doors onto ``connections.services`` (the same functions the admin and the CLI use), ``connections.selectors``,
 ``connections.health`` and ``marketsync.sync.services.trigger_sync``. Another organization's connection is
 a 404; a member (not an owner) who tries to manage one gets a 403.
 """
@@ -21,8 +21,8 @@ from connections.forms import CredentialsForm
 from connections.health import sync_health_list
 from connections.middleware import SESSION_KEY
 from connections.models import Connection
-from connections.selectors import organization_list_for_user
-from connections.web_forms import ConnectionCreateForm, DeleteConnectionForm, DisconnectForm
+from connections.selectors import audit_entry_page, organization_list_for_user
+from connections.web_forms import AuditFilterForm, ConnectionCreateForm, DeleteConnectionForm, DisconnectForm
 from marketsync.marketplaces import SUPPORTED_ENTITIES, Marketplace
 
 
@@ -206,3 +206,16 @@ def entity_sync_toggle(request, pk: int, entity: str):
         state = "on" if enable else "off"
         messages.success(request, f"{connection.marketplace_label} {entity.replace('_', ' ')} sync switched {state}.")
     return redirect("connections:connection_list")
+
+
+@login_required
+@require_GET
+def audit_log(request):
+    """Every change sent to a marketplace (or to local stock) for this organization: pages, admin, CLI and tasks."""
+    organization = _organization_or_404(request)
+    form = AuditFilterForm(request.GET or None)
+    after = request.GET.get("after", "")
+    page = audit_entry_page(organization=organization, after=after, **form.filters())
+    query = request.GET.copy()
+    query.pop("after", None)
+    return render(request, "connections/audit_log.html", {"form": form, "page": page, "query": query.urlencode(), "after": after})

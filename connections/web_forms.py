@@ -7,7 +7,7 @@ from __future__ import annotations
 from django import forms
 
 from connections.forms import CredentialsForm
-from connections.models import Connection
+from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection
 from connections.services import BACKMARKET_PLATFORMS
 from marketsync.marketplaces import Marketplace
 
@@ -47,3 +47,17 @@ class DeleteConnectionForm(forms.Form):
         if value.casefold() != self.connection.marketplace_label.casefold():
             raise forms.ValidationError(f"Type “{self.connection.marketplace_label}” exactly to delete this connection.")
         return value
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters (a GET form); an invalid value is shown beside its field and ignored."""
+
+    marketplace = forms.ChoiceField(label="Marketplace", required=False, choices=[("", "All marketplaces"), *MARKETPLACE_CHOICES])
+    outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any outcome"), *AuditEntry.Outcome.choices])
+
+    def filters(self) -> dict[str, str]:
+        """The filters given and valid; "" for the others."""
+        if not self.is_bound:
+            return dict.fromkeys(self.fields, "")
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) or "" for name in self.fields}

@@ -1,11 +1,12 @@
-"""Admin for Back Market listings and bulk tasks. Writes go through the services."""
+"""Admin for Back Market listings and bulk tasks. Writes go through ``listings.writes``, re-reads through ``record_refresh``."""
 
 from django.contrib import admin, messages
 
-from listings import services
+from listings import writes
 from listings.models import BulkListingResult, BulkListingTask, Listing
-from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.sync.errors import MarketplaceError
+from marketsync.sync.refresh import record_refresh
+from marketsync.sync.writes import WriteRefused
 
 
 @admin.register(Listing)
@@ -23,9 +24,9 @@ class ListingAdmin(admin.ModelAdmin):
     def take_offline(self, request, queryset):
         for listing in queryset.select_related("connection"):
             try:
-                services.listing_update(listing=listing, quantity=0, user=request.user, actor="admin")
-            except (LocalValidationError, MarketplaceError) as exc:
-                self.message_user(request, f"{listing.sku}: {exc}", messages.ERROR)
+                writes.listing_update(listing=listing, quantity=0, user=request.user, actor="admin")
+            except WriteRefused as exc:
+                self.message_user(request, f"{listing.sku}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, f"{listing.sku}: offline.")
 
@@ -33,7 +34,7 @@ class ListingAdmin(admin.ModelAdmin):
     def refresh_from_back_market(self, request, queryset):
         for listing in queryset.select_related("connection"):
             try:
-                services.listing_refresh(listing=listing)
+                record_refresh(connection=listing.connection, entity="listings", external_id=listing.external_id)
             except MarketplaceError as exc:
                 self.message_user(request, f"{listing.sku}: {exc}", messages.ERROR)
 

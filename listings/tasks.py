@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from listings.models import BulkListingTask
-from listings.services import bulk_listing_poll, bulk_poll_seconds
+from listings.writes import bulk_listing_poll, bulk_poll_seconds
 from marketsync.sync.errors import AuthError, MarketplaceError
 
 logger = logging.getLogger(__name__)

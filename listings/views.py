@@ -6,14 +6,14 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from connections.models import Connection
-from listings import selectors, services
-from marketsync.marketplaces.backmarket.client import LocalValidationError
-from marketsync.sync.errors import MarketplaceError
+from listings import selectors, writes
+from marketsync.sync.writes import WriteRefused
 
 CSV_MAX_BYTES = 20 * 1024 * 1024
 
@@ -84,9 +84,9 @@ def listing_detail(request, pk: int):
         if "comment" in changed:
             changed["comment"] = changed["comment"] or ""
         try:
-            services.listing_update(listing=listing, user=request.user, **changed)
-        except (LocalValidationError, MarketplaceError) as exc:
-            form.add_error(None, str(exc))
+            writes.listing_update(listing=listing, user=request.user, **changed)
+        except WriteRefused as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"Listing {listing.sku} updated at Back Market.")
             return redirect("listings:listing_detail", pk=listing.pk)
@@ -111,16 +111,17 @@ def bulk_upload(request):
                 form.add_error("encoding", f"The file is not {encoding}: {exc.reason} at byte {exc.start}.")
             else:
                 try:
-                    task = services.bulk_listing_submit(
+                    task = writes.bulk_listing_submit(
                         connection=form.cleaned_data["connection"], content=content, file_name=upload.name,
                         delimiter=form.cleaned_data["delimiter"], quotechar=form.cleaned_data["quotechar"],
                         encoding=encoding, user=request.user,
                     )
-                except services.CsvInvalid as exc:
-                    csv_errors = exc.errors
-                    form.add_error("file", f"The CSV has {len(exc.errors)} problem(s); nothing was sent.")
-                except (LocalValidationError, MarketplaceError) as exc:
-                    form.add_error(None, str(exc))
+                except WriteRefused as exc:
+                    if exc.errors:  # the CSV's own problems, by line
+                        csv_errors = exc.errors
+                        form.add_error("file", f"The CSV has {len(exc.errors)} problem(s); nothing was sent.")
+                    else:
+                        form.add_error(None, exc.message)
                 else:
                     messages.success(request, f"Sent {task.line_count} line(s); Back Market task {task.marketplace_task_id}.")
                     return redirect("listings:bulk_task_detail", pk=task.pk)
@@ -139,15 +140,17 @@ def bulk_task_detail(request, pk: int):
                                       "open": task.status in ("submitted", "pending")})
 
 
-@login_required
-def audit_log(request):
-    """Every write sent to Back Market for this organization (pages, admin, CLI, tasks)."""
-    from connections.models import AuditEntry
+def moved_to(name: str, **defaults: str):
+    """A view for a URL that moved to ``name`` (same arguments): 308, so a POST is re-sent there with its body.
 
-    organization = organization_or_404(request)
-    qs = AuditEntry.objects.filter(organization=organization, connection__marketplace="backmarket").select_related("user", "order")
-    outcome = request.GET.get("outcome", "")
-    if outcome in ("success", "failure", "pending"):
-        qs = qs.filter(outcome=outcome)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "listings/audit_log.html", {"page": page, "outcome": outcome})
+    The query string goes along, with ``defaults`` for the parameters it does not set.
+    """
+
+    def moved(request, **kwargs):
+        query = request.GET.copy()
+        for key, value in defaults.items():
+            query.setdefault(key, value)
+        query = query.urlencode()
+        return HttpResponsePermanentRedirect(reverse(name, kwargs=kwargs) + (f"?{query}" if query else ""), preserve_request=True)
+
+    return moved

@@ -5,6 +5,7 @@ from django import forms
 from connections.models import MARKETPLACE_CHOICES, Connection, Organization
 from marketsync.sync.records import UnifiedStatus
 from orders.selectors import STATUS_TABS, OrderFilters
+from orders.writes import INVOICE_MAX_BYTES
 
 SORT_CHOICES = [("newest", "Newest first"), ("oldest", "Oldest first")]
 
@@ -55,3 +56,28 @@ class OrderFilterForm(forms.Form):
             q=(data.get("q") or "").strip(),
             oldest_first=data.get("sort") == "oldest",
         )
+
+
+# --- Back Market actions on the order page: parsed here, checked in full by ``orders.writes`` (one check for
+# pages, admin and CLI), so these forms set no limits of their own.
+
+
+class OrderlineIdentifiersForm(forms.Form):
+    imei = forms.CharField(label="IMEI", required=False)
+    serial_number = forms.CharField(label="Serial number", required=False)
+
+
+class OrderShipForm(forms.Form):
+    tracking_number = forms.CharField(label="Tracking number", required=False)
+    tracking_url = forms.CharField(label="Tracking URL", required=False)
+    shipper = forms.CharField(label="Shipper", required=False)
+
+
+class OrderInvoiceForm(forms.Form):
+    invoice = forms.FileField(label="Invoice (PDF)", error_messages={"required": "Choose the invoice PDF to upload."})
+
+    def clean_invoice(self):
+        upload = self.cleaned_data["invoice"]
+        if upload.size > INVOICE_MAX_BYTES:  # refused before it is read into memory
+            raise forms.ValidationError("The invoice is larger than 10 MB.")
+        return upload

@@ -1,10 +1,15 @@
-"""The order book, its live cue, the CSV export and the order page: thin doors onto ``orders.selectors``."""
+"""The order book, its live cue, the CSV export, the order page and its Back Market actions.
+
+Thin doors onto ``orders.selectors`` and ``orders.writes``.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,9 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 from connections.models import Connection
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.sync.records import UnifiedStatus
-from orders import selectors
+from marketsync.sync.writes import WriteRefused
+from orders import selectors, writes
 from orders.export import csv_stream
-from orders.forms import OrderFilterForm
+from orders.forms import OrderFilterForm, OrderInvoiceForm, OrderlineIdentifiersForm, OrderShipForm
+from orders.models import Order, OrderItem
 from orders.selectors import STATUS_TABS
 
 POLL_SECONDS = 15  # the live cue polls this often; settings.ORDER_POLL_SECONDS overrides it
@@ -171,3 +178,95 @@ def order_refresh(request, pk: int):
     transaction.on_commit(partial(refresh_record_task.delay, order.connection_id, Entity.ORDERS.value, order.external_id))
     messages.success(request, f"Refresh of order {order.external_id} requested: the page shows the new copy in a few seconds.")
     return redirect("orders:order_detail", pk=order.pk)
+
+
+# --- Back Market actions on the order page ---------------------------------------------------------------------
+
+
+def _backmarket_order(request, pk: int) -> Order:
+    organization = _organization(request)
+    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    if order is None or order.marketplace != Marketplace.BACKMARKET:
+        raise Http404("No such order.")
+    return order
+
+
+def _order_item(request, order: Order, item_id: int) -> OrderItem:
+    item = selectors.order_item_get(organization=request.organization, pk=item_id)
+    if item is None or item.order_id != order.pk:
+        raise Http404("No such orderline.")
+    return item
+
+
+def _send(request, order: Order, form: forms.Form, write: Callable[[dict], str]):
+    """Parse ``form``, run ``write(cleaned_data)`` (it returns the success message); report, and back to the order."""
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("orders:order_detail", pk=order.pk)
+    try:
+        done = write(form.cleaned_data)
+    except WriteRefused as exc:
+        messages.error(request, f"Not sent: {exc.message}" if exc.refused_locally else exc.message)
+    else:
+        messages.success(request, done)
+    return redirect("orders:order_detail", pk=order.pk)
+
+
+@login_required
+@require_POST
+def orderline_identifiers(request, pk: int, item_id: int):
+    order = _backmarket_order(request, pk)
+    item = _order_item(request, order, item_id)
+
+    def write(data: dict) -> str:
+        writes.orderline_identifiers_set(item=item, imei=data["imei"], serial_number=data["serial_number"], user=request.user)
+        return f"Identifiers saved on orderline {item.external_id}."
+
+    return _send(request, order, OrderlineIdentifiersForm(request.POST), write)
+
+
+ORDERLINE_DECISIONS = {
+    "accept": (writes.orderline_accept, "accepted"),
+    "cancel": (writes.orderline_cancel, "cancelled"),
+}
+
+
+@login_required
+@require_POST
+def orderline_decide(request, pk: int, item_id: int, decision: str):
+    """Accept or cancel a paid orderline (``decision`` comes from the URL pattern)."""
+    order = _backmarket_order(request, pk)
+    item = _order_item(request, order, item_id)
+    write_decision, done = ORDERLINE_DECISIONS[decision]
+
+    def write(data: dict) -> str:
+        write_decision(item=item, user=request.user)
+        return f"Orderline {item.external_id} {done}."
+
+    return _send(request, order, forms.Form(request.POST), write)
+
+
+@login_required
+@require_POST
+def order_ship(request, pk: int):
+    order = _backmarket_order(request, pk)
+
+    def write(data: dict) -> str:
+        writes.order_ship(order=order, user=request.user, **data)
+        return f"Order {order.external_id} marked shipped."
+
+    return _send(request, order, OrderShipForm(request.POST), write)
+
+
+@login_required
+@require_POST
+def order_invoice(request, pk: int):
+    order = _backmarket_order(request, pk)
+
+    def write(data: dict) -> str:
+        upload = data["invoice"]
+        writes.order_invoice_upload(order=order, filename=upload.name, content=upload.read(), user=request.user)
+        return f"Invoice {upload.name} uploaded."
+
+    return _send(request, order, OrderInvoiceForm(request.POST, request.FILES), write)

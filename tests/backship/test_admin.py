@@ -47,3 +47,16 @@ def test_take_offline_action_calls_the_service_and_audits(admin_client, live_con
     assert listing.quantity == 0 and listing.publication_state == "3"
     entry = AuditEntry.objects.get(action="listing_update")
     assert entry.outcome == "success" and entry.actor == "admin"
+
+
+def test_refresh_action_rereads_the_listing_through_record_refresh(admin_client, live_connection, live_sim):
+    app, _ = live_sim
+    run_entity_sync(EntitySync.objects.get(connection=live_connection, entity="listings").pk)
+    listing = Listing.objects.first()
+    remote = next(item for item in app["backmarket"].listings if item["id"] == listing.external_id)
+    remote["price"] = "12.34"  # changed at Back Market since the sync
+    response = admin_client.post(reverse("admin:listings_listing_changelist"),
+                                 {"action": "refresh_from_back_market", "_selected_action": [listing.pk]}, follow=True)
+    assert response.status_code == 200
+    listing.refresh_from_db()
+    assert str(listing.price) == "12.34" and not AuditEntry.objects.exists()

@@ -115,17 +115,24 @@ def _entity_sync(victim: Victim) -> dict:
 PARAMETER_PAGES["connections:connection_create_form"] = {"marketplace": "refurbed"}
 
 
-# --- Back Market order actions (listings app) -----------------------------------------------------------------
+# --- Back Market order actions (orders app; the old /listings/backmarket/orders/ URLs redirect there) -----------
 
 
-@factory("listings:bm_orderline_identifiers", "listings:bm_orderline_accept", "listings:bm_orderline_cancel")
+@factory("orders:orderline_identifiers", "orders:orderline_accept", "orders:orderline_cancel")
 def _bm_orderline(victim: Victim) -> dict:
-    return {"order_id": victim.order("backmarket").pk, "item_id": victim.item("backmarket").pk}
+    return {"pk": victim.order("backmarket").pk, "item_id": victim.item("backmarket").pk}
 
 
-@factory("listings:bm_order_ship", "listings:bm_order_invoice")
+@factory("orders:order_ship", "orders:order_invoice")
 def _bm_order(victim: Victim) -> dict:
-    return {"order_id": victim.order("backmarket").pk}
+    return {"pk": victim.order("backmarket").pk}
+
+
+for _old, _new in [
+    ("bm_orderline_identifiers", "orderline_identifiers"), ("bm_orderline_accept", "orderline_accept"),
+    ("bm_orderline_cancel", "orderline_cancel"), ("bm_order_ship", "order_ship"), ("bm_order_invoice", "order_invoice"),
+]:
+    SKIP[f"listings:{_old}"] = f"a 308 to orders:{_new} that reads nothing; orders:{_new} is checked"
 
 
 # --- Back Market listings and bulk tasks ------------------------------------------------------------------------

@@ -1,22 +1,109 @@
-"""``manage.py orders picklist ORDER_ID``: a brick order's pick list, sorted by location, as plain text."""
+"""``manage.py orders``: order tools.
+
+    manage.py orders picklist ORDER_ID
+    manage.py orders orderline-identifiers ORDERLINE --connection ID [--imei X] [--serial Y]
+    manage.py orders ship ORDER --connection ID --tracking-number N [--tracking-url U] [--shipper S]
+    manage.py orders invoice ORDER FILE.pdf --connection ID
+
+``picklist`` prints a brick order's pick list, sorted by location. The others are Back Market writes (through
+``orders.writes``): each prints the outcome and exits non-zero when it is refused. ``manage.py backmarket``
+keeps the same three for existing scripts, through the functions below.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
+from connections.models import Connection
 from inventory.selectors import pick_list_rows
-from orders.models import Order
+from marketsync.sync.writes import WriteRefused
+from orders import writes
+from orders.models import Order, OrderItem
+
+ORDER_WRITES = ("orderline-identifiers", "ship", "invoice")
+
+
+def add_order_write_parsers(sub) -> None:
+    """The Back Market order write subcommands, on ``manage.py orders`` and ``manage.py backmarket``."""
+    p = sub.add_parser("orderline-identifiers", help="Set the IMEI and/or serial number of a Back Market orderline.")
+    p.add_argument("orderline", help="Back Market orderline id")
+    p.add_argument("--connection", type=int, required=True)
+    p.add_argument("--imei", default="")
+    p.add_argument("--serial", default="")
+    p = sub.add_parser("ship", help="Mark a Back Market order shipped.")
+    p.add_argument("order", help="Back Market order id")
+    p.add_argument("--connection", type=int, required=True)
+    p.add_argument("--tracking-number", required=True)
+    p.add_argument("--tracking-url", default="")
+    p.add_argument("--shipper", default="")
+    p = sub.add_parser("invoice", help="Upload a Back Market order's invoice PDF.")
+    p.add_argument("order", help="Back Market order id")
+    p.add_argument("file", help="the PDF file")
+    p.add_argument("--connection", type=int, required=True)
+
+
+def backmarket_connection(connection_id: int) -> Connection:
+    connection = Connection.objects.filter(pk=connection_id, marketplace="backmarket").select_related("organization").first()
+    if connection is None:
+        raise CommandError(f"No Back Market connection with id {connection_id}.")
+    return connection
+
+
+def _stored(model, connection: Connection, external_id: str, what: str):
+    row = model.objects.filter(connection=connection, external_id=str(external_id)).first()
+    if row is None:
+        raise CommandError(f"{what} {external_id} is not stored for connection {connection.pk}; sync orders first.")
+    return row
+
+
+def order_write_run(command: BaseCommand, options: dict) -> None:
+    """Run one of ``ORDER_WRITES`` (``options["action"]``) and print its outcome on ``command``'s stdout."""
+    connection = backmarket_connection(options["connection"])
+    action, out = options["action"], command.stdout
+    try:
+        if action == "orderline-identifiers":
+            item = _stored(OrderItem, connection, options["orderline"], "Orderline")
+            item = writes.orderline_identifiers_set(item=item, imei=options["imei"], serial_number=options["serial"],
+                                                    actor="command")
+            out.write(f"Orderline {item.external_id}: IMEI {item.imei or '—'}, serial {item.serial_number or '—'}.")
+        elif action == "ship":
+            order = writes.order_ship(
+                order=_stored(Order, connection, options["order"], "Order"), tracking_number=options["tracking_number"],
+                tracking_url=options["tracking_url"], shipper=options["shipper"], actor="command",
+            )
+            out.write(f"Order {order.external_id} shipped: state {order.marketplace_status}, tracking {order.tracking_number}.")
+        else:
+            path = Path(options["file"])
+            if not path.is_file():
+                raise CommandError(f"{path} is not a file.")
+            order = writes.order_invoice_upload(
+                order=_stored(Order, connection, options["order"], "Order"), filename=path.name, content=path.read_bytes(),
+                actor="command",
+            )
+            out.write(f"Invoice {path.name} uploaded for order {order.external_id}.")
+    except WriteRefused as exc:
+        raise CommandError(exc.message) from exc
 
 
 class Command(BaseCommand):
-    help = "Order tools. picklist ORDER_ID: print the pick list (location, part, colour, condition, quantity) of an order."
+    help = (
+        "Order tools. picklist ORDER_ID: print the pick list (location, part, colour, condition, quantity) of an order. "
+        "orderline-identifiers, ship, invoice: Back Market order writes."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         picklist = sub.add_parser("picklist", help="Print an order's pick list sorted by location.")
         picklist.add_argument("order_id", help="The local order id, or the marketplace's order number.")
+        add_order_write_parsers(sub)
 
-    def handle(self, *args, action: str, order_id: str, **options):
+    def handle(self, *args, action: str, **options):
+        if action in ORDER_WRITES:
+            order_write_run(self, {"action": action, **options})
+            return
+        order_id = options["order_id"]
         order = Order.objects.filter(pk=int(order_id)).first() if order_id.isdigit() else None
         if order is None:
             matches = list(Order.objects.filter(external_id=order_id)[:2])

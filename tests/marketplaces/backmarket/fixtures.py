@@ -7,6 +7,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from connections.models import EntitySync
+from marketsync.sync.runner import run_entity_sync
 from tests.factories import make_organization, make_user
 from tests.marketplaces.backmarket.helpers import CountingTransport, bm_connection, build_sim
 
@@ -45,6 +47,23 @@ def connection(org):
 @pytest.fixture
 def owner(org):
     return make_user("owner", org)
+
+
+@pytest.fixture
+def stored(connection, transport, media):
+    """The connection with its orders, deliveries (labels included) and returns synced from the simulator."""
+    for entity in ("orders", "deliveries", "returns"):
+        outcome = run_entity_sync(EntitySync.objects.get(connection=connection, entity=entity).pk, transport=transport)
+        assert outcome.status == "ok", outcome.error
+    return connection
+
+
+@pytest.fixture
+def stranger(db):
+    """A user of another organization, which has a Back Market connection of its own."""
+    other = make_organization("other", "Other Co")
+    bm_connection(other)
+    return make_user("stranger", other)
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from celery.contrib.testing.worker import start_worker
 from django.db import connection as db
 
 from backship.models import Delivery, Return
-from backship.services import orderline_accept
 from conftest import require_server
 from connections.models import AuditEntry, EntitySync
 from listings.models import BulkListingTask, Listing
-from listings.services import bulk_listing_submit
+from listings.writes import bulk_listing_submit
 from marketsync.celery import app
 from marketsync.sync.services import trigger_sync
 from orders.models import Order, OrderItem
+from orders.writes import orderline_accept
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

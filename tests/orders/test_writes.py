@@ -2,14 +2,14 @@
 
 import pytest
 
-from backship import services
 from backship.models import Delivery
 from connections.models import AuditEntry, EntitySync
-from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.simulator.backmarket import minimal_pdf
-from marketsync.sync.errors import InvalidRequest
 from marketsync.sync.runner import run_entity_sync
+from marketsync.sync.writes import WriteRefused
+from orders import writes as services
 from orders.models import Order, OrderItem
+from tests.marketplaces.backmarket.fixtures import *  # noqa: F403  (the Back Market fixtures)
 
 pytestmark = pytest.mark.django_db
 VALID_IMEI = "490154203237518"
@@ -45,7 +45,7 @@ def audits(action):
 )
 def test_invalid_identifiers_never_reach_back_market_and_are_audited(synced, transport, bm, imei, serial, message):
     item = paid_item(bm)
-    with pytest.raises(LocalValidationError, match=message):
+    with pytest.raises(WriteRefused, match=message):
         services.orderline_identifiers_set(item=item, imei=imei, serial_number=serial, transport=transport)
     assert transport.requests == []
     entry = audits("orderline_identifiers")[-1]
@@ -60,27 +60,31 @@ def test_imei_is_set_audited_refreshed_and_then_refused_locally(synced, transpor
     assert (entry.outcome, entry.user, entry.target_id, entry.order_id) == ("success", owner, item.external_id, item.order_id)
     assert any(r.method == "GET" for r in transport.requests)  # the order was re-read
     sent = len(transport.requests)
-    with pytest.raises(LocalValidationError, match="cannot correct"):
+    with pytest.raises(WriteRefused, match="cannot correct"):
         services.orderline_identifiers_set(item=updated, imei="356938035643809", transport=transport)
     assert len(transport.requests) == sent
     serial = services.orderline_identifiers_set(item=updated, serial_number="C39XK1", transport=transport)
     assert serial.serial_number == "C39XK1" and serial.imei == VALID_IMEI
 
 
-def test_accepting_every_line_moves_the_order_to_ship_and_brings_the_backship_label(synced, transport, bm, media):
+def test_accepting_every_line_moves_the_order_to_ship(synced, transport, bm, media):
     item = paid_item(bm, backship=True)
     order = services.orderline_accept(item=item, transport=transport, actor="test")
     assert order.marketplace_status == "3" and order.status == "accepted"
     item.refresh_from_db()
     assert item.marketplace_status == "2"
+    assert audits("orderline_accept")[-1].outcome == "success"
+
+
+def test_accepting_a_backship_line_brings_its_label(synced, transport, bm, media):
+    order = services.orderline_accept(item=paid_item(bm, backship=True), transport=transport, actor="test")
     delivery = Delivery.objects.get(order=order)
     assert delivery.label_file.read().startswith(b"%PDF-")
-    assert audits("orderline_accept")[-1].outcome == "success"
 
 
 def test_shipping_before_accepting_is_refused_locally_with_the_reason(synced, transport, bm):
     order = paid_item(bm).order
-    with pytest.raises(LocalValidationError, match="must be accepted first"):
+    with pytest.raises(WriteRefused, match="must be accepted first"):
         services.order_ship(order=order, tracking_number="1Z999", transport=transport)
     assert transport.requests == []
     assert audits("order_ship")[-1].outcome == "failure"
@@ -91,7 +95,7 @@ def test_an_illegal_transition_refused_by_back_market_is_audited(synced, transpo
     order = item.order
     # Stale local copy: the line was cancelled elsewhere, the local row still says paid.
     bm.lines[int(item.external_id)]["state"] = 4
-    with pytest.raises(InvalidRequest, match="cannot go from state 4 to state 2"):
+    with pytest.raises(WriteRefused, match="cannot go from state 4 to state 2"):
         services.orderline_accept(item=item, transport=transport)
     entry = audits("orderline_accept")[-1]
     assert entry.outcome == "failure" and "state 4" in entry.error and entry.order_id == order.pk
@@ -114,7 +118,7 @@ def test_cancel_then_ship_the_rest(synced, transport, bm):
 
 def test_invoice_must_be_a_pdf(synced, transport, bm):
     order = Order.objects.filter(marketplace_status="9").first()
-    with pytest.raises(LocalValidationError, match="not a PDF"):
+    with pytest.raises(WriteRefused, match="not a PDF"):
         services.order_invoice_upload(order=order, filename="invoice.pdf", content=b"<html>no</html>", transport=transport)
     assert transport.requests == []
     refreshed = services.order_invoice_upload(order=order, filename="invoice.pdf", content=minimal_pdf("Facture"),
@@ -124,3 +128,30 @@ def test_invoice_must_be_a_pdf(synced, transport, bm):
     assert [e.outcome for e in audits("order_invoice")] == ["failure", "success"]
     multipart = [r for r in transport.requests if r.url.path.endswith("/invoice")][0]
     assert multipart.headers["Content-Type"].startswith("multipart/form-data")
+
+
+def test_control_characters_in_a_tracking_number_are_refused_and_audited_as_they_can_be_stored(synced, transport, bm):
+    order = paid_item(bm).order
+    with pytest.raises(WriteRefused, match="Tracking number contains a control character"):
+        services.order_ship(order=order, tracking_number="1Z\x0099", transport=transport)
+    assert transport.requests == []
+    assert audits("order_ship")[-1].request_summary["tracking_number"] == "1Z99"
+
+
+def test_a_refused_write_changes_nothing_locally(synced, transport, bm):
+    item = paid_item(bm)
+    before = (Order.objects.values().get(pk=item.order_id), OrderItem.objects.values().get(pk=item.pk))
+    with pytest.raises(WriteRefused, match="Serial number must be at most 50"):
+        services.orderline_identifiers_set(item=item, serial_number="S" * 51, transport=transport)
+    assert (Order.objects.values().get(pk=item.order_id), OrderItem.objects.values().get(pk=item.pk)) == before
+
+
+def test_an_order_of_another_marketplace_is_refused(db, transport):
+    from tests.factories import make_connection, make_organization
+    from tests.web.builders import make_orders
+
+    make_orders(make_connection(make_organization("shop"), "refurbed"), 1)
+    order = Order.objects.get()
+    with pytest.raises(WriteRefused, match="is not a Back Market order"):
+        services.order_ship(order=order, tracking_number="1Z", transport=transport)
+    assert transport.requests == []

@@ -7,11 +7,10 @@ import pytest
 from django.utils import timezone
 
 from connections.models import AuditEntry, EntitySync
-from listings import services
+from listings import writes as services
 from listings.models import BulkListingTask, Listing
-from marketsync.marketplaces.backmarket.client import LocalValidationError
-from marketsync.sync.errors import InvalidRequest
 from marketsync.sync.runner import run_entity_sync
+from marketsync.sync.writes import WriteRefused
 from tests.marketplaces.backmarket.fixtures import *  # noqa: F403  (the Back Market fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +48,7 @@ def test_update_sends_only_changes_audits_and_rereads(listings, transport, bm, o
 )
 def test_invalid_update_never_reaches_back_market(listings, transport, fields, message):
     listing = listings.first()
-    with pytest.raises(LocalValidationError, match=message):
+    with pytest.raises(WriteRefused, match=message):
         services.listing_update(listing=listing, transport=transport, **fields)
     assert transport.requests == []
     entry = AuditEntry.objects.get(action="listing_update")
@@ -60,7 +59,7 @@ def test_back_market_refusal_is_reported_and_audited(listings, transport, bm):
     listing = listings.get(external_id=bm.listings[0]["id"])
     assert listing.min_price is None
     bm.listings[0]["min_price"] = "500.00"  # set at Back Market since the last sync
-    with pytest.raises(InvalidRequest, match="min_price cannot be above price"):
+    with pytest.raises(WriteRefused, match="min_price cannot be above price"):
         services.listing_update(listing=listing, price="100", transport=transport)
     assert len(transport.requests) == 1
     entry = AuditEntry.objects.get(action="listing_update")
@@ -81,7 +80,7 @@ def test_back_market_refusal_is_reported_and_audited(listings, transport, bm):
     ],
 )
 def test_bulk_csv_errors_are_listed_by_line_and_nothing_is_sent(connection, transport, content, delimiter, errors):
-    with pytest.raises(services.CsvInvalid) as caught:
+    with pytest.raises(WriteRefused) as caught:
         services.bulk_listing_submit(connection=connection, content=content, delimiter=delimiter, transport=transport, enqueue=False)
     for expected, got in zip(errors, caught.value.errors, strict=False):
         assert got.startswith(expected.rstrip(".")) or expected in got
@@ -93,7 +92,7 @@ def test_bulk_csv_errors_are_listed_by_line_and_nothing_is_sent(connection, tran
 
 def test_bulk_csv_over_15000_lines_is_refused_locally(connection, transport):
     content = "sku,quantity\n" + "".join(f"S{n},1\n" for n in range(15_000))
-    with pytest.raises(services.CsvInvalid, match="15001 lines"):
+    with pytest.raises(WriteRefused, match="15001 lines"):
         services.bulk_listing_submit(connection=connection, content=content, transport=transport, enqueue=False)
     assert transport.requests == []
 
@@ -145,3 +144,21 @@ def test_bulk_task_times_out(connection, transport, bm, settings):
     task.refresh_from_db()
     task = services.bulk_listing_poll(task=task, transport=transport)
     assert task.status == "timeout" and "had not finished" in task.error
+
+
+def test_a_comment_with_a_control_character_is_refused_and_audited_as_it_can_be_stored(listings, transport):
+    listing = listings.first()
+    with pytest.raises(WriteRefused, match="Comment contains a control character"):
+        services.listing_update(listing=listing, comment="Batterie\x00 neuve", transport=transport)
+    assert transport.requests == []
+    assert AuditEntry.objects.get(action="listing_update").request_summary["comment"] == "Batterie neuve"
+
+
+def test_a_refused_csv_lists_every_problem_in_the_one_error_type(connection, transport):
+    content = "sku,price\n" + "".join(f"S{n},x\n" for n in range(12))
+    with pytest.raises(WriteRefused, match=r"The CSV has 12 problem\(s\): Line 2: .*; and 2 more") as caught:
+        services.bulk_listing_submit(connection=connection, content=content, file_name="p\x00rices.csv", transport=transport,
+                                     enqueue=False)
+    assert len(caught.value.errors) == 12 and caught.value.refused_locally
+    entry = AuditEntry.objects.get(action="listings_bulk")
+    assert entry.request_summary["file_name"] == "prices.csv" and entry.error.count("Line") == 12
