@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
 from marketsync.sync.runner import run_entity_sync
 from marketsync.sync.selectors import entity_sync_due_list
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="marketsync.sync.dispatch_entity", ignore_result=True)
@@ -38,9 +42,16 @@ def ping(value: str) -> str:
 
 @shared_task(name="marketsync.sync.refresh_record", ignore_result=True)
 def refresh_record_task(connection_id: int, entity: str, external_id: str) -> None:
+    """Re-read one record now (a "refresh" click, a push notification). A marketplace failure is logged, not
+    retried: the entity's next sync reads the record anyway."""
     from connections.models import Connection
+    from marketsync.sync.errors import MarketplaceError
     from marketsync.sync.refresh import record_refresh
 
     connection = Connection.objects.filter(pk=connection_id, enabled=True).first()
-    if connection is not None:
+    if connection is None:
+        return
+    try:
         record_refresh(connection=connection, entity=entity, external_id=external_id)
+    except MarketplaceError as exc:
+        logger.warning("refresh of %s %s on connection %s failed: %s", entity, external_id, connection_id, exc)

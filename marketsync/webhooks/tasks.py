@@ -43,19 +43,3 @@ def bricklink_notifications_task(connection_id: int, order_ids: list[str] | None
     except MarketplaceError as exc:
         logger.warning("BrickLink notifications for connection %s failed: %s", connection_id, exc)
     return refreshed
-
-
-@shared_task(name="marketsync.webhooks.refresh_order", ignore_result=True)
-def refresh_order_task(connection_id: int, order_id: str) -> None:
-    """Re-read one order (Brick Owl notify); failures are logged, polling catches up."""
-    from connections.models import Connection
-    from marketsync.sync.errors import MarketplaceError
-    from marketsync.sync.refresh import record_refresh
-
-    connection = Connection.objects.filter(pk=connection_id, enabled=True).first()
-    if connection is None:
-        return
-    try:
-        record_refresh(connection=connection, entity="orders", external_id=order_id)
-    except MarketplaceError as exc:
-        logger.warning("refresh of order %s on connection %s failed: %s", order_id, connection_id, exc)

@@ -68,10 +68,10 @@ def bricklink_notify(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _enqueue_refresh(connection: Connection, order_id: str) -> None:
-    from marketsync.webhooks.tasks import refresh_order_task
+    from marketsync.sync.tasks import refresh_record_task
 
     if cache.add(f"webhook:brickowl:{connection.pk}:{order_id}", 1, timeout=DEDUPE_SECONDS):
-        transaction.on_commit(lambda: refresh_order_task.delay(connection.pk, order_id))
+        transaction.on_commit(lambda: refresh_record_task.delay(connection.pk, "orders", order_id))
 
 
 def _order_id(request: HttpRequest) -> str:

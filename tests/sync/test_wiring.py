@@ -109,3 +109,12 @@ def test_an_entity_that_cannot_be_read_by_id_says_so():
     with pytest.raises(InvalidRequest, match="cannot refresh a single inventory record"):
         record_refresh(connection=connection, entity="inventory", external_id="1", transport=httpx.MockTransport(
             lambda request: httpx.Response(500)))
+
+
+def test_the_one_refresh_task_logs_a_marketplace_refusal_and_leaves_the_rest_to_the_next_sync(caplog):
+    from marketsync.sync.tasks import refresh_record_task
+
+    connection = bricklink_connection(make_organization("task"))
+    assert refresh_record_task(connection.pk, "inventory", "1") is None
+    assert "cannot refresh a single inventory record" in caplog.text
+    assert refresh_record_task(connection.pk + 1000, "orders", "1") is None  # a connection that is gone: nothing
