@@ -8,18 +8,12 @@ from django.http import FileResponse, Http404
 from django.shortcuts import render
 
 from backship import selectors
-
-
-def _organization(request):
-    organization = getattr(request, "organization", None)
-    if not organization:
-        raise Http404("No organization.")
-    return organization
+from connections.middleware import organization_or_404
 
 
 @login_required
 def delivery_list(request):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     q = request.GET.get("q", "").strip()[:120]
     page = Paginator(selectors.delivery_list(organization=organization, q=q), 50).get_page(request.GET.get("page"))
     return render(request, "backship/shipment_list.html", {"page": page, "q": q, "kind": "delivery", "title": "Deliveries"})
@@ -27,14 +21,14 @@ def delivery_list(request):
 
 @login_required
 def return_list(request):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     q = request.GET.get("q", "").strip()[:120]
     page = Paginator(selectors.return_list(organization=organization, q=q), 50).get_page(request.GET.get("page"))
     return render(request, "backship/shipment_list.html", {"page": page, "q": q, "kind": "return", "title": "Returns"})
 
 
 def _shipment(request, kind: str, pk: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     if kind == "delivery":
         shipment = selectors.delivery_get(organization=organization, pk=pk)
     elif kind == "return":

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from connections import services
 from connections.forms import CredentialsForm
 from connections.health import sync_health_list
-from connections.middleware import SESSION_KEY
+from connections.middleware import SESSION_KEY, organization_or_404
 from connections.models import Connection
 from connections.selectors import audit_entry_page, organization_list_for_user
 from connections.web_forms import AuditFilterForm, ConnectionCreateForm, DeleteConnectionForm, DisconnectForm
@@ -39,15 +39,8 @@ def organization_switch(request):
     return redirect(target)
 
 
-def _organization_or_404(request):
-    organization = request.organization
-    if not organization:
-        raise Http404("No organization.")
-    return organization
-
-
 def _connection_or_404(request, pk: int) -> Connection:
-    organization = _organization_or_404(request)
+    organization = organization_or_404(request)
     connection = Connection.objects.filter(organization=organization, pk=pk).first()
     if connection is None:
         raise Http404("No such connection.")
@@ -65,8 +58,9 @@ def _owner_connection(request, pk: int) -> Connection:
 @require_GET
 def connection_list(request):
     """Connections and their sync health, per entity."""
-    organization = request.organization
-    if not organization:
+    try:
+        organization = organization_or_404(request)
+    except Http404:  # a landing page: it explains rather than answering a bare 404
         return render(request, "orders/no_organization.html")
     health = sync_health_list(organization=organization)
     connected = {h.connection.marketplace for h in health}
@@ -84,7 +78,7 @@ def connection_list(request):
 @require_GET
 def connection_create(request):
     """Pick the marketplace to connect."""
-    organization = _organization_or_404(request)
+    organization = organization_or_404(request)
     if not request.is_org_owner:
         raise PermissionDenied("Only an owner of the organization can connect a marketplace.")
     connected = set(Connection.objects.filter(organization=organization).values_list("marketplace", flat=True))
@@ -97,7 +91,7 @@ def connection_create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def connection_create_form(request, marketplace: str):
-    organization = _organization_or_404(request)
+    organization = organization_or_404(request)
     if marketplace not in {m.value for m in Marketplace}:
         raise Http404("No such marketplace.")
     if not request.is_org_owner:
@@ -212,7 +206,7 @@ def entity_sync_toggle(request, pk: int, entity: str):
 @require_GET
 def audit_log(request):
     """Every change sent to a marketplace (or to local stock) for this organization: pages, admin, CLI and tasks."""
-    organization = _organization_or_404(request)
+    organization = organization_or_404(request)
     form = AuditFilterForm(request.GET or None)
     after = request.GET.get("after", "")
     page = audit_entry_page(organization=organization, after=after, **form.filters())

@@ -12,21 +12,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from connections.middleware import organization_or_404
 from inventory import selectors
 from inventory.services import inventory_adjust
-
-
-def _organization(request):
-    organization = request.organization
-    if not organization:
-        raise Http404("No organization.")
-    return organization
 
 
 @login_required
 @require_GET
 def inventory_list(request):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     part = request.GET.get("part", "").strip()
     color = request.GET.get("color", "").strip()
     location = request.GET.get("location", "").strip()
@@ -38,14 +32,14 @@ def inventory_list(request):
         "page": page, "rows": rows, "part": part, "color": color, "location": location, "drift": drift,
         "unmatched_count": selectors.unmatched_item_list(organization=organization).count(),
         "webhooks": selectors.webhook_addresses(organization=organization, base=request.build_absolute_uri("/"))
-        if getattr(request, "is_org_owner", False) else [],
+        if request.is_org_owner else [],
     })
 
 
 @login_required
 @require_GET
 def inventory_item_detail(request, pk: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     item = selectors.inventory_item_get(organization=organization, item_id=pk)
     if item is None:
         raise Http404("No such inventory item.")
@@ -54,18 +48,18 @@ def inventory_item_detail(request, pk: int):
     reservations = item.reservations.filter(state="open").select_related("order_item__order").order_by("-created_at")
     return render(request, "inventory/inventory_item.html", {
         "item": item, "lots": lots, "movements": movements, "reservations": reservations,
-        "can_write": bool(getattr(request, "is_org_owner", False)),
+        "can_write": bool(request.is_org_owner),
     })
 
 
 @login_required
 @require_POST
 def inventory_item_adjust(request, pk: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     item = selectors.inventory_item_get(organization=organization, item_id=pk)
     if item is None:
         raise Http404("No such inventory item.")
-    if not getattr(request, "is_org_owner", False):
+    if not request.is_org_owner:
         messages.error(request, "Only an owner of the organization can adjust stock.")
         return redirect("inventory:inventory_item", pk=item.pk)
     try:
@@ -83,7 +77,7 @@ def inventory_item_adjust(request, pk: int):
 @login_required
 @require_GET
 def unmatched_items(request):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     page = Paginator(selectors.unmatched_item_list(organization=organization), 100).get_page(request.GET.get("page"))
     return render(request, "inventory/unmatched.html", {"page": page})
 

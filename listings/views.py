@@ -11,18 +11,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from connections.middleware import organization_or_404
 from connections.models import Connection
 from listings import selectors, writes
 from marketsync.sync.writes import WriteRefused
 
 CSV_MAX_BYTES = 20 * 1024 * 1024
-
-
-def organization_or_404(request):
-    organization = getattr(request, "organization", None)
-    if not organization:
-        raise Http404("No organization.")
-    return organization
 
 
 class ListingFilterForm(forms.Form):

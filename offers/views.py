@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from connections.middleware import organization_or_404
 from connections.models import Connection
 from marketsync.marketplaces import Marketplace
 from marketsync.sync.errors import MarketplaceError
@@ -15,16 +16,10 @@ from offers import reference, selectors
 PAGE_LIMIT = 100
 
 
-def _organization(request):
-    if request.organization is None:
-        raise Http404("No organization.")
-    return request.organization
-
-
 @login_required
 @require_GET
 def offer_list(request):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     state = request.GET.get("state", "")
     include_removed = request.GET.get("removed") == "1"
     offers = selectors.offer_list(organization=organization, state=state or None, include_removed=include_removed,
@@ -47,7 +42,7 @@ def offer_list(request):
 @login_required
 @require_GET
 def offer_detail(request, pk: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     offer = selectors.offer_get(organization=organization, pk=pk)
     if offer is None:
         raise Http404("No such offer.")
@@ -60,7 +55,7 @@ def offer_detail(request, pk: int):
 @login_required
 @require_GET
 def reference_data(request, connection_id: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     connection = get_object_or_404(
         Connection.objects.filter(organization=organization, marketplace=Marketplace.REFURBED), pk=connection_id
     )

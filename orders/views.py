@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
+from connections.middleware import organization_or_404
 from connections.models import Connection
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.sync.records import UnifiedStatus
@@ -32,11 +33,6 @@ from orders.models import Order, OrderItem
 from orders.selectors import STATUS_TABS
 
 POLL_SECONDS = 15  # the live cue polls this often; settings.ORDER_POLL_SECONDS overrides it
-
-
-def _organization(request):
-    organization = request.organization
-    return organization if organization else None
 
 
 def _filters(request, organization):
@@ -70,8 +66,9 @@ def _label_rows(orders) -> None:
 @login_required
 @require_GET
 def order_list(request):
-    organization = _organization(request)
-    if organization is None:
+    try:
+        organization = organization_or_404(request)
+    except Http404:  # a landing page: it explains rather than answering a bare 404
         return render(request, "orders/no_organization.html")
     since = timezone.now()
     form, filters = _filters(request, organization)
@@ -113,9 +110,7 @@ def order_list(request):
 @require_GET
 def order_poll(request):
     """The live cue: how many orders (matching the current filters) arrived or changed since the page was drawn."""
-    organization = _organization(request)
-    if organization is None:
-        raise Http404("No organization.")
+    organization = organization_or_404(request)
     since = parse_datetime(request.GET.get("since", ""))
     if since is None or timezone.is_naive(since):
         return HttpResponse("", status=400 if "since" in request.GET else 200)
@@ -132,9 +127,7 @@ def order_poll(request):
 @require_GET
 def order_export(request):
     """The current filtered list as CSV, streamed: one row per order, or per item with ``items=1``."""
-    organization = _organization(request)
-    if organization is None:
-        raise Http404("No organization.")
+    organization = organization_or_404(request)
     _form, filters = _filters(request, organization)
     items = request.GET.get("items") in ("1", "true", "on")
     rows = selectors.order_export_rows(organization=organization, filters=filters, items=items)
@@ -148,8 +141,7 @@ def order_export(request):
 @login_required
 @require_GET
 def order_detail(request, pk: int):
-    organization = _organization(request)
-    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    order = selectors.order_detail_get(organization=organization_or_404(request), pk=pk)
     if order is None:
         raise Http404("No such order.")
     items = selectors.order_detail_items(order=order)
@@ -171,8 +163,7 @@ def order_refresh(request, pk: int):
     """Ask for a fresh copy of this order from its marketplace (a task, enqueued once this request commits)."""
     from marketsync.sync.tasks import refresh_record_task
 
-    organization = _organization(request)
-    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    order = selectors.order_detail_get(organization=organization_or_404(request), pk=pk)
     if order is None:
         raise Http404("No such order.")
     transaction.on_commit(partial(refresh_record_task.delay, order.connection_id, Entity.ORDERS.value, order.external_id))
@@ -184,15 +175,14 @@ def order_refresh(request, pk: int):
 
 
 def _backmarket_order(request, pk: int) -> Order:
-    organization = _organization(request)
-    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    order = selectors.order_detail_get(organization=organization_or_404(request), pk=pk)
     if order is None or order.marketplace != Marketplace.BACKMARKET:
         raise Http404("No such order.")
     return order
 
 
 def _order_item(request, order: Order, item_id: int) -> OrderItem:
-    item = selectors.order_item_get(organization=request.organization, pk=item_id)
+    item = selectors.order_item_get(organization=organization_or_404(request), pk=item_id)
     if item is None or item.order_id != order.pk:
         raise Http404("No such orderline.")
     return item
