@@ -17,12 +17,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections import services
-from connections.forms import CredentialsForm
+from connections.forms import AuditFilterForm, ConnectionCreateForm, CredentialsForm, DeleteConnectionForm, DisconnectForm
 from connections.health import sync_health_list
 from connections.middleware import SESSION_KEY, organization_or_404
 from connections.models import Connection
 from connections.selectors import audit_entry_page, organization_list_for_user
-from connections.web_forms import AuditFilterForm, ConnectionCreateForm, DeleteConnectionForm, DisconnectForm
 from marketsync.marketplaces import SUPPORTED_ENTITIES, Marketplace
 
 
