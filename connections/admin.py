@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import services
+from connections import selectors, services
 from connections.forms import ConnectionAdminForm, CredentialsForm
 from connections.models import ApiCallCount, AuditEntry, Connection, EntitySync, Membership, Organization
 from marketsync.sync.services import trigger_sync
@@ -146,7 +147,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                 setattr(obj, field.attname, getattr(created, field.attname))
             obj._state.adding, obj._state.db = False, created._state.db
             return
-        connection = Connection.objects.get(pk=obj.pk)
+        connection = selectors.connection_get(organization=None, connection_id=obj.pk)
         if data.get("credentials"):
             services.connection_rotate_credentials(connection=connection, credentials=data["credentials"])
         services.connection_update_settings(
@@ -235,7 +236,9 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @method_decorator(sensitive_post_parameters())
     def rotate_credentials_view(self, request, object_id: int):
-        connection = get_object_or_404(Connection.objects.select_related("organization"), pk=object_id)
+        connection = selectors.connection_get(organization=None, connection_id=object_id)
+        if connection is None:
+            raise Http404("No such connection.")
         if not self.has_change_permission(request, connection):
             raise PermissionDenied
         form = CredentialsForm(request.POST or None, marketplace=connection.marketplace)

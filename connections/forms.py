@@ -11,7 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from connections import services
-from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection
+from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection, Organization
+from connections.selectors import connection_get, organization_list_for_user
 from marketsync.marketplaces import CREDENTIAL_FIELDS, CredentialsError, Marketplace, validate_credentials
 
 # Every credential field of any marketplace, in a stable order.
@@ -119,7 +120,7 @@ class ConnectionAdminForm(forms.ModelForm):
             raise ValidationError(str(exc)) from None
         organization = data.get("organization") if adding else self.instance.organization
         if adding and organization is not None:
-            existing = Connection.objects.filter(organization=organization, marketplace=market.value).first()
+            existing = connection_get(organization=organization, marketplace=market.value)
             if existing is not None:
                 raise ValidationError(services._duplicate_message(organization, market, existing.pk))
         if not adding and data.get("enabled") and self.instance.credentials_wiped and not data["credentials"]:
@@ -179,3 +180,23 @@ class AuditFilterForm(forms.Form):
             return dict.fromkeys(self.fields, "")
         self.is_valid()
         return {name: self.cleaned_data.get(name) or "" for name in self.fields}
+
+
+class EntitySyncToggleForm(forms.Form):
+    """The on/off switch of one entity's sync on the connections page."""
+
+    enabled = forms.TypedChoiceField(
+        choices=[("1", "On"), ("0", "Off")], coerce=lambda value: value == "1",
+        error_messages={"required": "Switch the sync on (1) or off (0).", "invalid_choice": "Switch the sync on (1) or off (0)."},
+    )
+
+
+class OrganizationSwitchForm(forms.Form):
+    """The organization switcher in the page header: one of the user's organizations, and where to go back."""
+
+    organization = forms.ModelChoiceField(queryset=Organization.objects.none())
+    next = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organization_list_for_user(user=user)

@@ -171,7 +171,7 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_time_idx")]
+        indexes = [models.Index(fields=["organization", "-created_at", "-id"], name="audit_org_created_idx")]
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
 
