@@ -140,10 +140,6 @@ class EntitySync(models.Model):
         return f"{self.connection} · {self.entity}"
 
     @property
-    def is_due(self) -> bool:
-        return self.next_attempt_at is None or self.next_attempt_at <= timezone.now()
-
-    @property
     def is_locked(self) -> bool:
         return self.locked_until is not None and self.locked_until > timezone.now()
 

@@ -437,14 +437,6 @@ def entity_sync_toggle(
     return changed
 
 
-def entity_sync_set_all(
-    *, enabled: bool, connection: Connection | None = None, organization: Organization | None = None
-) -> int:
-    """Enable-all / disable-all: every entity of one connection, of one organization, or of every connection."""
-    key = "enable" if enabled else "disable"
-    return entity_sync_toggle(connection=connection, organization=organization, **{key: ["all"]})
-
-
 def entity_sync_set_enabled(*, entity_syncs: QuerySet[EntitySync], enabled: bool) -> int:
     """Set the toggle on a chosen set of entity syncs (admin actions)."""
     return entity_syncs.exclude(enabled=enabled).update(enabled=enabled)
