@@ -11,7 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from connections import services
-from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection, Organization
+from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection
 from connections.selectors import connection_get, organization_list_for_user
 from marketsync.marketplaces import CREDENTIAL_FIELDS, CredentialsError, Marketplace, validate_credentials
 
@@ -194,7 +194,7 @@ class EntitySyncToggleForm(forms.Form):
 class OrganizationSwitchForm(forms.Form):
     """The organization switcher in the page header: one of the user's organizations, and where to go back."""
 
-    organization = forms.ModelChoiceField(queryset=Organization.objects.none())
+    organization = forms.ModelChoiceField(queryset=None)  # the user's, set in __init__
     next = forms.CharField(required=False, max_length=2000)
 
     def __init__(self, *args, user, **kwargs):
