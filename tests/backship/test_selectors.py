@@ -25,11 +25,11 @@ def test_getters_by_id_order_orderline_sku_and_state(stored, org, bm):
     other = make_organization("other")
     delivery = Delivery.objects.filter(order__isnull=False).first()
     returned = Return.objects.first()
-    assert selectors.delivery_get_by_external_id(organization=org, external_id=delivery.external_id) == delivery
-    assert selectors.delivery_get_by_external_id(organization=other, external_id=delivery.external_id) is None
+    assert selectors.delivery_get(organization=org, pk=delivery.pk) == delivery
+    assert selectors.delivery_get(organization=other, pk=delivery.pk) is None
     assert list(selectors.delivery_list(organization=org, order=delivery.order)) == [delivery]
     assert selectors.return_list(organization=org, order_item=returned.order_item).get() == returned
-    assert selectors.return_get_by_external_id(organization=org, external_id=returned.external_id) == returned
+    assert selectors.return_get(organization=org, pk=returned.pk) == returned
     assert selectors.shipment_label_url(shipment=delivery).endswith(f"/delivery/{delivery.pk}/label.pdf")
     listing = bm.listings[5]
     assert listing_selectors.listing_get_by_sku(organization=org, sku=listing["sku"].lower()).external_id == listing["id"]
