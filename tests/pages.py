@@ -16,9 +16,9 @@ NEXT = re.compile(r'<a href="\?([^"]*)" rel="next">')
 PREV = re.compile(r'<a href="\?([^"]*)" rel="prev">')
 
 
-def walk(client, url: str, query: dict | None = None) -> tuple[list, list[int]]:
-    """(every row seen, page after page; the number of queries of each page). Fails on a page that pages by
-    OFFSET or counts, or on a status other than 200."""
+def walk(client, url: str, query: dict | None = None, *, page: str = "page") -> tuple[list, list[int]]:
+    """(every row seen, page after page; the number of queries of each page). ``page`` names the KeysetPage in
+    the template context. Fails on a page that pages by OFFSET or counts, or on a status other than 200."""
     rows, queries = [], []
     target = url + ("?" + "&".join(f"{k}={v}" for k, v in (query or {}).items()) if query else "")
     while target:
@@ -27,7 +27,7 @@ def walk(client, url: str, query: dict | None = None) -> tuple[list, list[int]]:
         assert response.status_code == 200, (target, response.status_code)
         sql = " ".join(q["sql"].upper() for q in captured.captured_queries)
         assert " OFFSET " not in sql and "COUNT(" not in sql, sql
-        rows += list(response.context["page"].rows)
+        rows += list(response.context[page].rows)
         queries.append(len(captured.captured_queries))
         found = NEXT.search(response.content.decode())
         target = f"{url}?{html.unescape(found.group(1))}" if found else ""
