@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from connections import services
 from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection
 from connections.selectors import connection_get, organization_list_for_user
+from marketsync.forms import FilterForm
 from marketsync.marketplaces import CREDENTIAL_FIELDS, CredentialsError, Marketplace, validate_credentials
 
 # Every credential field of any marketplace, in a stable order.
@@ -168,7 +169,7 @@ class DeleteConnectionForm(forms.Form):
         return value
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(FilterForm):
     """The audit log's filters (a GET form); an invalid value is shown beside its field and ignored."""
 
     marketplace = forms.ChoiceField(label="Marketplace", required=False, choices=[("", "All marketplaces"), *MARKETPLACE_CHOICES])
@@ -176,10 +177,8 @@ class AuditFilterForm(forms.Form):
 
     def filters(self) -> dict[str, str]:
         """The filters given and valid; "" for the others."""
-        if not self.is_bound:
-            return dict.fromkeys(self.fields, "")
-        self.is_valid()
-        return {name: self.cleaned_data.get(name) or "" for name in self.fields}
+        data = self.valid_data()
+        return {name: data.get(name) or "" for name in self.fields}
 
 
 class EntitySyncToggleForm(forms.Form):

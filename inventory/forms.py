@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django import forms
 
+from marketsync.forms import FilterForm
+
 ADJUST_LIMIT = 1_000_000  # pieces in one manual adjustment, either way
 
 
-class InventoryFilterForm(forms.Form):
+class InventoryFilterForm(FilterForm):
     """The stock list's search (a GET form): a value that does not fit is named beside its field and ignored."""
 
     part = forms.CharField(label="Part", required=False, max_length=120,
@@ -20,10 +22,7 @@ class InventoryFilterForm(forms.Form):
 
     def filters(self) -> dict:
         """The valid filters, as ``inventory.selectors.inventory_item_page`` takes them."""
-        data = {}
-        if self.is_bound:
-            self.is_valid()
-            data = {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+        data = self.valid_data()
         return {"part": (data.get("part") or "").strip(), "color": (data.get("color") or "").strip(),
                 "location": (data.get("location") or "").strip(), "drift_only": bool(data.get("drift"))}
 

@@ -6,12 +6,13 @@ from django import forms
 
 from connections.selectors import connection_list
 from listings import selectors
+from marketsync.forms import FilterForm
 from marketsync.marketplaces import Marketplace
 
 CSV_MAX_BYTES = 20 * 1024 * 1024
 
 
-class ListingFilterForm(forms.Form):
+class ListingFilterForm(FilterForm):
     """The listing list's filters (a GET form): an invalid value is shown beside its field and ignored."""
 
     publication_state = forms.ChoiceField(required=False, choices=[("", "Any state")])
@@ -24,10 +25,7 @@ class ListingFilterForm(forms.Form):
 
     def filters(self) -> dict:
         """The valid filters, as ``listings.selectors.listing_page`` takes them."""
-        data = {}
-        if self.is_bound:
-            self.is_valid()
-            data = {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+        data = self.valid_data()
         return {"publication_state": data.get("publication_state") or "", "q": (data.get("q") or "").strip(),
                 "include_removed": bool(data.get("removed"))}
 

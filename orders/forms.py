@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from connections.models import MARKETPLACE_CHOICES, Connection, Organization
+from marketsync.forms import FilterForm
 from marketsync.sync.records import UnifiedStatus
 from orders.selectors import STATUS_TABS, OrderFilters
 from orders.writes import INVOICE_MAX_BYTES
@@ -10,7 +11,7 @@ from orders.writes import INVOICE_MAX_BYTES
 SORT_CHOICES = [("newest", "Newest first"), ("oldest", "Oldest first")]
 
 
-class OrderFilterForm(forms.Form):
+class OrderFilterForm(FilterForm):
     """The order book's filters (a GET form). Invalid values are reported beside their field and ignored."""
 
     q = forms.CharField(
@@ -43,10 +44,7 @@ class OrderFilterForm(forms.Form):
 
     def to_filters(self) -> OrderFilters:
         """The valid part of the input as filters (an invalid field is left out, its error shown)."""
-        data = {}
-        if self.is_bound:
-            self.is_valid()
-            data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        data = self.valid_data()
         return OrderFilters(
             marketplace=data.get("marketplace") or "",
             status=data.get("status") or "",
