@@ -57,15 +57,13 @@ def test_selectors_filter_by_state_hide_removed_and_stay_in_the_organization():
     market_offer_upsert_page(connection=conn, records=[market_offer("1", "DE"), market_offer("1", "AT"), market_offer("3", "FR")])
     Offer.objects.filter(external_id="3").update(removed_at=timezone.now())
     org = conn.organization
-    assert {o.external_id for o in selectors.offer_list(organization=org)} == {"1", "2"}
-    assert {o.external_id for o in selectors.offer_list(organization=org, include_removed=True)} == {"1", "2", "3"}
-    assert [o.external_id for o in selectors.offer_list(organization=org, state="REJECTED")] == ["2"]
-    assert len(selectors.offer_list(organization=org, limit=1)) == 1
+    assert {o.external_id for o in selectors.offer_page(organization=org).rows} == {"1", "2"}
+    assert {o.external_id for o in selectors.offer_page(organization=org, include_removed=True).rows} == {"1", "2", "3"}
+    assert [o.external_id for o in selectors.offer_page(organization=org, state="REJECTED").rows] == ["2"]
+    assert len(selectors.offer_page(organization=org, limit=1).rows) == 1
     assert selectors.offer_get(organization=org, external_id="9") is None
     assert [m.market_code for m in selectors.market_offer_list(organization=org, offer_external_id="1")] == ["AT", "DE"]
-    assert selectors.market_offer_get(organization=org, key="1:DE").price == Decimal("210.00")
-    assert selectors.market_offer_get(organization=org, key="1") is None
-    assert selectors.market_offer_get(organization=other.organization, key="1:DE") is None
+    assert selectors.market_offer_list(organization=other.organization, offer_external_id="1") == []
 
 
 def test_order_selectors_for_a_refurbed_merchant():
@@ -146,3 +144,67 @@ def test_reference_command_refuses_a_connection_without_a_token_or_of_another_ma
         call_command("refurbed", "markets", "--connection", str(other.pk), stdout=StringIO())
     with pytest.raises(CommandError, match="No connection"):
         call_command("refurbed", "markets", "--connection", "999999", stdout=StringIO())
+
+
+# --- the offer list by keyset, junk input -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def many_offers(client):
+    conn = refurbed_connection()
+    start = timezone.now()
+    Offer.objects.bulk_create(
+        Offer(organization=conn.organization, connection=conn, external_id=str(n), sku=f"SKU-{n}", state="OK" if n % 4 else "REJECTED",
+              marketplace_created_at=None if n % 23 == 0 else start - timedelta(hours=n // 3))
+        for n in range(230)
+    )
+    market_offer_upsert_page(connection=conn, records=[market_offer(str(n), code) for n in range(0, 230, 7) for code in ("DE", "AT")])
+    make_user("owner", conn.organization)
+    client.login(username="owner", password="pw")
+    return conn
+
+
+def test_the_offer_list_walks_every_offer_once_newest_first_with_its_market_offers(client, many_offers):
+    from django.db.models import F
+
+    from tests.pages import walk
+
+    rows, queries = walk(client, reverse("offers:offer_list"))
+    assert rows == list(Offer.objects.order_by(F("marketplace_created_at").desc(nulls_first=True), "-id"))
+    assert len(queries) == 3 and len(set(queries)) == 1
+    rejected, _ = walk(client, reverse("offers:offer_list"), {"state": "REJECTED"})
+    assert len(rejected) == 58 and {o.state for o in rejected} == {"REJECTED"}
+    last = client.get(reverse("offers:offer_list"), {"state": "REJECTED"}).content.decode()
+    assert "AT 210.00 EUR" in last and "DE 210.00 EUR" in last
+
+
+@pytest.mark.parametrize("query", [{"after": "junk"}, {"before": "e30"}, {"after": "A" * 600}, {"page": "2"}])
+def test_a_junk_cursor_or_an_old_page_number_starts_at_the_newest_offer(client, many_offers, query):
+    top = client.get(reverse("offers:offer_list")).context["page"].rows
+    response = client.get(reverse("offers:offer_list"), query)
+    assert response.status_code == 200 and response.context["page"].rows == top
+
+
+def test_a_junk_state_is_named_beside_its_field_and_every_offer_shows(client, many_offers):
+    response = client.get(reverse("offers:offer_list"), {"state": "x" * 400})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert len(response.context["page"].rows) == 100
+
+
+def test_junk_reference_look_ups_are_named_beside_their_field():
+    app = make_sim(orders=5)
+    with LoopbackServer(app) as server:
+        conn = refurbed_connection(base_url=f"{server.base}/refurbed")
+        make_user("owner", conn.organization)
+        from django.test import Client
+
+        client = Client()
+        client.login(username="owner", password="pw")
+        url = reverse("offers:reference", args=[conn.pk])
+        response = client.get(url, {"instance": "abc", "category_type": "toys", "lang": "2026-13-45"})
+        body = response.content.decode()
+        assert response.status_code == 200 and "An instance id is a number" in body
+        assert body.count("Select a valid choice") == 2 and "Germany" in body
+        response = client.get(url, {"instance": "1" * 400, "category_type": "electronics"})
+        body = response.content.decode()
+        assert "Ensure this value has at most 20 characters" in body and "Smartphones" in body
