@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from marketsync.forms import FilterForm
+from marketsync.forms import FilterForm, FlagField
 
 ADJUST_LIMIT = 1_000_000  # pieces in one manual adjustment, either way
 
@@ -18,7 +18,7 @@ class InventoryFilterForm(FilterForm):
                             widget=forms.TextInput(attrs={"type": "search", "placeholder": "Red or 5"}))
     location = forms.CharField(label="Location", required=False, max_length=120,
                                widget=forms.TextInput(attrs={"type": "search", "placeholder": "A01"}))
-    drift = forms.BooleanField(label="Drifting only", required=False)
+    drift = FlagField(label="Drifting only")
 
     def filters(self) -> dict:
         """The valid filters, as ``inventory.selectors.inventory_item_page`` takes them."""

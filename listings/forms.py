@@ -6,7 +6,7 @@ from django import forms
 
 from connections.selectors import connection_list
 from listings import selectors
-from marketsync.forms import FilterForm
+from marketsync.forms import FilterForm, FlagField
 from marketsync.marketplaces import Marketplace
 
 CSV_MAX_BYTES = 20 * 1024 * 1024
@@ -17,7 +17,7 @@ class ListingFilterForm(FilterForm):
 
     publication_state = forms.ChoiceField(required=False, choices=[("", "Any state")])
     q = forms.CharField(required=False, max_length=120, label="SKU or title")
-    removed = forms.BooleanField(required=False, label="Show removed listings")
+    removed = FlagField(label="Show removed listings")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

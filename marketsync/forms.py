@@ -15,3 +15,21 @@ class FilterForm(forms.Form):
             return {}
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+
+
+FLAG_ON = ("1", "true", "on")
+
+
+class FlagInput(forms.CheckboxInput):
+    def value_from_datadict(self, data, files, name) -> bool:
+        return str(data.get(name, "")).strip().lower() in FLAG_ON
+
+
+class FlagField(forms.BooleanField):
+    """A yes/no switch of a query string, as the pages have always read one: on for ``1``, ``true`` or ``on``
+    (what a checkbox sends), off for anything else (``0`` too, which a plain BooleanField reads as on)."""
+
+    widget = FlagInput
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)

@@ -50,10 +50,11 @@ class CursorForm(forms.Form):
         self.is_valid()
         return {name: "" if name in self.errors else self.cleaned_data.get(name) or "" for name in ("after", "before")}
 
-    def base_query(self) -> str:
-        """The page's other query parameters (its filters), urlencoded: what the pager's links keep."""
+    def base_query(self, *without: str) -> str:
+        """The page's other query parameters (its filters), urlencoded: what the pager's links keep. ``without``
+        names more parameters to leave out."""
         query = self.data.copy()
-        for name in CURSOR_PARAMETERS:
+        for name in (*CURSOR_PARAMETERS, *without):
             query.pop(name, None)
         return query.urlencode()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from connections.models import Organization
-from marketsync.forms import FilterForm
+from marketsync.forms import FilterForm, FlagField
 from offers import selectors
 
 CATEGORY_TYPES = [("ELECTRONICS", "Electronics"), ("SPORTS", "Sports"), ("KIDS", "Kids")]
@@ -23,7 +23,7 @@ class OfferFilterForm(FilterForm):
     """The offer list's filters (a GET form): an invalid value is named beside its field and ignored."""
 
     state = forms.ChoiceField(label="State", required=False)
-    removed = forms.BooleanField(label="Show removed offers", required=False)
+    removed = FlagField(label="Show removed offers")
 
     def __init__(self, *args, organization: Organization, **kwargs):
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from offers import selectors
 from offers.models import MarketOffer, Offer
 from offers.services import market_offer_upsert_page, offer_mark_removed, offer_upsert_page
 from orders import selectors as order_selectors
+from orders.models import Order
 from tests.factories import make_organization, make_user
 from tests.marketplaces.refurbed.sim import LoopbackServer, RecordingTransport, entity_sync, make_sim, refurbed_connection
 
@@ -71,14 +72,17 @@ def test_order_selectors_for_a_refurbed_merchant():
     conn = refurbed_connection()
     run_entity_sync(entity_sync(conn, "orders").pk, transport=RecordingTransport(app))
     org = conn.organization
-    newest = order_selectors.order_list(organization=org, limit=5)
-    assert len(newest) == 5 and newest[0].placed_at >= newest[-1].placed_at
-    shipped = order_selectors.order_list(organization=org, status="shipped", marketplace="refurbed", limit=100)
-    assert shipped and all(o.status == "shipped" for o in shipped)
-    order = order_selectors.order_get(organization=org, external_id=newest[0].external_id, marketplace="refurbed")
-    items = order_selectors.order_item_list(organization=org, order=order)
+    newest = order_selectors.order_detail_get(organization=org, pk=Order.objects.order_by("-placed_at", "-id").first().pk)
+    order = order_selectors.order_get(organization=org, external_id=newest.external_id, marketplace="refurbed")
+    assert order == newest
+    items = order_selectors.order_detail_items(order=order)
     assert items and order_selectors.order_item_get(organization=org, external_id=items[0].external_id).order == order
+    assert order_selectors.order_item_get(organization=org, pk=items[0].pk, marketplace="refurbed") == items[0]
     assert order_selectors.order_get(organization=make_organization("else"), pk=order.pk) is None
+    assert order_selectors.order_list_by_reference(organization=None, reference=str(order.pk)) == [order]
+    assert order_selectors.order_list_by_reference(organization=org, reference=order.external_id) == [order]
+    assert order_selectors.order_list_by_reference(organization=make_organization("other"), reference=order.external_id) == []
+    assert order_selectors.order_list_by_reference(organization=None, reference="9" * 40) == []
 
 
 def test_offer_pages_are_scoped_and_hide_removed_offers_by_default(client):
