@@ -55,6 +55,20 @@ def connection_get(
     return qs.first()
 
 
+def connection_get_by_webhook_token(*, token: str, marketplace: str) -> Connection | None:
+    """The connection a marketplace's push names by its secret token (the token is the credential: no
+    organization to start from)."""
+    return Connection.objects.filter(webhook_token=token, marketplace=marketplace).first()
+
+
+def connection_list_by_store_id(*, marketplace: str, store_id: str) -> list[Connection]:
+    """The enabled connections whose ``store_id`` option is ``store_id`` (Brick Owl's fixed notify path)."""
+    return [
+        c for c in Connection.objects.filter(marketplace=marketplace, enabled=True)
+        if str((c.options or {}).get("store_id", "")).strip() == store_id
+    ]
+
+
 def connection_marketplaces(*, organization: Organization) -> set[str]:
     """The marketplaces the organization is connected to."""
     return set(Connection.objects.filter(organization=organization).values_list("marketplace", flat=True))

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from connections.models import Connection
+from connections.selectors import connection_get_by_webhook_token, connection_list_by_store_id
 
 ORDER_ID = re.compile(r"^[0-9]{1,20}$")
 # Repeats of the same notification within this many seconds are answered but not enqueued again.
@@ -27,7 +28,7 @@ DEDUPE_SECONDS = 5
 
 
 def _connection(token: str, marketplace: str) -> Connection:
-    connection = Connection.objects.filter(webhook_token=token, marketplace=marketplace).first()
+    connection = connection_get_by_webhook_token(token=token, marketplace=marketplace)
     if connection is None or not connection.enabled:
         raise Http404("unknown webhook")
     return connection
@@ -108,10 +109,7 @@ def brickowl_fixed_notify(request: HttpRequest) -> HttpResponse:
     store_id = request.GET.get("store_id", "").strip()
     if not store_id:
         raise Http404("unknown store")
-    connections = [
-        c for c in Connection.objects.filter(marketplace="brickowl", enabled=True)
-        if str((c.options or {}).get("store_id", "")).strip() == store_id
-    ]
+    connections = connection_list_by_store_id(marketplace="brickowl", store_id=store_id)
     if not connections:
         raise Http404("unknown store")
     for connection in connections:
