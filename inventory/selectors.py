@@ -80,6 +80,7 @@ def _unmatched_items(*, organization: Organization) -> QuerySet[OrderItem]:
     """Order items of brick orders that no inventory item matched (flagged on their order)."""
     return OrderItem.objects.filter(
         organization=organization,
+        order__organization=organization,  # the same, said of the order: lets the partial index start there
         order__marketplace__in=BRICK_MARKETPLACES,
         order__has_unmatched_items=True,
         reservations__isnull=True,

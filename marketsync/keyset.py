@@ -23,6 +23,7 @@ from functools import reduce
 from typing import Any
 
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
@@ -120,11 +121,21 @@ def ordering(key: str | Sequence[str], *, descending: bool) -> list:
     return _order_by(_terms(key, descending=descending))
 
 
-def _beyond(name: str, value: Any, *, down: bool) -> Q | None:
+def _nullable(model, name: str) -> bool:
+    """Whether ``name`` can be NULL (an annotation or a relation's field is taken to be)."""
+    try:
+        return model._meta.get_field(name).null
+    except FieldDoesNotExist:
+        return True
+
+
+def _beyond(name: str, value: Any, *, down: bool, nullable: bool) -> Q | None:
     """Rows whose ``name`` comes strictly after ``value`` in the reading order (None: no row can)."""
     if down:
         return Q(**{f"{name}__isnull": False}) if value is None else Q(**{f"{name}__lt": value})
-    return None if value is None else Q(**{f"{name}__gt": value}) | Q(**{f"{name}__isnull": True})
+    if value is None:
+        return None
+    return Q(**{f"{name}__gt": value}) | Q(**{f"{name}__isnull": True}) if nullable else Q(**{f"{name}__gt": value})
 
 
 def _same(name: str, value: Any) -> Q:
@@ -135,13 +146,15 @@ def _after(qs: QuerySet, terms: list[tuple[str, bool]], values: Sequence[Any]) -
     """Rows after ``values`` (one per term): for some term, every earlier term equal and this one beyond."""
     branches, equal = [], Q()
     for (name, down), value in zip(terms, values, strict=True):
-        beyond = _beyond(name, value, down=down)
+        beyond = _beyond(name, value, down=down, nullable=_nullable(qs.model, name))
         if beyond is not None:
             branches.append(equal & beyond)
         equal &= _same(name, value)
+    # A redundant bound on the first field (``<=`` going down; ``>=`` going up when it cannot be NULL, NULLs
+    # coming last) makes the page one range scan of the index instead of a walk from the top.
     first, down = terms[0]
-    if down and values[0] is not None:  # the redundant ``first <= value`` bounds the index range scan
-        qs = qs.filter(**{f"{first}__lte": values[0]})
+    if values[0] is not None and (down or not _nullable(qs.model, first)):
+        qs = qs.filter(**{f"{first}__{'lte' if down else 'gte'}": values[0]})
     return qs.filter(reduce(operator.or_, branches))
 
 

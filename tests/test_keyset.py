@@ -116,3 +116,27 @@ def test_the_cursor_form_drops_what_it_cannot_use_and_the_old_page_number(query,
     data.update(query)
     form = CursorForm(data)
     assert form.cursors() == cursors and form.base_query() == base
+
+
+@pytest.mark.parametrize("key, descending, bound", [
+    ("customer_name", False, '"customer_name" >='), ("customer_name", True, '"customer_name" <='),
+    (("customer_name", "placed_at"), False, '"customer_name" >='), ("placed_at", True, '"placed_at" <='),
+])
+def test_a_page_after_a_cursor_is_one_range_of_the_index(orders, key, descending, bound):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    after = keyset_page(orders, key=key, limit=10, descending=descending).next_cursor  # past the NULLs going down
+    with CaptureQueriesContext(db) as queries:
+        keyset_page(orders, key=key, after=after, limit=5, descending=descending)
+    assert bound in queries.captured_queries[0]["sql"]
+
+
+def test_going_up_a_field_that_can_be_null_is_not_bounded_as_nulls_come_last(orders):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    after = keyset_page(orders, key="placed_at", limit=5, descending=False).next_cursor
+    with CaptureQueriesContext(db) as queries:
+        page = keyset_page(orders, key="placed_at", after=after, limit=50, descending=False)
+    assert '"placed_at" >=' not in queries.captured_queries[0]["sql"] and page.rows[-1].placed_at is None
