@@ -38,3 +38,14 @@ def previous_link(response) -> str:
     """The query string of a page's "Previous" link ('' when it has none)."""
     found = PREV.search(response.content.decode())
     return html.unescape(found.group(1)) if found else ""
+
+
+# Cursors that are not ours, and the page numbers of the lists before they paged by keyset.
+JUNK_CURSORS = [{"after": "junk"}, {"before": "e30"}, {"after": "A" * 600}, {"before": "%%%"}, {"page": "3"}, {"page": "x"}]
+
+
+def shows_the_top(client, url: str, query: dict, *, page: str = "page") -> bool:
+    """Whether ``url`` with ``query`` answers 200 with the rows of the top of the list."""
+    top = client.get(url).context[page].rows
+    response = client.get(url, query)
+    return response.status_code == 200 and response.context[page].rows == top

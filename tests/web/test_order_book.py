@@ -10,6 +10,7 @@ from django.utils import timezone
 from orders.models import Order
 from orders.selectors import OrderFilters, order_book_page
 from tests.factories import make_connection, make_organization, make_user
+from tests.pages import walk
 from tests.web.builders import make_orders, order_record
 
 pytestmark = pytest.mark.django_db
@@ -185,7 +186,6 @@ def test_search_counts_identifier_matches_and_does_not_rescan_for_names(client, 
 
 
 def test_the_order_book_walks_every_order_once_through_its_pager(client, shop, settings):
-    from tests.pages import walk
 
     settings.ORDER_TAB_COUNTS_CACHE_MIN_ROWS = 0  # the tab counts come from the cache, as for a large organization
     make_orders(make_connection(shop), 120)
