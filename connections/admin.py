@@ -200,16 +200,16 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable sync for the selected connections", permissions=["change"])
     def disable_sync(self, request, queryset) -> None:
-        for connection in queryset:
+        connections = list(queryset)
+        for connection in connections:
             services.connection_disable(connection=connection)
-        self.message_user(request, f"Disabled {queryset.count()} connection(s).", messages.SUCCESS)
+        self.message_user(request, f"Disabled {len(connections)} connection(s).", messages.SUCCESS)
 
     @admin.action(description="Sync now (every enabled entity)", permissions=["change"])
     def sync_now(self, request, queryset) -> None:
-        queued = 0
-        for connection in queryset.filter(enabled=True):
-            queued += len(trigger_sync(connection=connection))
-        skipped = queryset.filter(enabled=False).count()
+        connections = list(queryset)  # the rows chosen: the action reads nothing else
+        queued = sum(len(trigger_sync(connection=c)) for c in connections if c.enabled)
+        skipped = sum(1 for c in connections if not c.enabled)
         note = f"; {skipped} disabled connection(s) skipped" if skipped else ""
         self.message_user(request, f"Queued {queued} entity sync(s){note}.", messages.SUCCESS)
 
@@ -305,9 +305,8 @@ class EntitySyncAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset) -> None:
-        queued = 0
-        for sync in queryset.select_related("connection").filter(connection__enabled=True):
-            queued += len(trigger_sync(connection=sync.connection, entities=[sync.entity]))
+        # The changelist's rows come with their connection (list_select_related).
+        queued = sum(len(trigger_sync(connection=s.connection, entities=[s.entity])) for s in queryset if s.connection.enabled)
         self.message_user(request, f"Queued {queued} entity sync(s).", messages.SUCCESS)
 
 
