@@ -25,10 +25,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options):
         if action == "check":
-            return self.check(options["org"])
+            return self.check_ledger(options["org"])
         return self.adjust(options["item_id"], options["delta"], options["reason"])
 
-    def check(self, slug: str) -> None:
+    # Not ``check``: that is Django's system check, which every real command line runs first.
+    def check_ledger(self, slug: str) -> None:
         organization = None
         if slug:
             organization = organization_get(slug=slug)
