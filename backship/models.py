@@ -48,10 +48,6 @@ class Shipment(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.external_id} (order {self.order_external_id})"
 
-    @property
-    def has_label(self) -> bool:
-        return bool(self.label_file)
-
 
 class Delivery(Shipment):
     kind = "delivery"

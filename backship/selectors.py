@@ -7,6 +7,9 @@ from django.urls import reverse
 
 from backship.models import Delivery, Return
 from connections.models import Organization
+from marketsync.keyset import KeysetPage, keyset_page
+
+PAGE_SIZE = 50
 
 
 def _model(kind: str):
@@ -41,12 +44,13 @@ def return_get(*, organization: Organization, pk: int) -> Return | None:
     return return_list(organization=organization).filter(pk=pk).first()
 
 
-def delivery_get_by_external_id(*, organization: Organization, external_id: str) -> Delivery | None:
-    return delivery_list(organization=organization).filter(external_id=str(external_id)).first()
-
-
-def return_get_by_external_id(*, organization: Organization, external_id: str) -> Return | None:
-    return return_list(organization=organization).filter(external_id=str(external_id)).first()
+def shipment_page(
+    *, organization: Organization, kind: str, q: str = "", after: str = "", before: str = "", limit: int = PAGE_SIZE
+) -> KeysetPage:
+    """One page of the deliveries (``kind="delivery"``) or returns, newest first, by keyset on ``(created_at, id)``
+    (the ``delivery_org_created_idx`` / ``return_org_created_idx`` index)."""
+    qs = delivery_list(organization=organization, q=q) if kind == "delivery" else return_list(organization=organization, q=q)
+    return keyset_page(qs, key="created_at", after=after, before=before, limit=limit, descending=True)
 
 
 def shipment_external_ids_with_label(*, connection, kind: str, external_ids: list[str]) -> set[str]:

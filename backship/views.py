@@ -3,38 +3,36 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import render
 
 from backship import selectors
-
-
-def _organization(request):
-    organization = getattr(request, "organization", None)
-    if not organization:
-        raise Http404("No organization.")
-    return organization
+from backship.forms import ShipmentFilterForm
+from connections.middleware import organization_or_404
+from marketsync.keyset import CursorForm
 
 
 @login_required
 def delivery_list(request):
-    organization = _organization(request)
-    q = request.GET.get("q", "").strip()[:120]
-    page = Paginator(selectors.delivery_list(organization=organization, q=q), 50).get_page(request.GET.get("page"))
-    return render(request, "backship/shipment_list.html", {"page": page, "q": q, "kind": "delivery", "title": "Deliveries"})
+    return _shipment_list(request, kind="delivery", title="Deliveries")
 
 
 @login_required
 def return_list(request):
-    organization = _organization(request)
-    q = request.GET.get("q", "").strip()[:120]
-    page = Paginator(selectors.return_list(organization=organization, q=q), 50).get_page(request.GET.get("page"))
-    return render(request, "backship/shipment_list.html", {"page": page, "q": q, "kind": "return", "title": "Returns"})
+    return _shipment_list(request, kind="return", title="Returns")
+
+
+def _shipment_list(request, *, kind: str, title: str):
+    organization = organization_or_404(request)
+    form = ShipmentFilterForm(request.GET or None)
+    cursor = CursorForm(request.GET)
+    page = selectors.shipment_page(organization=organization, kind=kind, **form.filters(), **cursor.cursors())
+    return render(request, "backship/shipment_list.html",
+                  {"page": page, "form": form, "base_query": cursor.base_query(), "kind": kind, "title": title})
 
 
 def _shipment(request, kind: str, pk: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     if kind == "delivery":
         shipment = selectors.delivery_get(organization=organization, pk=pk)
     elif kind == "return":
@@ -51,7 +49,6 @@ def shipment_detail(request, kind: str, pk: int):
     shipment = _shipment(request, kind, pk)
     return render(request, "backship/shipment_detail.html", {
         "shipment": shipment, "kind": kind, "label_url": selectors.shipment_label_url(shipment=shipment),
-        "items": shipment.items.all() if kind == "delivery" else [],
     })
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import services
+from connections import selectors, services
 from connections.forms import ConnectionAdminForm, CredentialsForm
 from connections.models import ApiCallCount, AuditEntry, Connection, EntitySync, Membership, Organization
 from marketsync.sync.services import trigger_sync
@@ -146,7 +147,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                 setattr(obj, field.attname, getattr(created, field.attname))
             obj._state.adding, obj._state.db = False, created._state.db
             return
-        connection = Connection.objects.get(pk=obj.pk)
+        connection = selectors.connection_get(organization=None, connection_id=obj.pk)
         if data.get("credentials"):
             services.connection_rotate_credentials(connection=connection, credentials=data["credentials"])
         services.connection_update_settings(
@@ -199,16 +200,16 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable sync for the selected connections", permissions=["change"])
     def disable_sync(self, request, queryset) -> None:
-        for connection in queryset:
+        connections = list(queryset)
+        for connection in connections:
             services.connection_disable(connection=connection)
-        self.message_user(request, f"Disabled {queryset.count()} connection(s).", messages.SUCCESS)
+        self.message_user(request, f"Disabled {len(connections)} connection(s).", messages.SUCCESS)
 
     @admin.action(description="Sync now (every enabled entity)", permissions=["change"])
     def sync_now(self, request, queryset) -> None:
-        queued = 0
-        for connection in queryset.filter(enabled=True):
-            queued += len(trigger_sync(connection=connection))
-        skipped = queryset.filter(enabled=False).count()
+        connections = list(queryset)  # the rows chosen: the action reads nothing else
+        queued = sum(len(trigger_sync(connection=c)) for c in connections if c.enabled)
+        skipped = sum(1 for c in connections if not c.enabled)
         note = f"; {skipped} disabled connection(s) skipped" if skipped else ""
         self.message_user(request, f"Queued {queued} entity sync(s){note}.", messages.SUCCESS)
 
@@ -235,7 +236,9 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @method_decorator(sensitive_post_parameters())
     def rotate_credentials_view(self, request, object_id: int):
-        connection = get_object_or_404(Connection.objects.select_related("organization"), pk=object_id)
+        connection = selectors.connection_get(organization=None, connection_id=object_id)
+        if connection is None:
+            raise Http404("No such connection.")
         if not self.has_change_permission(request, connection):
             raise PermissionDenied
         form = CredentialsForm(request.POST or None, marketplace=connection.marketplace)
@@ -302,9 +305,8 @@ class EntitySyncAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset) -> None:
-        queued = 0
-        for sync in queryset.select_related("connection").filter(connection__enabled=True):
-            queued += len(trigger_sync(connection=sync.connection, entities=[sync.entity]))
+        # The changelist's rows come with their connection (list_select_related).
+        queued = sum(len(trigger_sync(connection=s.connection, entities=[s.entity])) for s in queryset if s.connection.enabled)
         self.message_user(request, f"Queued {queued} entity sync(s).", messages.SUCCESS)
 
 

@@ -1,5 +1,9 @@
-"""Forms for entering credentials. Every credential field is write-only: a PasswordInput that never renders a
-value; the only thing ever shown of a stored credential is its hint (the last four characters)."""
+"""The forms of connections: credentials (staff admin and the workspace), the workspace's connection pages
+(owners) and the audit log's filters.
+
+Every credential field is write-only: a PasswordInput that never renders a value; the only thing ever shown of a
+stored credential is its hint (the last four characters). The workspace's forms do not offer the base URL: only
+staff and ops may point a connection elsewhere."""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from connections import services
-from connections.models import Connection
+from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection
+from connections.selectors import connection_get, organization_list_for_user
+from marketsync.forms import FilterForm
 from marketsync.marketplaces import CREDENTIAL_FIELDS, CredentialsError, Marketplace, validate_credentials
 
 # Every credential field of any marketplace, in a stable order.
@@ -115,9 +121,81 @@ class ConnectionAdminForm(forms.ModelForm):
             raise ValidationError(str(exc)) from None
         organization = data.get("organization") if adding else self.instance.organization
         if adding and organization is not None:
-            existing = Connection.objects.filter(organization=organization, marketplace=market.value).first()
+            existing = connection_get(organization=organization, marketplace=market.value)
             if existing is not None:
                 raise ValidationError(services._duplicate_message(organization, market, existing.pk))
         if not adding and data.get("enabled") and self.instance.credentials_wiped and not data["credentials"]:
             raise ValidationError("This connection's credentials were wiped: enter new credentials to enable it.")
         return data
+
+
+# --- the workspace's connection pages ---------------------------------------------------------------------
+
+PLATFORM_LABELS = {"eu": "Europe (eu)", "us": "United States (us)", "ap": "Asia-Pacific (ap)"}
+
+
+class ConnectionCreateForm(CredentialsForm):
+    """Connect one marketplace: its credential fields, the environment, and Back Market's platform."""
+
+    environment = forms.ChoiceField(label="Environment", choices=Connection.Environment.choices, initial=Connection.Environment.PRODUCTION)
+
+    def __init__(self, *args, marketplace: str, **kwargs):
+        super().__init__(*args, marketplace=marketplace, **kwargs)
+        if self.marketplace == Marketplace.BACKMARKET:
+            self.fields["platform"] = forms.ChoiceField(
+                label="Platform", choices=[(p, PLATFORM_LABELS[p]) for p in services.BACKMARKET_PLATFORMS], initial="eu"
+            )
+        self.order_fields([*(f for f in self.fields if f not in ("environment", "platform")), "environment", "platform"])
+
+
+class DisconnectForm(forms.Form):
+    wipe_credentials = forms.BooleanField(
+        label="Also erase the stored API key (you will enter it again to reconnect)", required=False
+    )
+
+
+class DeleteConnectionForm(forms.Form):
+    confirm = forms.CharField(label="Type the marketplace name to confirm", max_length=40)
+
+    def __init__(self, *args, connection: Connection, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connection = connection
+        self.fields["confirm"].help_text = f"Type “{connection.marketplace_label}”."
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip()
+        if value.casefold() != self.connection.marketplace_label.casefold():
+            raise forms.ValidationError(f"Type “{self.connection.marketplace_label}” exactly to delete this connection.")
+        return value
+
+
+class AuditFilterForm(FilterForm):
+    """The audit log's filters (a GET form); an invalid value is shown beside its field and ignored."""
+
+    marketplace = forms.ChoiceField(label="Marketplace", required=False, choices=[("", "All marketplaces"), *MARKETPLACE_CHOICES])
+    outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any outcome"), *AuditEntry.Outcome.choices])
+
+    def filters(self) -> dict[str, str]:
+        """The filters given and valid; "" for the others."""
+        data = self.valid_data()
+        return {name: data.get(name) or "" for name in self.fields}
+
+
+class EntitySyncToggleForm(forms.Form):
+    """The on/off switch of one entity's sync on the connections page."""
+
+    enabled = forms.TypedChoiceField(
+        choices=[("1", "On"), ("0", "Off")], coerce=lambda value: value == "1",
+        error_messages={"required": "Switch the sync on (1) or off (0).", "invalid_choice": "Switch the sync on (1) or off (0)."},
+    )
+
+
+class OrganizationSwitchForm(forms.Form):
+    """The organization switcher in the page header: one of the user's organizations, and where to go back."""
+
+    organization = forms.ModelChoiceField(queryset=None)  # the user's, set in __init__
+    next = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organization_list_for_user(user=user)

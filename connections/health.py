@@ -51,10 +51,6 @@ class ConnectionHealth:
     bricklink_calls_24h: int | None = None
 
     @property
-    def has_auth_error(self) -> bool:
-        return any(e.state == "auth" for e in self.entities)
-
-    @property
     def worst(self) -> str:
         states = {e.state for e in self.entities}
         for state in ("auth", "bad_data", "transient", "stale", "never"):

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from connections.models import Membership
-from connections.selectors import organization_list_for_user
+from connections.selectors import membership_get, organization_list_for_user
 
 SESSION_KEY = "current_organization_id"
 TZ_COOKIE = "tz"
@@ -54,7 +54,8 @@ def _is_owner(request) -> bool:
     organization = request.organization
     if not organization or not request.user.is_authenticated:
         return False
-    return Membership.objects.filter(user=request.user, organization_id=organization.pk, role=Membership.Role.OWNER).exists()
+    membership = membership_get(user=request.user, organization=organization)
+    return membership is not None and membership.role == Membership.Role.OWNER
 
 
 def timezone_from_cookie(value: str | None) -> zoneinfo.ZoneInfo | None:

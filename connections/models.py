@@ -140,10 +140,6 @@ class EntitySync(models.Model):
         return f"{self.connection} · {self.entity}"
 
     @property
-    def is_due(self) -> bool:
-        return self.next_attempt_at is None or self.next_attempt_at <= timezone.now()
-
-    @property
     def is_locked(self) -> bool:
         return self.locked_until is not None and self.locked_until > timezone.now()
 
@@ -171,7 +167,7 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_time_idx")]
+        indexes = [models.Index(fields=["organization", "-created_at", "-id"], name="audit_org_created_idx")]
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
 

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass
-from datetime import datetime
-
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_datetime
+from django.db.models import QuerySet
 
 from connections.models import AuditEntry, Connection, EntitySync, Membership, Organization
+from marketsync.keyset import KeysetPage, keyset_page
 
 AUDIT_PAGE_SIZE = 50
 
@@ -26,56 +22,81 @@ def membership_get(*, user, organization: Organization) -> Membership | None:
     return Membership.objects.filter(user=user, organization=organization).first()
 
 
-def connection_list(*, organization: Organization | None = None) -> QuerySet[Connection]:
-    qs = Connection.objects.select_related("organization").prefetch_related("entity_syncs")
-    return qs.filter(organization=organization) if organization is not None else qs
+def organization_get(*, slug: str) -> Organization | None:
+    """One organization by its slug (the ops commands' --org)."""
+    return Organization.objects.filter(slug=slug).first()
 
 
-def connection_get(*, organization: Organization, connection_id: int) -> Connection | None:
-    return connection_list(organization=organization).filter(pk=connection_id).first()
+def connection_list(
+    *, organization: Organization | None, marketplace: str = "", with_entity_syncs: bool = False
+) -> QuerySet[Connection]:
+    """Connections of one organization — of every organization with ``organization=None``, for staff and ops
+    only — by organization and marketplace."""
+    qs = Connection.objects.select_related("organization")
+    if organization is not None:
+        qs = qs.filter(organization=organization)
+    if marketplace:
+        qs = qs.filter(marketplace=marketplace)
+    if with_entity_syncs:
+        qs = qs.prefetch_related("entity_syncs")
+    return qs.order_by("organization__name", "marketplace", "pk")
 
 
-def entity_sync_list(*, organization: Organization) -> QuerySet[EntitySync]:
-    return EntitySync.objects.filter(connection__organization=organization).select_related("connection")
+def connection_get(
+    *, organization: Organization | None, connection_id: int | None = None, marketplace: str = ""
+) -> Connection | None:
+    """One connection of the organization (of any, with ``organization=None``: staff and ops) by its id, or the
+    organization's connection to ``marketplace`` (there is at most one); None when there is none."""
+    qs = connection_list(organization=organization, marketplace=marketplace)
+    if connection_id is not None:
+        qs = qs.filter(pk=connection_id)
+    elif organization is None or not marketplace:
+        raise ValueError("connection_get needs a connection id, or an organization and a marketplace.")
+    return qs.first()
+
+
+def connection_get_by_webhook_token(*, token: str, marketplace: str) -> Connection | None:
+    """The connection a marketplace's push names by its secret token (the token is the credential: no
+    organization to start from)."""
+    return Connection.objects.filter(webhook_token=token, marketplace=marketplace).first()
+
+
+def connection_list_by_store_id(*, marketplace: str, store_id: str) -> list[Connection]:
+    """The enabled connections whose ``store_id`` option is ``store_id`` (Brick Owl's fixed notify path)."""
+    return [
+        c for c in Connection.objects.filter(marketplace=marketplace, enabled=True)
+        if str((c.options or {}).get("store_id", "")).strip() == store_id
+    ]
+
+
+def connection_marketplaces(*, organization: Organization) -> set[str]:
+    """The marketplaces the organization is connected to."""
+    return set(Connection.objects.filter(organization=organization).values_list("marketplace", flat=True))
+
+
+def entity_sync_list(*, organization: Organization | None, connection: Connection | None = None) -> QuerySet[EntitySync]:
+    """Entity syncs of one connection, or of an organization's connections (of every one with
+    ``organization=None``: ops), by connection and entity."""
+    qs = EntitySync.objects.select_related("connection__organization")
+    if connection is not None:
+        qs = qs.filter(connection=connection)
+    elif organization is not None:
+        qs = qs.filter(connection__organization=organization)
+    return qs.order_by("connection_id", "entity")
 
 
 # --- the audit log ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class AuditPage:
-    entries: list[AuditEntry]
-    next_cursor: str = ""  # where the next (older) page starts; "" on the last page
-
-
-def _audit_cursor(entry: AuditEntry) -> str:
-    return base64.urlsafe_b64encode(f"{entry.created_at.isoformat()}|{entry.pk}".encode()).decode().rstrip("=")
-
-
-def _audit_position(cursor: str) -> tuple[datetime, int] | None:
-    """The (time, id) a cursor from a URL names, or None when it is missing or not ours (the log starts at the top)."""
-    try:
-        when, _, pk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
-        created_at = parse_datetime(when)
-        return (created_at, int(pk)) if created_at is not None else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def audit_entry_page(
-    *, organization: Organization, marketplace: str = "", outcome: str = "", after: str = "", limit: int = AUDIT_PAGE_SIZE
-) -> AuditPage:
-    """One page of the organization's audit log, newest first, after a keyset cursor: no OFFSET, no COUNT,
-    however long the log grows."""
+    *, organization: Organization, marketplace: str = "", outcome: str = "", after: str = "", before: str = "",
+    limit: int = AUDIT_PAGE_SIZE,
+) -> KeysetPage:
+    """One page of the organization's audit log, newest first, by keyset on ``(created_at, id)`` (the
+    ``audit_org_created_idx`` index): no OFFSET, no COUNT, however long the log grows."""
     qs = AuditEntry.objects.filter(organization=organization).select_related("user", "order", "connection")
     if marketplace:
         qs = qs.filter(connection__marketplace=marketplace)
     if outcome:
         qs = qs.filter(outcome=outcome)
-    position = _audit_position(after) if after else None
-    if position is not None:
-        created_at, pk = position
-        # The redundant ``created_at <= t`` bounds the scan of the (organization, -created_at) index.
-        qs = qs.filter(created_at__lte=created_at).filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
-    rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
-    return AuditPage(entries=rows[:limit], next_cursor=_audit_cursor(rows[limit - 1]) if len(rows) > limit else "")
+    return keyset_page(qs, key="created_at", after=after, before=before, limit=limit, descending=True)

@@ -135,6 +135,17 @@ def membership_add(*, organization: Organization, user, role: str = Membership.R
     return membership
 
 
+def user_login_reset(*, username: str, password: str):
+    """The user ``username`` — created when missing — active, with ``password`` (the demo's login)."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        user = get_user_model().objects.create_user(username=username)
+    user.set_password(password)
+    user.is_active = True
+    user.save()
+    return user
+
+
 def user_get_by_username(*, username: str):
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
@@ -268,7 +279,7 @@ def connection_update_settings(
 
 def connection_list(*, organization: Organization | None = None) -> list[dict[str, Any]]:
     """JSON-ready summaries of connections and their sync state: never a credential, at most its hint."""
-    return [connection_summary(connection=c) for c in selectors.connection_list(organization=organization)]
+    return [connection_summary(connection=c) for c in selectors.connection_list(organization=organization, with_entity_syncs=True)]
 
 
 def connection_summary(*, connection: Connection) -> dict[str, Any]:
@@ -424,14 +435,6 @@ def entity_sync_toggle(
         if disable_set:
             changed += syncs.filter(entity__in=disable_set, enabled=True).update(enabled=False)
     return changed
-
-
-def entity_sync_set_all(
-    *, enabled: bool, connection: Connection | None = None, organization: Organization | None = None
-) -> int:
-    """Enable-all / disable-all: every entity of one connection, of one organization, or of every connection."""
-    key = "enable" if enabled else "disable"
-    return entity_sync_toggle(connection=connection, organization=organization, **{key: ["all"]})
 
 
 def entity_sync_set_enabled(*, entity_syncs: QuerySet[EntitySync], enabled: bool) -> int:

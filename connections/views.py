@@ -16,39 +16,40 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import services
-from connections.forms import CredentialsForm
+from connections import selectors, services
+from connections.forms import (
+    AuditFilterForm,
+    ConnectionCreateForm,
+    CredentialsForm,
+    DeleteConnectionForm,
+    DisconnectForm,
+    EntitySyncToggleForm,
+    OrganizationSwitchForm,
+)
 from connections.health import sync_health_list
-from connections.middleware import SESSION_KEY
+from connections.middleware import SESSION_KEY, organization_or_404
 from connections.models import Connection
-from connections.selectors import audit_entry_page, organization_list_for_user
-from connections.web_forms import AuditFilterForm, ConnectionCreateForm, DeleteConnectionForm, DisconnectForm
+from marketsync.keyset import CursorForm
 from marketsync.marketplaces import SUPPORTED_ENTITIES, Marketplace
 
 
 @login_required
 @require_POST
 def organization_switch(request):
-    organization = organization_list_for_user(user=request.user).filter(pk=request.POST.get("organization")).first()
-    if organization is None:
+    form = OrganizationSwitchForm(request.POST, user=request.user)
+    form.is_valid()
+    organization = form.cleaned_data.get("organization")
+    if organization is None:  # not one of the user's organizations, or junk
         raise Http404("No such organization.")
     request.session[SESSION_KEY] = organization.pk
-    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or "/"
+    target = form.cleaned_data.get("next") or request.META.get("HTTP_REFERER") or "/"
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
     return redirect(target)
 
 
-def _organization_or_404(request):
-    organization = request.organization
-    if not organization:
-        raise Http404("No organization.")
-    return organization
-
-
 def _connection_or_404(request, pk: int) -> Connection:
-    organization = _organization_or_404(request)
-    connection = Connection.objects.filter(organization=organization, pk=pk).first()
+    connection = selectors.connection_get(organization=organization_or_404(request), connection_id=pk)
     if connection is None:
         raise Http404("No such connection.")
     return connection
@@ -65,8 +66,9 @@ def _owner_connection(request, pk: int) -> Connection:
 @require_GET
 def connection_list(request):
     """Connections and their sync health, per entity."""
-    organization = request.organization
-    if not organization:
+    try:
+        organization = organization_or_404(request)
+    except Http404:  # a landing page: it explains rather than answering a bare 404
         return render(request, "orders/no_organization.html")
     health = sync_health_list(organization=organization)
     connected = {h.connection.marketplace for h in health}
@@ -84,10 +86,10 @@ def connection_list(request):
 @require_GET
 def connection_create(request):
     """Pick the marketplace to connect."""
-    organization = _organization_or_404(request)
+    organization = organization_or_404(request)
     if not request.is_org_owner:
         raise PermissionDenied("Only an owner of the organization can connect a marketplace.")
-    connected = set(Connection.objects.filter(organization=organization).values_list("marketplace", flat=True))
+    connected = selectors.connection_marketplaces(organization=organization)
     return render(
         request, "connections/connection_create.html", {"choices": [(m, m.value in connected) for m in Marketplace]}
     )
@@ -97,7 +99,7 @@ def connection_create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def connection_create_form(request, marketplace: str):
-    organization = _organization_or_404(request)
+    organization = organization_or_404(request)
     if marketplace not in {m.value for m in Marketplace}:
         raise Http404("No such marketplace.")
     if not request.is_org_owner:
@@ -197,7 +199,11 @@ def entity_sync_toggle(request, pk: int, entity: str):
     connection = _owner_connection(request, pk)
     if entity not in {e.value for e in SUPPORTED_ENTITIES[Marketplace(connection.marketplace)]}:
         raise Http404("No such entity.")
-    enable = request.POST.get("enabled") in ("1", "true", "on")
+    form = EntitySyncToggleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nothing changed: {' '.join(form.errors['enabled'])}")
+        return redirect("connections:connection_list")
+    enable = form.cleaned_data["enabled"]
     try:
         services.entity_sync_toggle(connection=connection, **({"enable": [entity]} if enable else {"disable": [entity]}))
     except services.LifecycleError as exc:
@@ -212,10 +218,8 @@ def entity_sync_toggle(request, pk: int, entity: str):
 @require_GET
 def audit_log(request):
     """Every change sent to a marketplace (or to local stock) for this organization: pages, admin, CLI and tasks."""
-    organization = _organization_or_404(request)
+    organization = organization_or_404(request)
     form = AuditFilterForm(request.GET or None)
-    after = request.GET.get("after", "")
-    page = audit_entry_page(organization=organization, after=after, **form.filters())
-    query = request.GET.copy()
-    query.pop("after", None)
-    return render(request, "connections/audit_log.html", {"form": form, "page": page, "query": query.urlencode(), "after": after})
+    cursor = CursorForm(request.GET)
+    page = selectors.audit_entry_page(organization=organization, **form.filters(), **cursor.cursors())
+    return render(request, "connections/audit_log.html", {"form": form, "page": page, "base_query": cursor.base_query()})

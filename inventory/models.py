@@ -45,7 +45,10 @@ class InventoryItem(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(quantity_reserved__gte=0), name="inventoryitem_reserved_not_negative"),
         ]
-        indexes = [models.Index(fields=["organization", "location"], name="inventoryitem_org_loc_idx")]
+        # The stock list's shelf order (keyset): location, part, colour, then id.
+        indexes = [
+            models.Index(fields=["organization", "location", "part_number", "color_id", "id"], name="inventoryitem_org_shelf_idx")
+        ]
         ordering = ["location", "part_number", "color_id", "id"]
 
     def __str__(self) -> str:

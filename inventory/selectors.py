@@ -9,15 +9,24 @@ from django.db.models.functions import Coalesce
 
 from connections.models import Connection, Organization
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from marketsync.keyset import KeysetPage, keyset_page
 from orders.models import Order, OrderItem
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
 
 
-def inventory_item_list(
-    *, organization: Organization, part: str = "", color: str = "", location: str = "", drift_only: bool = False
-) -> QuerySet[InventoryItem]:
-    """Items of an organization with their live lots and the lots' total marketplace quantity per connection."""
+ITEM_PAGE_SIZE = 100
+UNMATCHED_PAGE_SIZE = 100
+MOVEMENT_PAGE_SIZE = 200
+UNMATCHED_COUNT_CAP = 100
+
+
+def inventory_item_page(
+    *, organization: Organization, part: str = "", color: str = "", location: str = "", drift_only: bool = False,
+    after: str = "", before: str = "", limit: int = ITEM_PAGE_SIZE,
+) -> KeysetPage:
+    """One page of the organization's items, in shelf order (location, part, colour), with their live lots
+    (``live_lots``), by keyset on the ``inventoryitem_org_shelf_idx`` index."""
     lots = InventoryLot.objects.filter(removed_at__isnull=True).select_related("connection").order_by("connection__marketplace")
     qs = InventoryItem.objects.filter(organization=organization).prefetch_related(Prefetch("lots", queryset=lots, to_attr="live_lots"))
     if part:
@@ -26,16 +35,13 @@ def inventory_item_list(
         qs = qs.filter(Q(color_name__icontains=color) | Q(color_id=color))
     if location:
         qs = qs.filter(location__icontains=location)
-    qs = qs.annotate(
-        quantity_available_db=F("quantity_on_hand") - F("quantity_reserved"),
-        lots_count=Count("lots", filter=Q(lots__removed_at__isnull=True)),
-    )
     if drift_only:
         drifting = InventoryLot.objects.filter(item=OuterRef("pk"), removed_at__isnull=True).exclude(
             marketplace_quantity=F("item__quantity_on_hand") - F("item__quantity_reserved")
         )
         qs = qs.filter(Q(pk__in=Subquery(drifting.values("item_id"))))
-    return qs.order_by("location", "part_number", "color_id", "pk")
+    return keyset_page(qs, key=("location", "part_number", "color_id"), after=after, before=before, limit=limit,
+                       descending=False)
 
 
 def lot_drift(*, item: InventoryItem, lot: InventoryLot) -> int:
@@ -43,30 +49,59 @@ def lot_drift(*, item: InventoryItem, lot: InventoryLot) -> int:
     return lot.marketplace_quantity - item.quantity_available
 
 
-def inventory_item_get(*, organization: Organization, item_id: int) -> InventoryItem | None:
-    return InventoryItem.objects.filter(organization=organization, pk=item_id).first()
+def inventory_item_get(*, organization: Organization | None, item_id: int) -> InventoryItem | None:
+    """One item of the organization (of any, with ``organization=None``: ops commands), or None."""
+    qs = InventoryItem.objects.select_related("organization")
+    return (qs if organization is None else qs.filter(organization=organization)).filter(pk=item_id).first()
 
 
-def stock_movement_list(*, item: InventoryItem) -> QuerySet[StockMovement]:
-    return (
-        StockMovement.objects.filter(item=item)
-        .select_related("order_item", "order_item__order")
-        .order_by("-sequence")
+def inventory_lot_list(*, item: InventoryItem) -> list[InventoryLot]:
+    """Every lot linked to the item, gone ones included, by connection."""
+    return list(item.lots.select_related("connection").order_by("connection_id", "id"))
+
+
+def reservation_open_list(*, item: InventoryItem) -> list[Reservation]:
+    """The item's open reservations, newest first, with their order items and orders."""
+    return list(
+        item.reservations.filter(state=Reservation.State.OPEN).select_related("order_item__order").order_by("-created_at", "-id")
     )
 
 
-def unmatched_item_list(*, organization: Organization) -> QuerySet[OrderItem]:
+def stock_movement_page(*, item: InventoryItem, after: str = "", before: str = "", limit: int = MOVEMENT_PAGE_SIZE) -> KeysetPage:
+    """One page of the item's ledger, newest movement first, by keyset on its sequence (the unique
+    (item, sequence) index)."""
+    qs = StockMovement.objects.filter(item=item, organization_id=item.organization_id).select_related(
+        "order_item", "order_item__order"
+    )
+    return keyset_page(qs, key="sequence", after=after, before=before, limit=limit, descending=True)
+
+
+def _unmatched_items(*, organization: Organization) -> QuerySet[OrderItem]:
     """Order items of brick orders that no inventory item matched (flagged on their order)."""
-    return (
-        OrderItem.objects.filter(
-            organization=organization,
-            order__marketplace__in=BRICK_MARKETPLACES,
-            order__has_unmatched_items=True,
-            reservations__isnull=True,
-        )
-        .select_related("order", "connection")
-        .order_by("-order__placed_at", "order_id", "id")
+    return OrderItem.objects.filter(
+        organization=organization,
+        order__organization=organization,  # the same, said of the order: lets the partial index start there
+        order__marketplace__in=BRICK_MARKETPLACES,
+        order__has_unmatched_items=True,
+        reservations__isnull=True,
     )
+
+
+def unmatched_item_page(
+    *, organization: Organization, after: str = "", before: str = "", limit: int = UNMATCHED_PAGE_SIZE
+) -> KeysetPage:
+    """One page of the unmatched order items: newest order first, its lines in order (keyset; the partial
+    ``order_org_unmatched_idx`` index walks the flagged orders)."""
+    qs = _unmatched_items(organization=organization).select_related("order", "connection").annotate(
+        order_placed_at=F("order__placed_at")
+    )
+    return keyset_page(qs, key=("-order_placed_at", "order_id"), after=after, before=before, limit=limit, descending=False)
+
+
+def unmatched_item_count(*, organization: Organization, cap: int = UNMATCHED_COUNT_CAP) -> int:
+    """How many order items are unmatched, counted up to ``cap`` + 1 (the badge shows "100+"): a bounded read,
+    never a COUNT of everything."""
+    return len(_unmatched_items(organization=organization).values_list("pk", flat=True)[: cap + 1])
 
 
 def pick_list(*, order: Order) -> list[OrderItem]:

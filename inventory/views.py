@@ -6,75 +6,73 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from connections.middleware import organization_or_404
 from inventory import selectors
+from inventory.forms import InventoryAdjustForm, InventoryFilterForm
 from inventory.services import inventory_adjust
-
-
-def _organization(request):
-    organization = request.organization
-    if not organization:
-        raise Http404("No organization.")
-    return organization
+from marketsync.keyset import CursorForm
 
 
 @login_required
 @require_GET
 def inventory_list(request):
-    organization = _organization(request)
-    part = request.GET.get("part", "").strip()
-    color = request.GET.get("color", "").strip()
-    location = request.GET.get("location", "").strip()
-    drift = request.GET.get("drift") in ("1", "on", "true")
-    items = selectors.inventory_item_list(organization=organization, part=part, color=color, location=location, drift_only=drift)
-    page = Paginator(items, 100).get_page(request.GET.get("page"))
-    rows = [(item, [(lot, selectors.lot_drift(item=item, lot=lot)) for lot in item.live_lots]) for item in page.object_list]
+    organization = organization_or_404(request)
+    form = InventoryFilterForm(request.GET or None)
+    filters = form.filters()
+    cursor = CursorForm(request.GET)
+    page = selectors.inventory_item_page(organization=organization, **filters, **cursor.cursors())
+    rows = [(item, [(lot, selectors.lot_drift(item=item, lot=lot)) for lot in item.live_lots]) for item in page.rows]
+    unmatched = selectors.unmatched_item_count(organization=organization)
     return render(request, "inventory/inventory_list.html", {
-        "page": page, "rows": rows, "part": part, "color": color, "location": location, "drift": drift,
-        "unmatched_count": selectors.unmatched_item_list(organization=organization).count(),
+        "form": form, "page": page, "rows": rows, "base_query": cursor.base_query(), "searched": any(filters.values()),
+        "unmatched_count": f"{selectors.UNMATCHED_COUNT_CAP}+" if unmatched > selectors.UNMATCHED_COUNT_CAP else unmatched,
         "webhooks": selectors.webhook_addresses(organization=organization, base=request.build_absolute_uri("/"))
-        if getattr(request, "is_org_owner", False) else [],
+        if request.is_org_owner else [],
     })
 
 
 @login_required
 @require_GET
 def inventory_item_detail(request, pk: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     item = selectors.inventory_item_get(organization=organization, item_id=pk)
     if item is None:
         raise Http404("No such inventory item.")
-    lots = [(lot, selectors.lot_drift(item=item, lot=lot)) for lot in item.lots.select_related("connection").order_by("connection_id")]
-    movements = Paginator(selectors.stock_movement_list(item=item), 200).get_page(request.GET.get("page"))
-    reservations = item.reservations.filter(state="open").select_related("order_item__order").order_by("-created_at")
+    cursor = CursorForm(request.GET)
     return render(request, "inventory/inventory_item.html", {
-        "item": item, "lots": lots, "movements": movements, "reservations": reservations,
-        "can_write": bool(getattr(request, "is_org_owner", False)),
+        "item": item,
+        "lots": [(lot, selectors.lot_drift(item=item, lot=lot)) for lot in selectors.inventory_lot_list(item=item)],
+        "movements": selectors.stock_movement_page(item=item, **cursor.cursors()),
+        "base_query": cursor.base_query(),
+        "reservations": selectors.reservation_open_list(item=item),
+        "can_write": bool(request.is_org_owner),
+        "adjust_form": InventoryAdjustForm(),
     })
 
 
 @login_required
 @require_POST
 def inventory_item_adjust(request, pk: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     item = selectors.inventory_item_get(organization=organization, item_id=pk)
     if item is None:
         raise Http404("No such inventory item.")
-    if not getattr(request, "is_org_owner", False):
+    if not request.is_org_owner:
         messages.error(request, "Only an owner of the organization can adjust stock.")
         return redirect("inventory:inventory_item", pk=item.pk)
+    form = InventoryAdjustForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Not adjusted: {form.error_text()}")
+        return redirect("inventory:inventory_item", pk=item.pk)
     try:
-        delta = int(request.POST.get("delta", ""))
-        movement = inventory_adjust(organization=organization, item_id=item.pk, delta=delta, reason=request.POST.get("reason", ""),
-                                    user=request.user, source="page")
-    except ValueError as exc:
-        text = str(exc) if "delta" in str(exc) or "reason" in str(exc) else "The change must be a whole number, e.g. -3 or 5."
-        messages.error(request, text)
+        movement = inventory_adjust(organization=organization, item_id=item.pk, user=request.user, source="page", **form.cleaned_data)
+    except ValueError as exc:  # the service's own checks: a change of 0, a blank reason
+        messages.error(request, f"Not adjusted: {exc}")
     else:
         messages.success(request, f"On hand {movement.on_hand_before} → {movement.on_hand_after}.")
     return redirect("inventory:inventory_item", pk=item.pk)
@@ -83,9 +81,10 @@ def inventory_item_adjust(request, pk: int):
 @login_required
 @require_GET
 def unmatched_items(request):
-    organization = _organization(request)
-    page = Paginator(selectors.unmatched_item_list(organization=organization), 100).get_page(request.GET.get("page"))
-    return render(request, "inventory/unmatched.html", {"page": page})
+    organization = organization_or_404(request)
+    cursor = CursorForm(request.GET)
+    page = selectors.unmatched_item_page(organization=organization, **cursor.cursors())
+    return render(request, "inventory/unmatched.html", {"page": page, "base_query": cursor.base_query()})
 
 
 def moved_from_listings(request, rest: str):

@@ -36,7 +36,7 @@ class Listing(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="listing_unique_per_connection")]
         indexes = [
-            models.Index(fields=["organization", "sku"], name="listing_org_sku_idx"),
+            models.Index(fields=["organization", "sku", "id"], name="listing_org_sku_id_idx"),
             models.Index(fields=["connection", "last_seen_at"], name="listing_conn_seen_idx"),
         ]
         ordering = ["sku", "id"]

@@ -1,25 +1,34 @@
 """Keyset pages for every list that can grow: no OFFSET and no COUNT(*), so the millionth row is as fast as
 the first.
 
-A list is read in the order of one field and then ``id`` (the order of its index,
-``(organization, -field, -id)``); a page's cursors are that pair for its first
-and last rows, opaque in the URL. A cursor that is missing or not ours starts
-the list at the top, never an error.
+A list is read in the order of one field (or a few) and then ``id`` — the order of its index, e.g.
+``(organization, -field, -id)``; a page's cursors are those values for its first and last rows, opaque in
+the URL. A cursor that is missing or not ours starts the list at the top, never an error.
+
+``key`` is a field name or a sequence of them. The list runs down (``descending=True``) or up; a name written
+``-name`` runs the other way from the rest, for lists such as "newest order first, then its lines in order":
+``key=("-placed_at", "order_id"), descending=False``. The ``id`` always runs with the list.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import reduce
 from typing import Any
 
+from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 MAX_CURSOR_LENGTH = 512
+CURSOR_PARAMETERS = ("after", "before", "page")  # ``page``: links from before the lists paged by keyset
 
 
 @dataclass
@@ -30,69 +39,165 @@ class KeysetPage:
     is_first: bool = True  # the top of the list
 
 
-def encode_cursor(value: Any, pk: int) -> str:
+class CursorForm(forms.Form):
+    """A list page's cursors as the pager's links send them. A cursor that is not ours (too long, a NUL, junk)
+    reads as none: the list starts at the top. An old ``?page=N`` is not a field, so it is ignored."""
+
+    after = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+    before = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+
+    def cursors(self) -> dict[str, str]:
+        """``after`` and ``before`` for ``keyset_page``: "" for a missing or unusable one."""
+        self.is_valid()
+        return {name: "" if name in self.errors else self.cleaned_data.get(name) or "" for name in ("after", "before")}
+
+    def base_query(self, *without: str) -> str:
+        """The page's other query parameters (its filters), urlencoded: what the pager's links keep. ``without``
+        names more parameters to leave out."""
+        query = self.data.copy()
+        for name in (*CURSOR_PARAMETERS, *without):
+            query.pop(name, None)
+        return query.urlencode()
+
+
+def _typed(value: Any) -> list:
     if isinstance(value, datetime):
-        typed = ["t", value.isoformat()]
-    elif isinstance(value, (Decimal, date)):
-        typed = ["s", str(value)]
-    else:
-        typed = ["v", value]
+        return ["t", value.isoformat()]
+    if isinstance(value, (Decimal, date)):
+        return ["s", str(value)]
+    return ["v", value]
+
+
+def _untyped(kind: Any, value: Any) -> tuple[bool, Any]:
+    """(ok, value) of one typed value from a URL."""
+    if kind == "t" and isinstance(value, str):
+        moment = parse_datetime(value)
+        return moment is not None, moment
+    if kind in ("s", "v") and isinstance(value, (str, int, float, type(None))) and not isinstance(value, bool):
+        return True, value
+    return False, None
+
+
+def encode_cursor(value: Any, pk: int) -> str:
+    """A cursor for one key's ``value`` (or, for a key of several fields, a tuple of values) and the row's id."""
+    typed = ["k", [_typed(v) for v in value]] if isinstance(value, tuple) else _typed(value)
     return base64.urlsafe_b64encode(json.dumps([*typed, pk]).encode()).decode().rstrip("=")
 
 
 def decode_cursor(text: str) -> tuple[Any, int] | None:
-    """(value, id) from a URL, or None when it is missing, too long or not one of ours."""
+    """(value, id) from a URL — value a tuple for a key of several fields — or None when it is missing, too long
+    or not one of ours."""
     if not text or len(text) > MAX_CURSOR_LENGTH:
         return None
     try:
         kind, value, pk = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if kind == "t":
-            value = parse_datetime(value)
-            if value is None:
-                return None
-        elif kind not in ("s", "v") or not isinstance(value, (str, int, float, type(None))):
-            return None
         if not isinstance(pk, int) or isinstance(pk, bool):
             return None
-        return value, pk
+        if kind == "k":
+            if not isinstance(value, list) or not all(isinstance(v, list) and len(v) == 2 for v in value):
+                return None
+            values = [_untyped(*v) for v in value]
+            return (tuple(v for _ok, v in values), pk) if values and all(ok for ok, _v in values) else None
+        ok, value = _untyped(kind, value)
+        return (value, pk) if ok else None
     except (ValueError, TypeError, UnicodeDecodeError):
         return None
 
 
-def ordering(key: str, *, descending: bool) -> list:
+def _terms(key: str | Sequence[str], *, descending: bool) -> list[tuple[str, bool]]:
+    """(field, runs down) of each field of the reading order, ``id`` last."""
+    names = [key] if isinstance(key, str) else list(key)
+    return [(name.lstrip("-"), descending != name.startswith("-")) for name in names] + [("id", descending)]
+
+
+def _order_by(terms: list[tuple[str, bool]]) -> list:
     # NULLs read as "first" going down and "last" going up, the same on SQLite and PostgreSQL, matching a
     # DESC index (NULLS FIRST there).
-    if descending:
-        return [F(key).desc(nulls_first=True), F("id").desc()]
-    return [F(key).asc(nulls_last=True), F("id").asc()]
+    return [F(name).desc(nulls_first=True) if down else F(name).asc(nulls_last=True) for name, down in terms]
 
 
-def rows_after(qs: QuerySet, key: str, cursor: tuple[Any, int], *, descending: bool) -> QuerySet:
-    """Rows strictly after ``cursor`` in the reading order of ``ordering(key, descending=…)``."""
-    value, pk = cursor
-    if descending:
-        if value is None:
-            return qs.filter(Q(**{f"{key}__isnull": True, "id__lt": pk}) | Q(**{f"{key}__isnull": False}))
-        # The redundant ``key <= value`` bounds the index range scan.
-        return qs.filter(**{f"{key}__lte": value}).filter(Q(**{f"{key}__lt": value}) | Q(**{key: value, "id__lt": pk}))
+def ordering(key: str | Sequence[str], *, descending: bool) -> list:
+    """The ``order_by`` of a list read by ``key`` then id."""
+    return _order_by(_terms(key, descending=descending))
+
+
+def _nullable(model, name: str) -> bool:
+    """Whether ``name`` can be NULL (an annotation or a relation's field is taken to be)."""
+    try:
+        return model._meta.get_field(name).null
+    except FieldDoesNotExist:
+        return True
+
+
+def _beyond(name: str, value: Any, *, down: bool, nullable: bool) -> Q | None:
+    """Rows whose ``name`` comes strictly after ``value`` in the reading order (None: no row can)."""
+    if down:
+        return Q(**{f"{name}__isnull": False}) if value is None else Q(**{f"{name}__lt": value})
     if value is None:
-        return qs.filter(**{f"{key}__isnull": True, "id__gt": pk})
-    return qs.filter(Q(**{f"{key}__gt": value}) | Q(**{key: value, "id__gt": pk}) | Q(**{f"{key}__isnull": True}))
+        return None
+    return Q(**{f"{name}__gt": value}) | Q(**{f"{name}__isnull": True}) if nullable else Q(**{f"{name}__gt": value})
+
+
+def _same(name: str, value: Any) -> Q:
+    return Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
+
+
+def _after(qs: QuerySet, terms: list[tuple[str, bool]], values: Sequence[Any]) -> QuerySet:
+    """Rows after ``values`` (one per term): for some term, every earlier term equal and this one beyond."""
+    branches, equal = [], Q()
+    for (name, down), value in zip(terms, values, strict=True):
+        beyond = _beyond(name, value, down=down, nullable=_nullable(qs.model, name))
+        if beyond is not None:
+            branches.append(equal & beyond)
+        equal &= _same(name, value)
+    # A redundant bound on the first field (``<=`` going down; ``>=`` going up when it cannot be NULL, NULLs
+    # coming last) makes the page one range scan of the index instead of a walk from the top.
+    first, down = terms[0]
+    if values[0] is not None and (down or not _nullable(qs.model, first)):
+        qs = qs.filter(**{f"{first}__{'lte' if down else 'gte'}": values[0]})
+    return qs.filter(reduce(operator.or_, branches))
+
+
+def _values(key: str | Sequence[str], cursor: tuple[Any, int]) -> list[Any] | None:
+    """The cursor's values, id last, or None when it does not fit ``key`` (a cursor of another list)."""
+    value, pk = cursor
+    if isinstance(key, str):
+        return None if isinstance(value, tuple) else [value, pk]
+    if not isinstance(value, tuple) or len(value) != len(key):
+        return None
+    return [*value, pk]
+
+
+def rows_after(qs: QuerySet, key: str | Sequence[str], cursor: tuple[Any, int], *, descending: bool) -> QuerySet:
+    """Rows strictly after ``cursor`` — (value, id), value a tuple for several fields — in the reading order of
+    ``ordering(key, descending=…)``."""
+    values = _values(key, cursor)
+    if values is None:
+        raise ValueError(f"a cursor that does not fit the key {key!r}")
+    return _after(qs, _terms(key, descending=descending), values)
 
 
 def keyset_page(
-    qs: QuerySet, *, key: str, after: str = "", before: str = "", limit: int = 50, descending: bool = True
+    qs: QuerySet, *, key: str | Sequence[str], after: str = "", before: str = "", limit: int = 50, descending: bool = True
 ) -> KeysetPage:
     """One page of ``qs`` in ``key``/``id`` order: ``limit`` rows after (or before) a cursor, in one query."""
     limit = max(1, limit)
+    names = None if isinstance(key, str) else [name.lstrip("-") for name in key]
+    terms = _terms(key, descending=descending)
 
     def cursor_of(row) -> str:
-        return encode_cursor(getattr(row, key), row.pk)
+        if names is None:
+            return encode_cursor(getattr(row, key), row.pk)
+        return encode_cursor(tuple(getattr(row, name) for name in names), row.pk)
 
-    before_cursor = decode_cursor(before)
-    if before_cursor is not None:
-        up = not descending
-        rows = list(rows_after(qs, key, before_cursor, descending=up).order_by(*ordering(key, descending=up))[: limit + 1])
+    def position(text: str) -> list[Any] | None:
+        cursor = decode_cursor(text)
+        return _values(key, cursor) if cursor is not None else None
+
+    before_values = position(before)
+    if before_values is not None:
+        up = [(name, not down) for name, down in terms]
+        rows = list(_after(qs, up, before_values).order_by(*_order_by(up))[: limit + 1])
         more_before = len(rows) > limit
         rows = list(reversed(rows[:limit]))
         return KeysetPage(
@@ -101,15 +206,15 @@ def keyset_page(
             prev_cursor=cursor_of(rows[0]) if rows and more_before else "",
             is_first=not more_before,
         )
-    after_cursor = decode_cursor(after)
-    if after_cursor is not None:
-        qs = rows_after(qs, key, after_cursor, descending=descending)
-    rows = list(qs.order_by(*ordering(key, descending=descending))[: limit + 1])
+    after_values = position(after)
+    if after_values is not None:
+        qs = _after(qs, terms, after_values)
+    rows = list(qs.order_by(*_order_by(terms))[: limit + 1])
     more_after = len(rows) > limit
     rows = rows[:limit]
     return KeysetPage(
         rows=rows,
         next_cursor=cursor_of(rows[-1]) if more_after else "",
-        prev_cursor=cursor_of(rows[0]) if after_cursor is not None and rows else "",
-        is_first=after_cursor is None,
+        prev_cursor=cursor_of(rows[0]) if after_values is not None and rows else "",
+        is_first=after_values is None,
     )

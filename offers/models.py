@@ -39,10 +39,6 @@ class OfferFields(models.Model):
     class Meta:
         abstract = True
 
-    @property
-    def is_removed(self) -> bool:
-        return self.removed_at is not None
-
 
 class Offer(OfferFields):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="offers")
@@ -52,7 +48,7 @@ class Offer(OfferFields):
         constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="offer_unique_per_connection")]
         indexes = [
             models.Index(fields=["organization", "-marketplace_created_at", "-id"], name="offer_org_created_idx"),
-            models.Index(fields=["organization", "state", "-marketplace_created_at"], name="offer_org_state_idx"),
+            models.Index(fields=["organization", "state", "-marketplace_created_at", "-id"], name="offer_org_state_id_idx"),
             models.Index(fields=["organization", "sku"], name="offer_org_sku_idx"),
             models.Index(fields=["connection", "last_seen_at"], name="offer_conn_seen_idx"),
         ]

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from connections.models import Connection, Organization
+from connections.models import Organization
+from marketsync.keyset import KeysetPage, keyset_page
 from offers.models import MarketOffer, Offer
 
-MAX_LIMIT = 500
+PAGE_SIZE = 100
 
 
-def offer_list(
-    *,
-    organization: Organization,
-    state: str | None = None,
-    include_removed: bool = False,
-    connection: Connection | None = None,
-    limit: int = 50,
-) -> list[Offer]:
-    """Newest offers first; removed ones hidden unless asked for."""
+def offer_page(
+    *, organization: Organization, state: str = "", include_removed: bool = False, after: str = "", before: str = "",
+    limit: int = PAGE_SIZE,
+) -> KeysetPage:
+    """One page of the offers, newest first (removed ones hidden unless asked for), by keyset on
+    ``(marketplace_created_at, id)``: the ``offer_org_created_idx`` index, or ``offer_org_state_idx`` for a state."""
     qs: QuerySet[Offer] = Offer.objects.filter(organization=organization).defer("raw")
     if state:
         qs = qs.filter(state=state)
     if not include_removed:
         qs = qs.filter(removed_at__isnull=True)
-    if connection is not None:
-        qs = qs.filter(connection=connection)
-    return list(qs.order_by("-marketplace_created_at", "-id")[: max(1, min(limit, MAX_LIMIT))])
+    return keyset_page(qs, key="marketplace_created_at", after=after, before=before, limit=limit, descending=True)
 
 
 def offer_get(*, organization: Organization, pk: int | None = None, external_id: str | None = None) -> Offer | None:
@@ -56,11 +52,3 @@ def market_offer_list(
     if not include_removed:
         qs = qs.filter(removed_at__isnull=True)
     return list(qs.order_by("offer_external_id", "market_code")[: max(1, min(limit, 5000))])
-
-
-def market_offer_get(*, organization: Organization, key: str) -> MarketOffer | None:
-    """One market offer by ``offerId:marketCode``."""
-    offer_id, sep, code = str(key).partition(":")
-    if not sep or not offer_id or not code:
-        return None
-    return MarketOffer.objects.filter(organization=organization, external_id=f"{offer_id}:{code}").order_by("pk").first()

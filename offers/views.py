@@ -4,50 +4,43 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from connections.models import Connection
+from connections.middleware import organization_or_404
+from connections.selectors import connection_get, connection_list
+from marketsync.keyset import CursorForm
 from marketsync.marketplaces import Marketplace
 from marketsync.sync.errors import MarketplaceError
 from offers import reference, selectors
-
-PAGE_LIMIT = 100
-
-
-def _organization(request):
-    if request.organization is None:
-        raise Http404("No organization.")
-    return request.organization
+from offers.forms import OfferFilterForm, ReferenceLookupForm
 
 
 @login_required
 @require_GET
 def offer_list(request):
-    organization = _organization(request)
-    state = request.GET.get("state", "")
-    include_removed = request.GET.get("removed") == "1"
-    offers = selectors.offer_list(organization=organization, state=state or None, include_removed=include_removed,
-                                  limit=PAGE_LIMIT)
+    organization = organization_or_404(request)
+    form = OfferFilterForm(request.GET or None, organization=organization)
+    filters, cursor = form.filters(), CursorForm(request.GET)
+    page = selectors.offer_page(organization=organization, **filters, **cursor.cursors())
     market_offers = selectors.market_offer_list(
-        organization=organization, offer_external_ids=[o.external_id for o in offers], include_removed=include_removed,
-        limit=PAGE_LIMIT * 20,
+        organization=organization, offer_external_ids=[o.external_id for o in page.rows],
+        include_removed=filters["include_removed"], limit=selectors.PAGE_SIZE * 20,
     )
     by_offer: dict[tuple[int, str], list] = {}
     for market_offer in market_offers:
         by_offer.setdefault((market_offer.connection_id, market_offer.offer_external_id), []).append(market_offer)
-    rows = [(offer, by_offer.get((offer.connection_id, offer.external_id), [])) for offer in offers]
-    connections = Connection.objects.filter(organization=organization, marketplace=Marketplace.REFURBED).order_by("pk")
+    rows = [(offer, by_offer.get((offer.connection_id, offer.external_id), [])) for offer in page.rows]
     return render(request, "offers/offer_list.html", {
-        "rows": rows, "state": state, "states": selectors.offer_states(organization=organization),
-        "include_removed": include_removed, "limit": PAGE_LIMIT, "connections": connections,
+        "form": form, "page": page, "rows": rows, "base_query": cursor.base_query(),
+        "connections": connection_list(organization=organization, marketplace=Marketplace.REFURBED),
     })
 
 
 @login_required
 @require_GET
 def offer_detail(request, pk: int):
-    organization = _organization(request)
+    organization = organization_or_404(request)
     offer = selectors.offer_get(organization=organization, pk=pk)
     if offer is None:
         raise Http404("No such offer.")
@@ -60,10 +53,12 @@ def offer_detail(request, pk: int):
 @login_required
 @require_GET
 def reference_data(request, connection_id: int):
-    organization = _organization(request)
-    connection = get_object_or_404(
-        Connection.objects.filter(organization=organization, marketplace=Marketplace.REFURBED), pk=connection_id
-    )
+    connection = connection_get(organization=organization_or_404(request), connection_id=connection_id,
+                                marketplace=Marketplace.REFURBED)
+    if connection is None:
+        raise Http404("No such Refurbed connection.")
+    form = ReferenceLookupForm(request.GET or None)
+    lookups = form.lookups()
     sections, errors = {}, []
     calls = {
         "markets": lambda: reference.reference_market_list(connection=connection),
@@ -77,20 +72,18 @@ def reference_data(request, connection_id: int):
             errors.append(f"{name.replace('_', ' ')}: {exc}")
             break  # the same failure would repeat for each section
     instance, template_rows = None, []
-    instance_id = request.GET.get("instance", "").strip()
-    if instance_id and not errors:
+    if lookups["instance"] and not errors:
         try:
-            instance = reference.reference_instance_get(connection=connection, instance_id=instance_id)
-        except MarketplaceError as exc:
-            errors.append(f"instance {instance_id}: {exc}")
-    category = request.GET.get("category_type", "").strip().upper()
-    if category and not errors:
+            instance = reference.reference_instance_get(connection=connection, instance_id=lookups["instance"])
+        except MarketplaceError as exc:  # Refurbed's (or the service's) words, beside the field
+            form.add_error("instance", str(exc))
+    if lookups["category_type"] and not errors:
         try:
             template_rows = reference.reference_catalog_template_list(
-                connection=connection, category_type=category, lang_code=request.GET.get("lang", "EN"))
+                connection=connection, category_type=lookups["category_type"], lang_code=lookups["lang"])
         except MarketplaceError as exc:
-            errors.append(f"catalog templates: {exc}")
+            form.add_error("category_type", str(exc))
     return render(request, "offers/reference.html", {
-        "connection": connection, "sections": sections, "errors": errors, "instance": instance,
-        "instance_id": instance_id, "category_type": category, "templates": template_rows,
+        "connection": connection, "sections": sections, "errors": errors, "instance": instance, "form": form,
+        "templates": template_rows,
     })

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from connections.models import MARKETPLACE_CHOICES, Connection, Organization
+from connections.models import MARKETPLACE_CHOICES, Organization
+from connections.selectors import connection_list
+from marketsync.forms import FilterForm, FlagField
+from marketsync.keyset import CursorForm
 from marketsync.sync.records import UnifiedStatus
 from orders.selectors import STATUS_TABS, OrderFilters
 from orders.writes import INVOICE_MAX_BYTES
@@ -10,7 +15,7 @@ from orders.writes import INVOICE_MAX_BYTES
 SORT_CHOICES = [("newest", "Newest first"), ("oldest", "Oldest first")]
 
 
-class OrderFilterForm(forms.Form):
+class OrderFilterForm(FilterForm):
     """The order book's filters (a GET form). Invalid values are reported beside their field and ignored."""
 
     q = forms.CharField(
@@ -26,7 +31,7 @@ class OrderFilterForm(forms.Form):
 
     def __init__(self, *args, organization: Organization | None, **kwargs):
         super().__init__(*args, **kwargs)
-        connections = Connection.objects.filter(organization=organization).order_by("marketplace") if organization else []
+        connections = connection_list(organization=organization) if organization else []
         self.fields["connection"].choices = [("", "All connections")] + [
             (c.pk, f"{c.marketplace_label} #{c.pk}") for c in connections
         ]
@@ -43,10 +48,7 @@ class OrderFilterForm(forms.Form):
 
     def to_filters(self) -> OrderFilters:
         """The valid part of the input as filters (an invalid field is left out, its error shown)."""
-        data = {}
-        if self.is_bound:
-            self.is_valid()
-            data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        data = self.valid_data()
         return OrderFilters(
             marketplace=data.get("marketplace") or "",
             status=data.get("status") or "",
@@ -56,6 +58,35 @@ class OrderFilterForm(forms.Form):
             q=(data.get("q") or "").strip(),
             oldest_first=data.get("sort") == "oldest",
         )
+
+
+class OrderBookPageForm(CursorForm):
+    """Which part of the order book to draw: the pager's cursors, and ``partial=rows`` for the rows alone (htmx)."""
+
+    partial = forms.ChoiceField(required=False, choices=[("", "the page"), ("rows", "the rows only")])
+
+    def rows_only(self) -> bool:
+        self.is_valid()
+        return self.cleaned_data.get("partial") == "rows"
+
+
+class OrderPollForm(forms.Form):
+    """The live cue's question: what changed since this moment (an ISO date-time with its offset)."""
+
+    since = forms.CharField(max_length=64)
+
+    def clean_since(self):
+        try:
+            moment = parse_datetime(self.cleaned_data["since"])
+        except ValueError:  # well formed but not a date, e.g. 2026-13-45T00:00:00+00:00
+            moment = None
+        if moment is None or timezone.is_naive(moment):
+            raise forms.ValidationError("Give the moment as an ISO date-time with its offset, e.g. 2026-11-01T12:00:00+00:00.")
+        return moment
+
+
+class OrderExportForm(forms.Form):
+    items = FlagField(label="One row per item")
 
 
 # --- Back Market actions on the order page: parsed here, checked in full by ``orders.writes`` (one check for

@@ -43,6 +43,9 @@ class Order(models.Model):
             models.Index(fields=["organization", "status", "-placed_at", "-id"], name="order_org_status_idx"),
             models.Index(fields=["organization", "-last_synced_at"], name="order_org_synced_idx"),
             models.Index(fields=["connection", "status"], name="order_conn_status_idx"),
+            # The inventory's unmatched-items page walks only the flagged orders, newest first.
+            models.Index(fields=["organization", "-placed_at", "id"], condition=models.Q(has_unmatched_items=True),
+                         name="order_org_unmatched_idx"),
         ]
         ordering = ["-placed_at", "-id"]
 

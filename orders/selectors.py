@@ -368,19 +368,7 @@ def export_columns(*, items: bool) -> list[str]:
     return ITEM_EXPORT_COLUMNS if items else ORDER_EXPORT_COLUMNS
 
 
-# --- small reads for a Refurbed merchant (and the CLI) -------------------------------------------------------
-
-
-def order_list(
-    *, organization: Organization, status: str | None = None, marketplace: str | None = None, limit: int = 50
-) -> list[Order]:
-    """Newest orders first, optionally by unified status and marketplace."""
-    qs = Order.objects.filter(organization=organization).defer(*LIST_DEFERRED)
-    if status:
-        qs = qs.filter(status=status)
-    if marketplace:
-        qs = qs.filter(marketplace=marketplace)
-    return list(qs.order_by(*ordering("placed_at", descending=True))[: max(1, min(limit, MAX_PAGE_SIZE))])
+# --- one order or line by the marketplace's id, for the CLI ----------------------------------------------------
 
 
 def order_get(*, organization: Organization, pk: int | None = None, external_id: str | None = None,
@@ -394,8 +382,16 @@ def order_get(*, organization: Organization, pk: int | None = None, external_id:
     return qs.filter(external_id=str(external_id)).order_by("pk").first()
 
 
-def order_item_list(*, organization: Organization, order: Order) -> list[OrderItem]:
-    return list(OrderItem.objects.filter(organization=organization, order=order).order_by("id"))
+def order_list_by_reference(*, organization: Organization | None, reference: str, limit: int = 2) -> list[Order]:
+    """The order whose local id is ``reference``, else the orders with that marketplace number (at most ``limit``:
+    the same number can exist on several connections). ``organization=None``: every organization (ops)."""
+    qs = Order.objects.all() if organization is None else Order.objects.filter(organization=organization)
+    reference = str(reference).strip()
+    if reference.isdigit() and len(reference) < 19:  # a local id fits a bigint
+        by_pk = list(qs.filter(pk=int(reference))[:1])
+        if by_pk:
+            return by_pk
+    return list(qs.filter(external_id=reference).order_by("pk")[:limit])
 
 
 def order_item_get(*, organization: Organization, pk: int | None = None, external_id: str | None = None,

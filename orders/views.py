@@ -18,37 +18,35 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from connections.models import Connection
+from backship import selectors as backship_selectors
+from connections.middleware import organization_or_404
+from connections.selectors import connection_list
+from marketsync.keyset import CursorForm
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.sync.records import UnifiedStatus
 from marketsync.sync.writes import WriteRefused
 from orders import selectors, writes
 from orders.export import csv_stream
-from orders.forms import OrderFilterForm, OrderInvoiceForm, OrderlineIdentifiersForm, OrderShipForm
+from orders.forms import (
+    OrderBookPageForm,
+    OrderExportForm,
+    OrderFilterForm,
+    OrderInvoiceForm,
+    OrderlineIdentifiersForm,
+    OrderPollForm,
+    OrderShipForm,
+)
 from orders.models import Order, OrderItem
 from orders.selectors import STATUS_TABS
 
 POLL_SECONDS = 15  # the live cue polls this often; settings.ORDER_POLL_SECONDS overrides it
 
 
-def _organization(request):
-    organization = request.organization
-    return organization if organization else None
-
-
 def _filters(request, organization):
     form = OrderFilterForm(request.GET or None, organization=organization)
     return form, form.to_filters()
-
-
-def _query_without(request, *names: str) -> str:
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
 
 
 _MARKETPLACE_LABELS = {m.value: m.label for m in Marketplace}
@@ -70,21 +68,21 @@ def _label_rows(orders) -> None:
 @login_required
 @require_GET
 def order_list(request):
-    organization = _organization(request)
-    if organization is None:
+    try:
+        organization = organization_or_404(request)
+    except Http404:  # a landing page: it explains rather than answering a bare 404
         return render(request, "orders/no_organization.html")
     since = timezone.now()
     form, filters = _filters(request, organization)
-    page = selectors.order_book_page(
-        organization=organization, filters=filters, after=request.GET.get("after", ""), before=request.GET.get("before", "")
-    )
+    view = OrderBookPageForm(request.GET)
+    page = selectors.order_book_page(organization=organization, filters=filters, **view.cursors())
     _label_rows(page.rows)
     counts = selectors.order_tab_counts(organization=organization, filters=filters)
     has_connection = bool(page.rows) or (counts or {}).get("all", 0) > 0 or filters.q != "" or (
-        Connection.objects.filter(organization=organization).exists()
+        connection_list(organization=organization).exists()
     )
-    base_query = _query_without(request, "after", "before")
-    tab_query = _query_without(request, "after", "before", "status")
+    base_query = view.base_query("partial")
+    tab_query = view.base_query("partial", "status")
     context = {
         "form": form,
         "filters": filters,
@@ -104,7 +102,7 @@ def order_list(request):
         "poll_seconds": getattr(settings, "ORDER_POLL_SECONDS", POLL_SECONDS),
         "filtered": any([filters.marketplace, filters.status, filters.connection_id, filters.date_from, filters.date_to, filters.q]),
     }
-    if request.headers.get("HX-Request") and request.GET.get("partial") == "rows":
+    if request.headers.get("HX-Request") and view.rows_only():
         return render(request, "orders/_order_rows.html", context)
     return render(request, "orders/order_list.html", context)
 
@@ -113,30 +111,23 @@ def order_list(request):
 @require_GET
 def order_poll(request):
     """The live cue: how many orders (matching the current filters) arrived or changed since the page was drawn."""
-    organization = _organization(request)
-    if organization is None:
-        raise Http404("No organization.")
-    since = parse_datetime(request.GET.get("since", ""))
-    if since is None or timezone.is_naive(since):
-        return HttpResponse("", status=400 if "since" in request.GET else 200)
+    organization = organization_or_404(request)
+    poll = OrderPollForm(request.GET)
+    if not poll.is_valid():  # no moment: nothing to say; a junk one: a 400
+        return HttpResponse("", status=200 if poll.has_error("since", code="required") else 400)
     _form, filters = _filters(request, organization)
-    changes = selectors.order_changes_since(organization=organization, filters=filters, since=since)
-    return render(
-        request,
-        "orders/_new_orders.html",
-        {"changes": changes, "base_query": _query_without(request, "after", "before", "since")},
-    )
+    changes = selectors.order_changes_since(organization=organization, filters=filters, since=poll.cleaned_data["since"])
+    return render(request, "orders/_new_orders.html", {"changes": changes, "base_query": CursorForm(request.GET).base_query("since")})
 
 
 @login_required
 @require_GET
 def order_export(request):
     """The current filtered list as CSV, streamed: one row per order, or per item with ``items=1``."""
-    organization = _organization(request)
-    if organization is None:
-        raise Http404("No organization.")
+    organization = organization_or_404(request)
     _form, filters = _filters(request, organization)
-    items = request.GET.get("items") in ("1", "true", "on")
+    export = OrderExportForm(request.GET)
+    items = export.is_valid() and export.cleaned_data["items"]
     rows = selectors.order_export_rows(organization=organization, filters=filters, items=items)
     response = StreamingHttpResponse(csv_stream(rows, selectors.export_columns(items=items)), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
@@ -148,11 +139,12 @@ def order_export(request):
 @login_required
 @require_GET
 def order_detail(request, pk: int):
-    organization = _organization(request)
-    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    organization = organization_or_404(request)
+    order = selectors.order_detail_get(organization=organization, pk=pk)
     if order is None:
         raise Http404("No such order.")
     items = selectors.order_detail_items(order=order)
+    backmarket = order.marketplace == Marketplace.BACKMARKET
     context = {
         "order": order,
         "connection": order.connection,
@@ -161,6 +153,8 @@ def order_detail(request, pk: int):
         "raw_json": json.dumps(order.raw, indent=2, ensure_ascii=False, sort_keys=True, default=str),
         "marketplace_partials": [f"orders/_detail_{order.marketplace}.html", "orders/_detail_none.html"],
         "can_write": bool(request.is_org_owner),
+        "deliveries": backship_selectors.delivery_list(organization=organization, order=order) if backmarket else [],
+        "returns": backship_selectors.return_list(organization=organization, order=order) if backmarket else [],
     }
     return render(request, "orders/order_detail.html", context)
 
@@ -171,8 +165,7 @@ def order_refresh(request, pk: int):
     """Ask for a fresh copy of this order from its marketplace (a task, enqueued once this request commits)."""
     from marketsync.sync.tasks import refresh_record_task
 
-    organization = _organization(request)
-    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    order = selectors.order_detail_get(organization=organization_or_404(request), pk=pk)
     if order is None:
         raise Http404("No such order.")
     transaction.on_commit(partial(refresh_record_task.delay, order.connection_id, Entity.ORDERS.value, order.external_id))
@@ -184,15 +177,14 @@ def order_refresh(request, pk: int):
 
 
 def _backmarket_order(request, pk: int) -> Order:
-    organization = _organization(request)
-    order = selectors.order_detail_get(organization=organization, pk=pk) if organization else None
+    order = selectors.order_detail_get(organization=organization_or_404(request), pk=pk)
     if order is None or order.marketplace != Marketplace.BACKMARKET:
         raise Http404("No such order.")
     return order
 
 
 def _order_item(request, order: Order, item_id: int) -> OrderItem:
-    item = selectors.order_item_get(organization=request.organization, pk=item_id)
+    item = selectors.order_item_get(organization=organization_or_404(request), pk=item_id)
     if item is None or item.order_id != order.pk:
         raise Http404("No such orderline.")
     return item

@@ -11,7 +11,6 @@ harmless; polling continues regardless, since delivery is not guaranteed.
 from __future__ import annotations
 
 import json
-import re
 
 from django.core.cache import cache
 from django.db import transaction
@@ -20,14 +19,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from connections.models import Connection
+from connections.selectors import connection_get_by_webhook_token, connection_list_by_store_id
+from marketsync.webhooks.forms import ORDER_ID, BrickOwlNotifyForm
 
-ORDER_ID = re.compile(r"^[0-9]{1,20}$")
 # Repeats of the same notification within this many seconds are answered but not enqueued again.
 DEDUPE_SECONDS = 5
 
 
 def _connection(token: str, marketplace: str) -> Connection:
-    connection = Connection.objects.filter(webhook_token=token, marketplace=marketplace).first()
+    connection = connection_get_by_webhook_token(token=token, marketplace=marketplace)
     if connection is None or not connection.enabled:
         raise Http404("unknown webhook")
     return connection
@@ -74,22 +74,14 @@ def _enqueue_refresh(connection: Connection, order_id: str) -> None:
         transaction.on_commit(lambda: refresh_record_task.delay(connection.pk, "orders", order_id))
 
 
-def _order_id(request: HttpRequest) -> str:
-    order_id = request.GET.get("order_id", "").strip()
-    if not ORDER_ID.match(order_id):
-        raise ValueError("order_id must be a number")
-    return order_id
-
-
 @csrf_exempt
 @require_GET
 def brickowl_notify(request: HttpRequest, token: str) -> HttpResponse:
     connection = _connection(token, "brickowl")
-    try:
-        order_id = _order_id(request)
-    except ValueError as exc:
-        return HttpResponseBadRequest(str(exc), content_type="text/plain")
-    store_id = request.GET.get("store_id", "").strip()
+    form = BrickOwlNotifyForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.error_text(), content_type="text/plain")
+    order_id, store_id = form.cleaned_data["order_id"], form.cleaned_data["store_id"]
     expected = str((connection.options or {}).get("store_id", "")).strip()
     if store_id and expected and store_id != expected:
         raise Http404("unknown webhook")
@@ -101,17 +93,13 @@ def brickowl_notify(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def brickowl_fixed_notify(request: HttpRequest) -> HttpResponse:
     """Brick Owl's own notify path: the store id picks the connection(s)."""
-    try:
-        order_id = _order_id(request)
-    except ValueError as exc:
-        return HttpResponseBadRequest(str(exc), content_type="text/plain")
-    store_id = request.GET.get("store_id", "").strip()
+    form = BrickOwlNotifyForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.error_text(), content_type="text/plain")
+    order_id, store_id = form.cleaned_data["order_id"], form.cleaned_data["store_id"]
     if not store_id:
         raise Http404("unknown store")
-    connections = [
-        c for c in Connection.objects.filter(marketplace="brickowl", enabled=True)
-        if str((c.options or {}).get("store_id", "")).strip() == store_id
-    ]
+    connections = connection_list_by_store_id(marketplace="brickowl", store_id=store_id)
     if not connections:
         raise Http404("unknown store")
     for connection in connections:

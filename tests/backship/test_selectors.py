@@ -9,7 +9,6 @@ from backship.models import Delivery, Return
 from connections.models import EntitySync
 from listings import selectors as listing_selectors
 from marketsync.sync.runner import run_entity_sync
-from orders.models import Order
 from tests.factories import make_organization
 
 pytestmark = pytest.mark.django_db
@@ -26,22 +25,16 @@ def test_getters_by_id_order_orderline_sku_and_state(stored, org, bm):
     other = make_organization("other")
     delivery = Delivery.objects.filter(order__isnull=False).first()
     returned = Return.objects.first()
-    assert selectors.delivery_get_by_external_id(organization=org, external_id=delivery.external_id) == delivery
-    assert selectors.delivery_get_by_external_id(organization=other, external_id=delivery.external_id) is None
+    assert selectors.delivery_get(organization=org, pk=delivery.pk) == delivery
+    assert selectors.delivery_get(organization=other, pk=delivery.pk) is None
     assert list(selectors.delivery_list(organization=org, order=delivery.order)) == [delivery]
     assert selectors.return_list(organization=org, order_item=returned.order_item).get() == returned
-    assert selectors.return_get_by_external_id(organization=org, external_id=returned.external_id) == returned
+    assert selectors.return_get(organization=org, pk=returned.pk) == returned
     assert selectors.shipment_label_url(shipment=delivery).endswith(f"/delivery/{delivery.pk}/label.pdf")
     listing = bm.listings[5]
     assert listing_selectors.listing_get_by_sku(organization=org, sku=listing["sku"].lower()).external_id == listing["id"]
     assert listing_selectors.listing_get_by_external_id(organization=org, external_id=str(listing["listing_id"])).sku == listing["sku"]
-    order = Order.objects.filter(marketplace_status="1").first()
-    line = order.items.first()
-    assert set(listing_selectors.backmarket_order_list(organization=org, state="1")) == set(Order.objects.filter(marketplace_status="1"))
-    assert listing_selectors.orderline_get(organization=org, external_id=line.external_id) == line
-    assert line in listing_selectors.orderline_list(organization=org, order=order)
-    assert line in listing_selectors.orderline_list(organization=org, sku=line.sku, state="1")
-    assert not listing_selectors.orderline_list(organization=other).exists()
+    assert listing_selectors.listing_get_by_sku(organization=other, sku=listing["sku"]) is None
 
 
 def test_deleting_the_connection_deletes_shipments_and_their_label_files(stored):

@@ -192,3 +192,41 @@ def test_phone_layout_and_time_zone(browser, live_server, workspace):
     assert "Asia/Tokyo" in page.locator("footer").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "order-book-phone.png"), full_page=False)
     context.close()
+
+
+def test_merchant_pages_through_the_stock_list_and_back(browser, live_server, workspace):
+    from inventory.models import InventoryItem
+
+    org = workspace["org"]
+    InventoryItem.objects.bulk_create(
+        InventoryItem(organization=org, part_number=f"30{n % 9:02d}", item_type=f"T{n}", color_id=str(n % 5), condition="new",
+                      location=f"B{n % 12:02d}", name=f"Brick {n}", quantity_on_hand=n) for n in range(230)
+    )
+    shelf = list(InventoryItem.objects.filter(organization=org).order_by("location", "part_number", "color_id", "id")
+                 .values_list("pk", flat=True))
+    context, page = _page(browser, live_server)
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/inventory/")
+
+    def shown() -> list[int]:
+        links = page.locator("table.inventory tbody td[data-label=Part] a")
+        return [int(href.rstrip("/").rsplit("/", 1)[-1]) for href in links.evaluate_all("els => els.map(e => e.getAttribute('href'))")]
+
+    seen = shown()
+    assert page.locator("nav.pager a[rel=prev]").count() == 0
+    page.click("nav.pager >> text=Next")
+    page.wait_for_url("**after=**")
+    seen += shown()
+    page.screenshot(path=str(SCREENSHOTS / "inventory-filters.png"), full_page=False)
+    page.locator("nav.pager").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "inventory-pager.png"), full_page=False)
+    page.click("nav.pager >> text=Next")
+    page.wait_for_url("**after=**")
+    seen += shown()
+    assert seen == shelf and page.locator("nav.pager a[rel=next]").count() == 0
+    page.click("nav.pager >> text=Previous")
+    page.wait_for_url("**before=**")
+    assert shown() == shelf[100:200]
+    page.click("nav.pager >> text=First")
+    assert shown() == shelf[:100]
+    context.close()

@@ -224,3 +224,18 @@ def test_change_form_refuses_enabling_wiped_credentials_without_new_ones(admin_c
     assert response.status_code == 302
     connection.refresh_from_db()
     assert connection.enabled and connection.credentials == {"api_key": "fresh-key-000001"}
+
+
+def test_sync_now_skips_disabled_connections_and_their_entity_syncs(admin_client, connection, org, django_capture_on_commit_callbacks):
+    other = services.connection_create(organization=org, marketplace="bricklink", credentials={
+        "consumer_key": "k" * 12, "consumer_secret": "s" * 12, "token_value": "t" * 12, "token_secret": "u" * 12})
+    services.connection_disable(connection=other)
+    changelist = reverse("admin:connections_connection_changelist")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(changelist, {"action": "sync_now", "_selected_action": [connection.pk, other.pk]}, follow=True)
+    assert "Queued 3 entity sync(s); 1 disabled connection(s) skipped." in response.content.decode()
+    syncs = [s.pk for s in EntitySync.objects.filter(entity="orders")]
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(reverse("admin:connections_entitysync_changelist"),
+                                     {"action": "sync_now", "_selected_action": syncs}, follow=True)
+    assert "Queued 1 entity sync(s)." in response.content.decode()

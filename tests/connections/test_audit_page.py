@@ -70,8 +70,8 @@ def test_pages_walk_every_entry_once_by_keyset_without_offset(client, owner, org
         pages += 1
         assert not any("OFFSET" in q["sql"].upper() or "COUNT(" in q["sql"].upper() for q in queries.captured_queries)
         page = response.context["page"]
-        seen += [e.target_id for e in page.entries]
-        url = f"{reverse('connections:audit_log')}?{response.context['query']}&after={page.next_cursor}" if page.next_cursor else ""
+        seen += [e.target_id for e in page.rows]
+        url = f"{reverse('connections:audit_log')}?{response.context['base_query']}&after={page.next_cursor}" if page.next_cursor else ""
     assert pages == 3 and len(seen) == len(set(seen)) == 120
     assert seen == list(AuditEntry.objects.order_by("-created_at", "-id").values_list("target_id", flat=True))
     assert "Newest" in response.content.decode()
@@ -109,3 +109,27 @@ def test_a_junk_cursor_starts_at_the_top_or_pages_on_without_an_error(client, ow
     cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     response = client.get(reverse("connections:audit_log"), {"after": cursor})
     assert response.status_code == 200
+
+
+def test_newer_walks_back_to_the_page_before_and_an_old_page_number_is_ignored(client, owner, org, connection):
+    start = timezone.now()
+    for n in range(120):
+        entry(org, connection, target_id=f"T{n:03d}", created_at=start - timedelta(seconds=n))
+    client.force_login(owner)
+    url = reverse("connections:audit_log")
+    first = client.get(url).context["page"]
+    second = client.get(url, {"after": first.next_cursor}).context["page"]
+    third = client.get(url, {"after": second.next_cursor})
+    assert 'rel="prev"' in third.content.decode() and "Newest" in third.content.decode()
+    back = client.get(url, {"before": third.context["page"].prev_cursor}).context["page"]
+    assert [e.pk for e in back.rows] == [e.pk for e in second.rows]
+    assert [e.pk for e in client.get(url, {"page": "3"}).context["page"].rows] == [e.pk for e in first.rows]
+
+
+def test_a_junk_filter_value_is_named_beside_its_field(client, owner, org, connection):
+    entry(org, connection, action="bm_ok")
+    client.force_login(owner)
+    response = client.get(reverse("connections:audit_log"), {"marketplace": "x" * 400, "outcome": "2026-13-45"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "bm_ok" in body
+    assert body.count('class="error">Select a valid choice.') == 2

@@ -167,7 +167,7 @@ def test_toggles_for_one_connection_validate_entities(org):
         services.entity_sync_toggle(connection=connection, enable=["sales"])
     with pytest.raises(services.LifecycleError, match="both enabled and disabled"):
         services.entity_sync_toggle(connection=connection, enable=["orders"], disable=["orders"])
-    assert services.entity_sync_set_all(enabled=True, connection=connection) == 2
+    assert services.entity_sync_toggle(connection=connection, enable=["all"]) == 2
     assert all(connection.entity_syncs.values_list("enabled", flat=True))
 
 
@@ -178,9 +178,9 @@ def test_toggles_across_all_connections_and_per_organization(org):
     c = services.connection_create(organization=beta, marketplace="brickowl", credentials={"api_key": "y" * 12})
     assert services.entity_sync_toggle(disable=["orders"]) == 3
     assert not EntitySync.objects.filter(entity="orders", enabled=True).exists()
-    assert services.entity_sync_set_all(enabled=False, organization=org) == 3  # offers, market_offers, inventory of org
+    assert services.entity_sync_toggle(organization=org, disable=["all"]) == 3  # offers, market_offers, inventory of org
     assert EntitySync.objects.filter(connection=c, entity="inventory", enabled=True).exists()
-    assert services.entity_sync_set_all(enabled=True) == 6
+    assert services.entity_sync_toggle(enable=["all"]) == 6
     assert EntitySync.objects.filter(enabled=True).count() == 3 + 2 + 2
     assert {a.pk, b.pk, c.pk} == set(EntitySync.objects.values_list("connection_id", flat=True))
 

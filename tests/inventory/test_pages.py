@@ -11,6 +11,7 @@ from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord
 from orders.models import Order
 from orders.services import brick_order_upsert_page
 from tests.factories import make_connection, make_organization, make_user
+from tests.pages import JUNK_CURSORS, shows_the_top, walk
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +126,109 @@ def test_an_adjust_posted_to_the_old_address_is_redirected_as_a_post_and_applied
     client.post(f"/listings/inventory/{item.pk}/adjust/", {"delta": "-4", "reason": "damaged"}, follow=True)
     item.refresh_from_db()
     assert item.quantity_on_hand == 6
+
+
+# --- keyset pages, junk input ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def big_shop(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.models import StockMovement
+    from tests.web.builders import make_orders
+
+    org = make_organization("big")
+    # Shelf order with ties on location, part and colour (the id breaks them; item_type keeps each item unique).
+    InventoryItem.objects.bulk_create(
+        InventoryItem(organization=org, part_number=f"30{n % 7:02d}", item_type=f"T{n}", color_id=str(n % 5),
+                      location=f"A{n % 9:02d}" if n % 10 else "", quantity_on_hand=n)
+        for n in range(230)
+    )
+    item = InventoryItem.objects.filter(organization=org).order_by("id").first()
+    StockMovement.objects.bulk_create(
+        StockMovement(organization=org, item=item, sequence=n, kind="adjust", on_hand_before=n, on_hand_after=n + 1,
+                      reserved_before=0, reserved_after=0, source="test") for n in range(1, 451)
+    )
+    connection = make_connection(org, "bricklink")
+    orders = make_orders(connection, 70, prefix="U")
+    Order.objects.filter(connection=connection).update(has_unmatched_items=True)
+    Order.objects.filter(pk__in=[o.pk for o in orders[:10]]).update(placed_at=None)
+    Order.objects.filter(pk__in=[o.pk for o in orders[10:20]]).update(placed_at=timezone.now() - timedelta(days=3))
+    return org, item
+
+
+def test_the_stock_list_walks_every_item_once_in_shelf_order(client, big_shop):
+
+    org, _ = big_shop
+    client.force_login(make_user("ada", org))
+    rows, queries = walk(client, "/inventory/")
+    assert rows == list(InventoryItem.objects.filter(organization=org).order_by("location", "part_number", "color_id", "id"))
+    assert len(queries) == 3 and len(set(queries)) == 1
+    found, _ = walk(client, "/inventory/", {"location": "a0", "part": "3003"})
+    assert found and all(i.location.startswith("A0") and i.part_number == "3003" for i in found)
+
+
+def test_the_unmatched_items_walk_once_newest_order_first_its_lines_in_order(client, big_shop):
+    from django.db.models import F
+
+    from orders.models import OrderItem
+
+    org, _ = big_shop
+    client.force_login(make_user("ada", org))
+    rows, queries = walk(client, "/inventory/unmatched/")
+    expected = OrderItem.objects.filter(organization=org).order_by(F("order__placed_at").desc(nulls_first=True), "order_id", "id")
+    assert rows == list(expected) and len(rows) == 140
+    assert len(queries) == 2 and len(set(queries)) == 1
+    assert "100+" in client.get("/inventory/").content.decode()  # the badge counts no further than it needs
+
+
+def test_an_items_ledger_walks_every_movement_once_newest_first(client, big_shop):
+    from inventory.models import StockMovement
+
+    org, item = big_shop
+    client.force_login(make_user("ada", org))
+    rows, queries = walk(client, f"/inventory/{item.pk}/", page="movements")
+    assert rows == list(StockMovement.objects.filter(item=item).order_by("-sequence"))
+    assert len(queries) == 3 and len(set(queries)) == 1
+
+
+@pytest.mark.parametrize("url", ["/inventory/", "/inventory/unmatched/", "ITEM"])
+@pytest.mark.parametrize("query", JUNK_CURSORS)
+def test_a_junk_cursor_or_an_old_page_number_starts_at_the_top(client, big_shop, url, query):
+    org, item = big_shop
+    client.force_login(make_user("ada", org))
+    if url == "ITEM":
+        assert shows_the_top(client, f"/inventory/{item.pk}/", query, page="movements")
+    else:
+        assert shows_the_top(client, url, query)
+
+
+def test_a_junk_search_is_named_beside_its_field(client, big_shop):
+    org, _ = big_shop
+    client.force_login(make_user("ada", org))
+    response = client.get("/inventory/", {"part": "x" * 400, "location": "\x00"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "Ensure this value has at most 120 characters" in body
+    assert "Null characters are not allowed" in body and len(response.context["page"].rows) == 100
+
+
+@pytest.mark.parametrize("data, says", [
+    ({"delta": "x", "reason": "typo"}, "The change must be a whole number"),
+    ({"delta": "2.5", "reason": "half"}, "The change must be a whole number"),
+    ({"delta": "99999999999999999999", "reason": "huge"}, "less than or equal to 1000000"),
+    ({"delta": "-5", "reason": "r" * 400}, "at most 255 characters"),
+    ({"delta": "-5"}, "A reason is required"),
+    ({"delta": "0", "reason": "nothing"}, "delta is 0"),
+    ({"delta": "-5", "reason": "   "}, "A reason is required"),
+])
+def test_a_junk_adjustment_changes_nothing_and_says_why(client, data, says):
+    org, _ = _shop()
+    client.force_login(make_user("ada", org, role="owner"))
+    item = InventoryItem.objects.get(organization=org, part_number="3023")
+    response = client.post(f"/inventory/{item.pk}/adjust/", data, follow=True)
+    assert response.status_code == 200 and says in response.content.decode()
+    item.refresh_from_db()
+    assert item.quantity_on_hand == 10

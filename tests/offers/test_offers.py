@@ -18,8 +18,10 @@ from offers import selectors
 from offers.models import MarketOffer, Offer
 from offers.services import market_offer_upsert_page, offer_mark_removed, offer_upsert_page
 from orders import selectors as order_selectors
+from orders.models import Order
 from tests.factories import make_organization, make_user
 from tests.marketplaces.refurbed.sim import LoopbackServer, RecordingTransport, entity_sync, make_sim, refurbed_connection
+from tests.pages import JUNK_CURSORS, shows_the_top, walk
 
 pytestmark = pytest.mark.django_db
 
@@ -57,15 +59,13 @@ def test_selectors_filter_by_state_hide_removed_and_stay_in_the_organization():
     market_offer_upsert_page(connection=conn, records=[market_offer("1", "DE"), market_offer("1", "AT"), market_offer("3", "FR")])
     Offer.objects.filter(external_id="3").update(removed_at=timezone.now())
     org = conn.organization
-    assert {o.external_id for o in selectors.offer_list(organization=org)} == {"1", "2"}
-    assert {o.external_id for o in selectors.offer_list(organization=org, include_removed=True)} == {"1", "2", "3"}
-    assert [o.external_id for o in selectors.offer_list(organization=org, state="REJECTED")] == ["2"]
-    assert len(selectors.offer_list(organization=org, limit=1)) == 1
+    assert {o.external_id for o in selectors.offer_page(organization=org).rows} == {"1", "2"}
+    assert {o.external_id for o in selectors.offer_page(organization=org, include_removed=True).rows} == {"1", "2", "3"}
+    assert [o.external_id for o in selectors.offer_page(organization=org, state="REJECTED").rows] == ["2"]
+    assert len(selectors.offer_page(organization=org, limit=1).rows) == 1
     assert selectors.offer_get(organization=org, external_id="9") is None
     assert [m.market_code for m in selectors.market_offer_list(organization=org, offer_external_id="1")] == ["AT", "DE"]
-    assert selectors.market_offer_get(organization=org, key="1:DE").price == Decimal("210.00")
-    assert selectors.market_offer_get(organization=org, key="1") is None
-    assert selectors.market_offer_get(organization=other.organization, key="1:DE") is None
+    assert selectors.market_offer_list(organization=other.organization, offer_external_id="1") == []
 
 
 def test_order_selectors_for_a_refurbed_merchant():
@@ -73,14 +73,17 @@ def test_order_selectors_for_a_refurbed_merchant():
     conn = refurbed_connection()
     run_entity_sync(entity_sync(conn, "orders").pk, transport=RecordingTransport(app))
     org = conn.organization
-    newest = order_selectors.order_list(organization=org, limit=5)
-    assert len(newest) == 5 and newest[0].placed_at >= newest[-1].placed_at
-    shipped = order_selectors.order_list(organization=org, status="shipped", marketplace="refurbed", limit=100)
-    assert shipped and all(o.status == "shipped" for o in shipped)
-    order = order_selectors.order_get(organization=org, external_id=newest[0].external_id, marketplace="refurbed")
-    items = order_selectors.order_item_list(organization=org, order=order)
+    newest = order_selectors.order_detail_get(organization=org, pk=Order.objects.order_by("-placed_at", "-id").first().pk)
+    order = order_selectors.order_get(organization=org, external_id=newest.external_id, marketplace="refurbed")
+    assert order == newest
+    items = order_selectors.order_detail_items(order=order)
     assert items and order_selectors.order_item_get(organization=org, external_id=items[0].external_id).order == order
+    assert order_selectors.order_item_get(organization=org, pk=items[0].pk, marketplace="refurbed") == items[0]
     assert order_selectors.order_get(organization=make_organization("else"), pk=order.pk) is None
+    assert order_selectors.order_list_by_reference(organization=None, reference=str(order.pk)) == [order]
+    assert order_selectors.order_list_by_reference(organization=org, reference=order.external_id) == [order]
+    assert order_selectors.order_list_by_reference(organization=make_organization("other"), reference=order.external_id) == []
+    assert order_selectors.order_list_by_reference(organization=None, reference="9" * 40) == []
 
 
 def test_offer_pages_are_scoped_and_hide_removed_offers_by_default(client):
@@ -146,3 +149,64 @@ def test_reference_command_refuses_a_connection_without_a_token_or_of_another_ma
         call_command("refurbed", "markets", "--connection", str(other.pk), stdout=StringIO())
     with pytest.raises(CommandError, match="No connection"):
         call_command("refurbed", "markets", "--connection", "999999", stdout=StringIO())
+
+
+# --- the offer list by keyset, junk input -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def many_offers(client):
+    conn = refurbed_connection()
+    start = timezone.now()
+    Offer.objects.bulk_create(
+        Offer(organization=conn.organization, connection=conn, external_id=str(n), sku=f"SKU-{n}", state="OK" if n % 4 else "REJECTED",
+              marketplace_created_at=None if n % 23 == 0 else start - timedelta(hours=n // 3))
+        for n in range(230)
+    )
+    market_offer_upsert_page(connection=conn, records=[market_offer(str(n), code) for n in range(0, 230, 7) for code in ("DE", "AT")])
+    make_user("owner", conn.organization)
+    client.login(username="owner", password="pw")
+    return conn
+
+
+def test_the_offer_list_walks_every_offer_once_newest_first_with_its_market_offers(client, many_offers):
+    from django.db.models import F
+
+
+    rows, queries = walk(client, reverse("offers:offer_list"))
+    assert rows == list(Offer.objects.order_by(F("marketplace_created_at").desc(nulls_first=True), "-id"))
+    assert len(queries) == 3 and len(set(queries)) == 1
+    rejected, _ = walk(client, reverse("offers:offer_list"), {"state": "REJECTED"})
+    assert len(rejected) == 58 and {o.state for o in rejected} == {"REJECTED"}
+    last = client.get(reverse("offers:offer_list"), {"state": "REJECTED"}).content.decode()
+    assert "AT 210.00 EUR" in last and "DE 210.00 EUR" in last
+
+
+@pytest.mark.parametrize("query", JUNK_CURSORS)
+def test_a_junk_cursor_or_an_old_page_number_starts_at_the_newest_offer(client, many_offers, query):
+    assert shows_the_top(client, reverse("offers:offer_list"), query)
+
+
+def test_a_junk_state_is_named_beside_its_field_and_every_offer_shows(client, many_offers):
+    response = client.get(reverse("offers:offer_list"), {"state": "x" * 400})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert len(response.context["page"].rows) == 100
+
+
+def test_junk_reference_look_ups_are_named_beside_their_field():
+    app = make_sim(orders=5)
+    with LoopbackServer(app) as server:
+        conn = refurbed_connection(base_url=f"{server.base}/refurbed")
+        make_user("owner", conn.organization)
+        from django.test import Client
+
+        client = Client()
+        client.login(username="owner", password="pw")
+        url = reverse("offers:reference", args=[conn.pk])
+        response = client.get(url, {"instance": "abc", "category_type": "toys", "lang": "2026-13-45"})
+        body = response.content.decode()
+        assert response.status_code == 200 and "An instance id is a number" in body
+        assert body.count("Select a valid choice") == 2 and "Germany" in body
+        response = client.get(url, {"instance": "1" * 400, "category_type": "electronics"})
+        body = response.content.decode()
+        assert "Ensure this value has at most 20 characters" in body and "Smartphones" in body

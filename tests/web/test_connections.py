@@ -200,3 +200,30 @@ def test_login_and_logout_pages(client, shop):
     assert ok.status_code == 302 and ok["Location"] == reverse("orders:order_list")
     assert client.post(reverse("logout")).status_code == 302
     assert client.get(reverse("orders:order_list")).status_code == 302
+
+
+@pytest.mark.parametrize("value", ["", "abc", "99999999999999999999999", "1\x00", "x" * 400])
+def test_a_junk_organization_to_switch_to_is_a_404_not_a_500(client, value):
+    client.force_login(make_user("ada", make_organization("a")))
+    assert client.post(reverse("connections:organization_switch"), {"organization": value}).status_code == 404
+
+
+def test_switching_to_an_organization_of_which_one_is_not_a_member_is_a_404(client):
+    client.force_login(make_user("ada", make_organization("a")))
+    other = make_organization("b")
+    assert client.post(reverse("connections:organization_switch"), {"organization": other.pk}).status_code == 404
+
+
+def test_an_over_long_next_after_switching_falls_back_to_the_home_page(client):
+    a = make_organization("a")
+    client.force_login(make_user("ada", a))
+    response = client.post(reverse("connections:organization_switch"), {"organization": a.pk, "next": "/" + "x" * 3000})
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+@pytest.mark.parametrize("value", ["", "maybe", "2", "x" * 400])
+def test_a_junk_toggle_value_changes_nothing_and_says_why(client, owner, shop, value):
+    conn = make_connection(shop, "refurbed")
+    response = client.post(reverse("connections:entity_sync_toggle", args=[conn.pk, "offers"]), {"enabled": value}, follow=True)
+    assert response.status_code == 200 and "Nothing changed: Switch the sync on (1) or off (0)" in response.content.decode()
+    assert EntitySync.objects.get(connection=conn, entity="offers").enabled

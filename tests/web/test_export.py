@@ -102,3 +102,11 @@ def test_export_reads_date_filters_in_the_users_time_zone(client, shop):
     assert [r["order_id"] for r in rows] == ["E0"]
     client.cookies["tz"] = "UTC"
     assert _csv(client.get(reverse("orders:order_export"), {"date_from": "2026-11-01"})) == []
+
+
+@pytest.mark.parametrize("items, rows", [("1", 4), ("on", 4), ("", 2), ("0", 2), ("false", 2)])
+def test_the_items_switch_of_the_export(client, shop, items, rows):
+    make_orders(make_connection(shop), 2)
+    response = client.get(reverse("orders:order_export"), {"items": items})
+    assert response.status_code == 200
+    assert len(b"".join(response.streaming_content).decode().strip().splitlines()) == rows + 1

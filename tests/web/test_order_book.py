@@ -10,6 +10,7 @@ from django.utils import timezone
 from orders.models import Order
 from orders.selectors import OrderFilters, order_book_page
 from tests.factories import make_connection, make_organization, make_user
+from tests.pages import walk
 from tests.web.builders import make_orders, order_record
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,46 @@ def test_search_counts_identifier_matches_and_does_not_rescan_for_names(client, 
     body = client.get(reverse("orders:order_list"), {"q": "Customer"}).content.decode()
     assert _ids(client.get(reverse("orders:order_list"), {"q": "Customer"})) == ["R2", "R1", "R0"]
     assert 'data-tab="shipped">Shipped</a>' in body  # no count: it would scan the organization a second time
+
+
+def test_the_order_book_walks_every_order_once_through_its_pager(client, shop, settings):
+
+    settings.ORDER_TAB_COUNTS_CACHE_MIN_ROWS = 0  # the tab counts come from the cache, as for a large organization
+    make_orders(make_connection(shop), 120)
+    client.get(reverse("orders:order_list"))
+    rows, queries = walk(client, reverse("orders:order_list"))
+    assert [o.pk for o in rows] == list(Order.objects.order_by("-placed_at", "-id").values_list("pk", flat=True))
+    assert len(queries) == 3 and len(set(queries)) == 1
+
+
+@pytest.mark.parametrize("query", [{"after": "junk"}, {"before": "e30"}, {"after": "A" * 600}, {"page": "2"}, {"partial": "x" * 400}])
+def test_a_junk_cursor_or_view_starts_the_order_book_at_the_top(client, shop, query):
+    make_orders(make_connection(shop), 60)
+    top = _ids(client.get(reverse("orders:order_list")))
+    response = client.get(reverse("orders:order_list"), query, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and _ids(response) == top and "<html" in response.content.decode()
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("date_from", "2026-13-45", "Enter a valid date."),
+    ("connection", "abc", "Select a valid choice."),
+    ("connection", "99999999999999999999", "Select a valid choice."),
+    ("marketplace", "x" * 400, "Select a valid choice."),
+    ("q", "x" * 400, "Ensure this value has at most 200 characters"),
+    ("sort", "\x00", "Select a valid choice."),
+])
+def test_a_junk_filter_is_named_beside_its_field_and_the_list_still_shows(client, shop, field, value, says):
+    make_orders(make_connection(shop), 3)
+    response = client.get(reverse("orders:order_list"), {field: value})
+    body = response.content.decode()
+    assert response.status_code == 200 and says in body and len(_ids(response)) == 3
+
+
+@pytest.mark.parametrize("since, status", [
+    ("2026-13-45T00:00:00+00:00", 400), ("2026-11-01T12:00:00", 400), ("yesterday", 400), ("x" * 400, 400), ("", 200),
+])
+def test_the_live_cue_answers_a_junk_moment_without_an_error(client, shop, since, status):
+    make_orders(make_connection(shop), 2)
+    response = client.get(reverse("orders:order_poll"), {"since": since})
+    assert response.status_code == status and response.content == b""
+    assert client.get(reverse("orders:order_poll")).status_code == 200

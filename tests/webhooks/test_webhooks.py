@@ -107,3 +107,13 @@ def test_brick_owl_notify_on_token_path_and_fixed_path_refreshes_the_order(
     assert Reservation.objects.filter(order_item__order=order).count() == holds
     assert StockMovement.objects.filter(kind="reserve").count() == holds
     assert httpx.URL(routed.requests[-1].url).params.get("order_id") == order_id
+
+
+@pytest.mark.parametrize("query", [
+    {}, {"order_id": ""}, {"order_id": "1" * 21}, {"order_id": "\x00"}, {"order_id": "1", "store_id": "9" * 400},
+])
+def test_a_junk_brick_owl_notification_is_a_400_that_says_why(client, query):
+    owl = brickowl_connection()
+    for url in (f"/webhooks/brickowl/{owl.webhook_token}/", "/brick_owl_order_notify"):
+        response = client.get(url, query)
+        assert response.status_code == 400 and response.content in (b"order_id must be a number", b"store_id is not a store id")

@@ -18,9 +18,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections import services
+from connections import selectors, services
 from connections.management.cli import one_line_errors, read_credentials
-from connections.models import Connection, EntitySync, Organization
+from connections.models import Connection, Organization
 
 
 class Command(BaseCommand):
@@ -77,13 +77,13 @@ class Command(BaseCommand):
     # --- helpers -------------------------------------------------------------------------------------
 
     def _organization(self, slug: str) -> Organization:
-        organization = Organization.objects.filter(slug=slug).first()
+        organization = selectors.organization_get(slug=slug)
         if organization is None:
             raise CommandError(f"No organization with slug '{slug}'.")
         return organization
 
     def _connection(self, connection_id: int) -> Connection:
-        connection = Connection.objects.select_related("organization").filter(pk=connection_id).first()
+        connection = selectors.connection_get(organization=None, connection_id=connection_id)
         if connection is None:
             raise CommandError(f"No connection with id {connection_id}.")
         return connection
@@ -104,7 +104,7 @@ class Command(BaseCommand):
                 extra = json.loads(options["options"])
             except json.JSONDecodeError as exc:
                 raise CommandError(f"--options is not valid JSON: {exc.msg} at column {exc.colno}.") from None
-        existing = Connection.objects.filter(organization=organization, marketplace=market.value).first()
+        existing = selectors.connection_get(organization=organization, marketplace=market.value)
         if existing is not None:
             raise CommandError(services._duplicate_message(organization, market, existing.pk))
         credentials = self._credentials(options, marketplace)
@@ -184,12 +184,7 @@ class Command(BaseCommand):
                 connection=connection, organization=organization, enable=options["enable"], disable=options["disable"]
             )
             self.stdout.write(f"Changed {changed} entity sync(s).")
-        syncs = EntitySync.objects.select_related("connection__organization").order_by("connection_id", "entity")
-        if connection is not None:
-            syncs = syncs.filter(connection=connection)
-        elif organization is not None:
-            syncs = syncs.filter(connection__organization=organization)
-        for sync in syncs:
+        for sync in selectors.entity_sync_list(organization=organization, connection=connection):
             self.stdout.write(f"{sync.connection_id:>4}  {sync.connection}  {sync.entity:<14} {'on' if sync.enabled else 'off'}")
 
 

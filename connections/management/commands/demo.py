@@ -7,11 +7,10 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from connections import services
+from connections import selectors, services
 from connections.management.cli import one_line_errors
 from connections.models import Connection, Membership, Organization
 from marketsync.marketplaces import CREDENTIAL_FIELDS, Marketplace
@@ -51,15 +50,10 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         try:
             with transaction.atomic():
-                organization = Organization.objects.filter(slug=DEMO_SLUG).first() or services.organization_create(
+                organization = selectors.organization_get(slug=DEMO_SLUG) or services.organization_create(
                     slug=DEMO_SLUG, name=DEMO_NAME
                 )
-                user = get_user_model().objects.filter(username=DEMO_USERNAME).first()
-                if user is None:
-                    user = get_user_model().objects.create_user(username=DEMO_USERNAME)
-                user.set_password(password)
-                user.is_active = True
-                user.save()
+                user = services.user_login_reset(username=DEMO_USERNAME, password=password)
                 services.membership_add(organization=organization, user=user, role=Membership.Role.OWNER)
                 connections = [self._connection(organization, market, simulator_url, seed) for market in Marketplace]
                 # A first sync of everything as soon as the worker starts, rather than at the next beat tick.
@@ -83,7 +77,7 @@ class Command(BaseCommand):
         base_url = f"{simulator_url}/{market.value}{API_ROOTS.get(market, '')}"
         credentials = {purpose: simulator_token(market.value, seed, purpose) for purpose in CREDENTIAL_FIELDS[market]}
         extra = SETTINGS[market]
-        connection = Connection.objects.filter(organization=organization, marketplace=market.value).first()
+        connection = selectors.connection_get(organization=organization, marketplace=market.value)
         if connection is None:
             return services.connection_create(
                 organization=organization,

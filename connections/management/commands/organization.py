@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections import services
+from connections import selectors, services
 from connections.management.cli import one_line_errors
-from connections.models import Membership, Organization
+from connections.models import Membership
 
 
 class Command(BaseCommand):
@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 suffix = f", owned by {owner.get_username()}" if owner else ""
                 self.stdout.write(f"Created organization {organization.slug} ({organization.name}){suffix}.")
             else:
-                organization = Organization.objects.filter(slug=options["slug"]).first()
+                organization = selectors.organization_get(slug=options["slug"])
                 if organization is None:
                     raise CommandError(f"No organization with slug '{options['slug']}'.")
                 user = services.user_get_by_username(username=options["username"])

@@ -6,9 +6,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections.models import Organization
-from inventory.models import InventoryItem
-from inventory.selectors import inventory_check
+from connections.selectors import organization_get
+from inventory.selectors import inventory_check, inventory_item_get
 from inventory.services import inventory_adjust
 
 
@@ -26,13 +25,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options):
         if action == "check":
-            return self.check(options["org"])
+            return self.check_ledger(options["org"])
         return self.adjust(options["item_id"], options["delta"], options["reason"])
 
-    def check(self, slug: str) -> None:
+    # Not ``check``: that is Django's system check, which every real command line runs first.
+    def check_ledger(self, slug: str) -> None:
         organization = None
         if slug:
-            organization = Organization.objects.filter(slug=slug).first()
+            organization = organization_get(slug=slug)
             if organization is None:
                 raise CommandError(f"No organization with slug {slug!r}.")
         problems = inventory_check(organization=organization)
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         sys.exit(1)
 
     def adjust(self, item_id: int, delta: int, reason: str) -> None:
-        item = InventoryItem.objects.select_related("organization").filter(pk=item_id).first()
+        item = inventory_item_get(organization=None, item_id=item_id)
         if item is None:
             raise CommandError(f"No inventory item {item_id}.")
         try:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from listings import writes
-from listings.models import BulkListingTask, Listing
+from listings import selectors, writes
+from listings.models import BulkListingTask
 from marketsync.sync.errors import MarketplaceError
 from marketsync.sync.writes import WriteRefused
 from orders.management.commands.orders import ORDER_WRITES, add_order_write_parsers, backmarket_connection, order_write_run
@@ -55,9 +55,8 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
 
     def listing_update(self, connection, options):
-        ref = options["listing"]
-        qs = Listing.objects.filter(connection=connection)
-        listing = qs.filter(external_id=ref).first() or qs.filter(legacy_id=ref).first() or qs.filter(sku__iexact=ref).first()
+        ref, scope = options["listing"], {"organization": connection.organization, "connection": connection}
+        listing = selectors.listing_get_by_external_id(external_id=ref, **scope) or selectors.listing_get_by_sku(sku=ref, **scope)
         if listing is None:
             raise CommandError(f"Listing {ref} is not stored for connection {connection.pk}; sync listings first.")
         listing = writes.listing_update(
@@ -100,7 +99,7 @@ class Command(BaseCommand):
             except MarketplaceError as exc:  # a failed read of the task: it may still run at Back Market
                 raise CommandError(f"Task {task.marketplace_task_id}: {exc}; see the bulk task page later.") from exc
             self.stdout.write(f"  {task.get_status_display()} (poll {task.polls})")
-        for result in task.results.all():
+        for result in selectors.bulk_task_result_list(task=task):
             self.stdout.write(f"  {result.sku}: {'ok' if result.success else result.message}")
         if task.status != BulkListingTask.Status.SUCCESS:
             raise CommandError(f"Task {task.marketplace_task_id} ended {task.get_status_display().lower()}: {task.error}")

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections.models import Connection
+from connections.selectors import connection_get
 from marketsync.marketplaces import Marketplace
 from marketsync.sync.errors import MarketplaceError
 from offers import reference
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--lang", default="EN", help="catalog-templates: EN or DE")
 
     def handle(self, *args, what: str, value: str | None, connection: int, **options):
-        conn = Connection.objects.filter(pk=connection).first()
+        conn = connection_get(organization=None, connection_id=connection)
         if conn is None:
             raise CommandError(f"No connection with id {connection}.")
         if conn.marketplace != Marketplace.REFURBED:

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from connections.models import Organization
+from connections.selectors import organization_get
 from marketsync.marketplaces import Marketplace
 from orders.export import csv_stream, json_stream
 from orders.selectors import OrderFilterError, OrderFilters, export_columns, order_export_rows
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["csv", "json"], default="csv")
 
     def handle(self, *args, **options):
-        organization = Organization.objects.filter(slug=options["org"]).first()
+        organization = organization_get(slug=options["org"])
         if organization is None:
             raise CommandError(f"No organization with slug '{options['org']}'.")
         filters = OrderFilters(

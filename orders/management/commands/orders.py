@@ -17,10 +17,12 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from connections.models import Connection
+from connections.selectors import connection_get
 from inventory.selectors import pick_list_rows
+from marketsync.marketplaces import Marketplace
 from marketsync.sync.writes import WriteRefused
 from orders import writes
-from orders.models import Order, OrderItem
+from orders.selectors import order_get, order_item_get, order_list_by_reference
 
 ORDER_WRITES = ("orderline-identifiers", "ship", "invoice")
 
@@ -45,14 +47,15 @@ def add_order_write_parsers(sub) -> None:
 
 
 def backmarket_connection(connection_id: int) -> Connection:
-    connection = Connection.objects.filter(pk=connection_id, marketplace="backmarket").select_related("organization").first()
+    connection = connection_get(organization=None, connection_id=connection_id, marketplace=Marketplace.BACKMARKET)
     if connection is None:
         raise CommandError(f"No Back Market connection with id {connection_id}.")
     return connection
 
 
-def _stored(model, connection: Connection, external_id: str, what: str):
-    row = model.objects.filter(connection=connection, external_id=str(external_id)).first()
+def _stored(get, connection: Connection, external_id: str, what: str):
+    """The order or orderline ``external_id`` of the connection (``get``: order_get or order_item_get)."""
+    row = get(organization=connection.organization, external_id=external_id, marketplace=connection.marketplace)
     if row is None:
         raise CommandError(f"{what} {external_id} is not stored for connection {connection.pk}; sync orders first.")
     return row
@@ -64,13 +67,13 @@ def order_write_run(command: BaseCommand, options: dict) -> None:
     action, out = options["action"], command.stdout
     try:
         if action == "orderline-identifiers":
-            item = _stored(OrderItem, connection, options["orderline"], "Orderline")
+            item = _stored(order_item_get, connection, options["orderline"], "Orderline")
             item = writes.orderline_identifiers_set(item=item, imei=options["imei"], serial_number=options["serial"],
                                                     actor="command")
             out.write(f"Orderline {item.external_id}: IMEI {item.imei or '—'}, serial {item.serial_number or '—'}.")
         elif action == "ship":
             order = writes.order_ship(
-                order=_stored(Order, connection, options["order"], "Order"), tracking_number=options["tracking_number"],
+                order=_stored(order_get, connection, options["order"], "Order"), tracking_number=options["tracking_number"],
                 tracking_url=options["tracking_url"], shipper=options["shipper"], actor="command",
             )
             out.write(f"Order {order.external_id} shipped: state {order.marketplace_status}, tracking {order.tracking_number}.")
@@ -79,7 +82,7 @@ def order_write_run(command: BaseCommand, options: dict) -> None:
             if not path.is_file():
                 raise CommandError(f"{path} is not a file.")
             order = writes.order_invoice_upload(
-                order=_stored(Order, connection, options["order"], "Order"), filename=path.name, content=path.read_bytes(),
+                order=_stored(order_get, connection, options["order"], "Order"), filename=path.name, content=path.read_bytes(),
                 actor="command",
             )
             out.write(f"Invoice {path.name} uploaded for order {order.external_id}.")
@@ -104,14 +107,12 @@ class Command(BaseCommand):
             order_write_run(self, {"action": action, **options})
             return
         order_id = options["order_id"]
-        order = Order.objects.filter(pk=int(order_id)).first() if order_id.isdigit() else None
-        if order is None:
-            matches = list(Order.objects.filter(external_id=order_id)[:2])
-            if len(matches) > 1:
-                raise CommandError(f"Order number {order_id} exists on several connections: use the local id.")
-            order = matches[0] if matches else None
-        if order is None:
+        matches = order_list_by_reference(organization=None, reference=order_id)
+        if len(matches) > 1:
+            raise CommandError(f"Order number {order_id} exists on several connections: use the local id.")
+        if not matches:
             raise CommandError(f"No order {order_id}.")
+        order = matches[0]
         rows = pick_list_rows(order=order)
         self.stdout.write(f"Pick list: {order.get_marketplace_display()} order {order.external_id} ({order.customer_name})")
         self.stdout.write(f"{'LOCATION':<12} {'PART':<12} {'COLOUR':<22} {'COND':<6} {'QTY':>5}  NAME")

@@ -1,0 +1,45 @@
+"""The forms of the inventory pages: the stock list's search and an item's manual adjustment."""
+
+from __future__ import annotations
+
+from django import forms
+
+from marketsync.forms import FilterForm, FlagField
+
+ADJUST_LIMIT = 1_000_000  # pieces in one manual adjustment, either way
+
+
+class InventoryFilterForm(FilterForm):
+    """The stock list's search (a GET form): a value that does not fit is named beside its field and ignored."""
+
+    part = forms.CharField(label="Part", required=False, max_length=120,
+                           widget=forms.TextInput(attrs={"type": "search", "placeholder": "3001 or name"}))
+    color = forms.CharField(label="Colour", required=False, max_length=120,
+                            widget=forms.TextInput(attrs={"type": "search", "placeholder": "Red or 5"}))
+    location = forms.CharField(label="Location", required=False, max_length=120,
+                               widget=forms.TextInput(attrs={"type": "search", "placeholder": "A01"}))
+    drift = FlagField(label="Drifting only")
+
+    def filters(self) -> dict:
+        """The valid filters, as ``inventory.selectors.inventory_item_page`` takes them."""
+        data = self.valid_data()
+        return {"part": (data.get("part") or "").strip(), "color": (data.get("color") or "").strip(),
+                "location": (data.get("location") or "").strip(), "drift_only": bool(data.get("drift"))}
+
+
+class InventoryAdjustForm(forms.Form):
+    """A manual correction of an item's on-hand quantity (the service checks the rest: not 0, a reason)."""
+
+    delta = forms.IntegerField(
+        label="Change", min_value=-ADJUST_LIMIT, max_value=ADJUST_LIMIT,
+        error_messages={"invalid": "The change must be a whole number, e.g. -3 or 5.",
+                        "required": "The change must be a whole number, e.g. -3 or 5."},
+        widget=forms.NumberInput(attrs={"step": "1", "placeholder": "-3"}),
+    )
+    reason = forms.CharField(label="Reason", max_length=255,
+                             error_messages={"required": "A reason is required for a manual stock adjustment."},
+                             widget=forms.TextInput(attrs={"placeholder": "recounted the bin"}))
+
+    def error_text(self) -> str:
+        """Every error, each after its field's label: for the message shown on the item page."""
+        return " ".join(f"{self.fields[name].label}: {' '.join(errors)}" for name, errors in self.errors.items())

@@ -1,0 +1,50 @@
+"""The forms of the offer pages: the offer list's filters and the reference data page's look-ups."""
+
+from __future__ import annotations
+
+from django import forms
+
+from connections.models import Organization
+from marketsync.forms import FilterForm, FlagField
+from offers import selectors
+
+CATEGORY_TYPES = [("ELECTRONICS", "Electronics"), ("SPORTS", "Sports"), ("KIDS", "Kids")]
+LANGUAGES = [("EN", "English"), ("DE", "German")]
+
+
+class UpperChoiceField(forms.ChoiceField):
+    """A choice typed in any case (``electronics`` is ``ELECTRONICS``)."""
+
+    def to_python(self, value):
+        return super().to_python(value).strip().upper()
+
+
+class OfferFilterForm(FilterForm):
+    """The offer list's filters (a GET form): an invalid value is named beside its field and ignored."""
+
+    state = forms.ChoiceField(label="State", required=False)
+    removed = FlagField(label="Show removed offers")
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [("", "All states")] + [(s, s) for s in selectors.offer_states(organization=organization)]
+
+    def filters(self) -> dict:
+        """The valid filters, as ``offers.selectors.offer_page`` takes them."""
+        data = self.valid_data()
+        return {"state": data.get("state") or "", "include_removed": bool(data.get("removed"))}
+
+
+class ReferenceLookupForm(FilterForm):
+    """What to look up live at Refurbed: an instance, and catalog templates of a category type."""
+
+    instance = forms.CharField(label="Instance id", required=False, max_length=20,
+                               widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    category_type = UpperChoiceField(label="Catalog templates", required=False, choices=[("", "—"), *CATEGORY_TYPES])
+    lang = UpperChoiceField(label="Language", required=False, choices=LANGUAGES)
+
+    def lookups(self) -> dict[str, str]:
+        """The valid look-ups ("" for none)."""
+        data = self.valid_data()
+        return {"instance": (data.get("instance") or "").strip(), "category_type": data.get("category_type") or "",
+                "lang": data.get("lang") or "EN"}
