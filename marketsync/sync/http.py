@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -197,5 +197,3 @@ class MarketplaceHTTP:
             ) from exc
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
