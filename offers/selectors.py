@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from connections.models import Organization
+from connections.models import Connection, Organization
 from marketsync.keyset import KeysetPage, keyset_page
 from offers.models import MarketOffer, Offer
 
@@ -39,14 +39,14 @@ def offer_states(*, organization: Organization) -> list[str]:
 def market_offer_list(
     *,
     organization: Organization,
-    offer_external_id: str | None = None,
     offer_external_ids: list[str] | None = None,
+    connection: Connection | None = None,
     include_removed: bool = False,
     limit: int = 200,
 ) -> list[MarketOffer]:
     qs: QuerySet[MarketOffer] = MarketOffer.objects.filter(organization=organization).defer("raw")
-    if offer_external_id is not None:
-        qs = qs.filter(offer_external_id=str(offer_external_id))
+    if connection is not None:
+        qs = qs.filter(connection=connection)
     if offer_external_ids is not None:
         qs = qs.filter(offer_external_id__in=[str(i) for i in offer_external_ids])
     if not include_removed:

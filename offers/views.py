@@ -44,9 +44,8 @@ def offer_detail(request, pk: int):
     offer = selectors.offer_get(organization=organization, pk=pk)
     if offer is None:
         raise Http404("No such offer.")
-    market_offers = selectors.market_offer_list(organization=organization, offer_external_id=offer.external_id,
-                                                include_removed=True)
-    market_offers = [m for m in market_offers if m.connection_id == offer.connection_id]
+    market_offers = selectors.market_offer_list(organization=organization, offer_external_ids=[offer.external_id],
+                                                connection=offer.connection, include_removed=True)
     return render(request, "offers/offer_detail.html", {"offer": offer, "market_offers": market_offers})
 
 

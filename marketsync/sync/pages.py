@@ -15,6 +15,8 @@ from typing import Any
 
 from marketsync.sync.errors import BadRecord, NotFound
 
+# What a mapping raises on a payload it cannot read: the record is named and skipped, never a crash.
+UNREADABLE = (ValueError, TypeError, KeyError, AttributeError)
 
 @dataclass
 class Page:
@@ -45,7 +47,7 @@ def parse_records(
     for raw in raws:
         try:
             records.append(parse(raw))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except UNREADABLE as exc:
             bad.append(BadRecord(record_id(raw) if isinstance(raw, dict) else "?", str(exc) or type(exc).__name__))
     return records, bad
 
@@ -85,7 +87,7 @@ def fetched_pages(
                 records.append(fetch(unit))
             except NotFound as exc:
                 bad.append(BadRecord(record_id(unit), str(exc)))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            except UNREADABLE as exc:
                 bad.append(BadRecord(record_id(unit), f"unreadable record: {exc}"))
         last = offset + page_size >= len(work)
         yield Page(records=records, cursor=cursor if last else holding_cursor, bad_records=bad)

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from marketsync.sync.errors import BadRecord, BadResponse, InvalidRequest, RateLimited
 from marketsync.sync.http import build_http_client
+from marketsync.sync.pages import UNREADABLE
 from marketsync.sync.upsert import UpsertResult
 from marketsync.sync.wiring import entity_wiring
 
@@ -42,7 +43,7 @@ def record_refresh(
             record = adapter.fetch_one(str(external_id))
         except BadRecord as exc:
             raise BadResponse(f"{connection.marketplace_label} {entity} {external_id} could not be read: {exc.message}") from None
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except UNREADABLE as exc:
             raise BadResponse(f"{connection.marketplace_label} {entity} {external_id} could not be read: {exc}") from None
         with transaction.atomic():
             result = (wiring.store_refreshed or wiring.store)(connection=connection, records=[record])

@@ -64,8 +64,8 @@ def test_selectors_filter_by_state_hide_removed_and_stay_in_the_organization():
     assert [o.external_id for o in selectors.offer_page(organization=org, state="REJECTED").rows] == ["2"]
     assert len(selectors.offer_page(organization=org, limit=1).rows) == 1
     assert selectors.offer_get(organization=org, external_id="9") is None
-    assert [m.market_code for m in selectors.market_offer_list(organization=org, offer_external_id="1")] == ["AT", "DE"]
-    assert selectors.market_offer_list(organization=other.organization, offer_external_id="1") == []
+    assert [m.market_code for m in selectors.market_offer_list(organization=org, offer_external_ids=["1"])] == ["AT", "DE"]
+    assert selectors.market_offer_list(organization=other.organization, offer_external_ids=["1"]) == []
 
 
 def test_order_selectors_for_a_refurbed_merchant():
