@@ -90,6 +90,8 @@ def test_cli_names_a_bad_argument():
         call_command("export", "orders", "--org", "nope", stdout=io.StringIO())
     with pytest.raises(CommandError, match="--since 'yesterday'"):
         call_command("export", "orders", "--org", "shop", "--since", "yesterday", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="--since '2026-13-45'"):  # well formed, but no such day
+        call_command("export", "orders", "--org", "shop", "--since", "2026-13-45", stdout=io.StringIO())
 
 
 def test_export_reads_date_filters_in_the_users_time_zone(client, shop):

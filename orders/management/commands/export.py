@@ -19,11 +19,14 @@ from orders.selectors import OrderFilterError, OrderFilters, export_columns, ord
 
 
 def _since(value: str) -> datetime:
-    moment = parse_datetime(value)
+    try:  # a well-formed but impossible date (2026-13-45) raises rather than returning None
+        moment = parse_datetime(value)
+        day = parse_date(value) if moment is None else None
+    except ValueError:
+        moment = day = None
     if moment is None:
-        day = parse_date(value)
         if day is None:
-            raise CommandError(f"--since '{value}' is not a date (YYYY-MM-DD) or an ISO date-time.")
+            raise CommandError(f"--since '{value[:40]}' is not a date (YYYY-MM-DD) or an ISO date-time.")
         moment = datetime.combine(day, time.min)
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_current_timezone())
