@@ -100,6 +100,13 @@ def _refurbed_orders(connection, client) -> refurbed_adapters.OrdersAdapter:
     )
 
 
+def _backmarket_orders(connection, client) -> backmarket_adapters.OrdersAdapter:
+    return backmarket_adapters.OrdersAdapter(
+        client, start=first_sync_start(connection.options),
+        stored_statuses=lambda ids: order_marketplace_statuses(connection=connection, external_ids=ids),
+    )
+
+
 def _backmarket_shipments(adapter_class):
     def build(connection, client):
         return adapter_class(
@@ -153,7 +160,7 @@ WIRING: tuple[EntityWiring, ...] = (
                  store=market_offer_upsert_page, mark_removed=market_offer_mark_removed),
 
     EntityWiring(M.BACKMARKET, E.ORDERS, store=backmarket_order_upsert_page, after_refresh=_backmarket_order_deliveries,
-                 adapter=lambda connection, client: backmarket_adapters.OrdersAdapter(client, start=first_sync_start(connection.options))),
+                 adapter=_backmarket_orders),
     EntityWiring(M.BACKMARKET, E.LISTINGS, adapter=lambda connection, client: backmarket_adapters.ListingsAdapter(client),
                  store=listing_upsert_page, mark_removed=listing_mark_removed),
     BACKMARKET_DELIVERIES,
