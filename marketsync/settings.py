@@ -153,10 +153,20 @@ BACKMARKET_BULK_POLL_SECONDS = env.float("BACKMARKET_BULK_POLL_SECONDS", default
 BACKMARKET_BULK_TIMEOUT_SECONDS = env.float("BACKMARKET_BULK_TIMEOUT_SECONDS", default=1800.0)
 BRICKLINK_DAILY_CALL_LIMIT = env.int("BRICKLINK_DAILY_CALL_LIMIT", default=5000)
 # Share of the daily limit past which the BrickLink inventory import pauses (orders continue to the limit).
-REFURBED_SHIPPED_WINDOW_DAYS = env.int("REFURBED_SHIPPED_WINDOW_DAYS", default=14)
 BRICKLINK_INVENTORY_PAUSE_AT = env.float("BRICKLINK_INVENTORY_PAUSE_AT", default=0.8)
-# How often BrickLink orders still open are re-read in full (items change without a status change); 0 = never.
-BRICKLINK_OPEN_ORDER_REFRESH_SECONDS = env.int("BRICKLINK_OPEN_ORDER_REFRESH_SECONDS", default=3600)
+
+# --- freshness: orders are re-read until they are final (README, "How fresh each marketplace's orders are").
+# A shipped order can still change (received, returned, refunded, cancelled) for a while: it is re-read while
+# placed within its marketplace's window. Cadences are "re-read when the last read is older than this".
+REFURBED_SHIPPED_WINDOW_DAYS = env.int("REFURBED_SHIPPED_WINDOW_DAYS", default=14)
+BRICKOWL_SHIPPED_WINDOW_DAYS = env.int("BRICKOWL_SHIPPED_WINDOW_DAYS", default=30)
+BRICKOWL_SHIPPED_REFRESH_SECONDS = env.int("BRICKOWL_SHIPPED_REFRESH_SECONDS", default=21600)
+BRICKOWL_REREADS_PER_TICK = env.int("BRICKOWL_REREADS_PER_TICK", default=50)
+BRICKLINK_SHIPPED_WINDOW_DAYS = env.int("BRICKLINK_SHIPPED_WINDOW_DAYS", default=30)
+BRICKLINK_OPEN_ORDER_REFRESH_SECONDS = env.int("BRICKLINK_OPEN_ORDER_REFRESH_SECONDS", default=21600)
+BRICKLINK_SHIPPED_REFRESH_SECONDS = env.int("BRICKLINK_SHIPPED_REFRESH_SECONDS", default=86400)
+# BrickLink's re-reads cost 2 of its 5,000 daily calls each: at most this many per tick (0 = none).
+BRICKLINK_REREADS_PER_TICK = env.int("BRICKLINK_REREADS_PER_TICK", default=4)
 # Celery modules outside the autodiscovered apps: the webhook tasks.
 CELERY_IMPORTS = ["marketsync.webhooks.tasks"]
 

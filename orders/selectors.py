@@ -8,7 +8,7 @@ One filtering function (``order_filter``) serves every door, so the page, the CS
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from connections.models import AuditEntry, Connection, Organization
 from marketsync.keyset import KeysetPage, keyset_page, ordering, rows_after
-from marketsync.sync.records import OPEN_STATUSES, READY_TO_SHIP_STATUSES, UnifiedStatus
+from marketsync.sync.records import READY_TO_SHIP_STATUSES, UnifiedStatus
 from orders.models import Order, OrderItem
 
 S = UnifiedStatus
@@ -407,10 +407,16 @@ def order_item_get(*, organization: Organization, pk: int | None = None, externa
 # --- what the sync adapters need to know of stored orders ---------------------------------------------
 
 
-def order_update_times(*, connection: Connection, external_ids: list[str]) -> dict[str, datetime | None]:
-    """The stored marketplace update time of each of these orders that is stored."""
+def order_list_marks(*, connection: Connection, external_ids: list[str]) -> dict[str, tuple[datetime | None, str]]:
+    """For each of these orders that is stored: its marketplace update time and the fingerprint of the list entry
+    it was last read from (``details.list_fingerprint``; "" when none was kept)."""
     rows = Order.objects.filter(connection=connection, external_id__in=external_ids)
-    return dict(rows.values_list("external_id", "marketplace_updated_at"))
+    return {
+        external_id: (updated_at, fingerprint if isinstance(fingerprint, str) else "")
+        for external_id, updated_at, fingerprint in rows.values_list(
+            "external_id", "marketplace_updated_at", "details__list_fingerprint"
+        )
+    }
 
 
 def order_marketplace_statuses(*, connection: Connection, external_ids: list[str]) -> dict[str, str]:
@@ -419,19 +425,29 @@ def order_marketplace_statuses(*, connection: Connection, external_ids: list[str
     return dict(rows.values_list("external_id", "marketplace_status"))
 
 
-def order_open_list(*, connection: Connection) -> list[tuple[str, str]]:
-    """(external id, marketplace status) of the connection's orders still open (they can still change)."""
-    rows = Order.objects.filter(connection=connection, status__in=list(OPEN_STATUSES))
-    return list(rows.values_list("external_id", "marketplace_status"))
-
-
-def order_ids_in_marketplace_states(
-    *, connection: Connection, states: list[str], recent_states: list[str] = (), placed_since: datetime | None = None
+def order_ids_by_marketplace_status(
+    *,
+    connection: Connection,
+    states: Iterable[str] | None = None,
+    exclude_states: Iterable[str] = (),
+    placed_since: datetime | None = None,
+    read_before: datetime | None = None,
+    limit: int | None = None,
 ) -> list[str]:
-    """External ids of the orders in one of ``states``, or in one of ``recent_states`` and placed since
-    ``placed_since``; numeric ids in numeric order."""
-    wanted = Q(marketplace_status__in=list(states))
-    if recent_states:
-        wanted |= Q(marketplace_status__in=list(recent_states), placed_at__gte=placed_since)
-    ids = Order.objects.filter(connection=connection).filter(wanted).values_list("external_id", flat=True)
-    return sorted(ids, key=lambda v: (len(v), v))
+    """External ids of the connection's orders, chosen by their marketplace status: the orders a sync re-reads.
+
+    ``states``: only these (any when None); ``exclude_states``: none of these; ``placed_since``: placed at or
+    after it; ``read_before``: last read from the marketplace (stored) before it, least recently read first, at
+    most ``limit``. Without ``read_before``, numeric ids in numeric order.
+    """
+    rows = Order.objects.filter(connection=connection)
+    if states is not None:
+        rows = rows.filter(marketplace_status__in=list(states))
+    if exclude_states:
+        rows = rows.exclude(marketplace_status__in=list(exclude_states))
+    if placed_since is not None:
+        rows = rows.filter(placed_at__gte=placed_since)
+    if read_before is not None:
+        ids = rows.filter(last_synced_at__lt=read_before).order_by("last_synced_at", "pk").values_list("external_id", flat=True)
+        return list(ids[:limit] if limit is not None else ids)
+    return sorted(rows.values_list("external_id", flat=True), key=lambda v: (len(v), v))[:limit]

@@ -428,6 +428,17 @@ class BackMarketSimulator(MarketplaceSimulator):
             index = self._next_order_id - 70_000_001
             order = self._create_order(self.clock.now(), kind="paid", backship=bool(data.get("backship", False)), index=index)
             return {"order_id": order["order_id"]}
+        if action == "payment_failed":
+            # The customer's payment fails: the order becomes 8 (not paid), which GET /ws/orders hides unless
+            # asked for by state; its lines become 7 (payment refused, final).
+            order = self.orders[int(data["order_id"])]
+            if order["state"] not in (0, 10):
+                raise ValueError(f"order {order['order_id']} is in state {order['state']}, not awaiting payment")
+            order["state"], order["date_modification"] = 8, self.clock.now()
+            for line_id in order["lines"]:
+                self.lines[line_id]["state"] = 7
+            self._pending_payment.pop(order["order_id"], None)
+            return {"order_id": order["order_id"], "state": 8}
         if action == "label_fail":
             self.label_failures += int(data.get("count", 1))
             return {"label_failures": self.label_failures}

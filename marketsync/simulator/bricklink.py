@@ -372,6 +372,16 @@ class BrickLinkSimulator(MarketplaceSimulator):
             status = {"cancel": "CANCELLED", "ship": "SHIPPED"}.get(action) or str(data["status"]).upper()
             self._set_status(order, status)
             return {"order_id": order["order_id"], "status": status}
+        if action == "file":
+            # The seller files (or unfiles) an order: it leaves (or rejoins) the default GET /orders list, no push.
+            order = self._order(data)
+            order["is_filed"] = bool(data.get("filed", True))
+            return {"order_id": order["order_id"], "is_filed": order["is_filed"]}
+        if action == "set_tracking":
+            # shipping.tracking_no edited (as PUT /orders/{id} does): not in the list entry, no status change, no push.
+            order = self._order(data)
+            order["tracking_no"] = str(data.get("tracking_no", ""))
+            return {"order_id": order["order_id"], "tracking_no": order["tracking_no"]}
         if action == "state":
             return {"orders": len(self.orders), "lots": len(self.lots), "unread_notifications": len(self.notifications),
                     "ip_mismatch": self.ip_mismatch}

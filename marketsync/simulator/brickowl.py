@@ -124,9 +124,13 @@ class BrickOwlSimulator(MarketplaceSimulator):
             "base_order_total": f"{total:.2f}", "status": STATUSES[order["status_id"]], "status_id": str(order["status_id"]),
         }
 
+    def _refunded(self, order: dict) -> Decimal:
+        return sum((Decimal(self.lots[i["lot_id"]]["price"]) * i.get("refunded", 0) for i in order["items"]), Decimal(0))
+
     def _view(self, order: dict) -> dict:
         subtotal = self._subtotal(order)
         total = subtotal + order["ship_total"]
+        refunded = self._refunded(order)
         processed = order["updated"] if order["status_id"] >= 4 else None
         first, _, last = order["buyer"].partition("_")
         return {
@@ -140,7 +144,9 @@ class BrickOwlSimulator(MarketplaceSimulator):
             "total_quantity": str(sum(i["quantity"] for i in order["items"])), "total_lots": str(len(order["items"])),
             "base_currency": "EUR", "base_order_total": f"{total:.2f}", "sub_total": f"{subtotal:.3f}",
             "coupon_discount": "0.00", "tax_rate": 0, "tax_amount": "0.00", "payment_method_type": "paypal_standard",
-            "payment_currency": "EUR", "payment_total": f"{total:.2f}", "refund_total": "0.00",
+            "payment_currency": "EUR", "payment_total": f"{total:.2f}",
+            "refund_shipping": "0.00", "refund_adjustment": "0.00", "refund_subtotal": f"{refunded:.2f}",
+            "refund_total": f"{refunded:.2f}", "refund_note": "",
             "affiliate_fee": 0.15425, "brickowl_fee": 0.30425,
             "buyer_name": order["buyer"], "buyer_note": "", "customer_email": f"{order['buyer']}@message.brickowl.com",
             "customer_username": order["buyer"], "seller_note": "",
@@ -157,7 +163,8 @@ class BrickOwlSimulator(MarketplaceSimulator):
                 "order_item_id": line["order_item_id"], "lot_id": lot["lot_id"], "boid": lot["boid"], "name": lot["name"],
                 "type": lot["type"], "color_id": lot["color_id"], "color_name": lot["color_name"],
                 "condition": "New" if lot["con"] == "new" else "Used (Good)", "full_con": lot["full_con"],
-                "ordered_quantity": str(line["quantity"]), "refunded_quantity": "0", "remaining_quantity": line["remaining"],
+                "ordered_quantity": str(line["quantity"]), "refunded_quantity": str(line.get("refunded", 0)),
+                "remaining_quantity": line["remaining"],
                 "base_price": lot["price"], "weight": "0.82", "personal_note": lot["personal_note"], "public_note": "",
                 "bl_lot_id": lot["bl_lot_id"], "external_lot_ids": lot["external_lot_ids"], "ids": lot["ids"],
                 "image_small": "//img.brickowl.com/files/image_cache/small/sim.jpg",
@@ -270,6 +277,16 @@ class BrickOwlSimulator(MarketplaceSimulator):
             order = self._order(data)
             order["items"][int(data.get("line", 0))]["quantity"] = int(data["quantity"])
             return {"order_id": order["order_id"]}
+        if action == "refund_line":
+            # The seller refunds part of a line: the item's refunded_quantity and the view's refund totals move,
+            # the status does not (Brick Owl has no refunded status).
+            order = self._order(data)
+            line = order["items"][int(data.get("line", 0))]
+            quantity = int(data.get("quantity", line["quantity"]))
+            if not 0 <= quantity <= line["quantity"]:
+                raise BadRequest(f"refunded quantity must be 0 to {line['quantity']}")
+            line["refunded"] = quantity
+            return {"order_id": order["order_id"], "order_item_id": line["order_item_id"], "refunded_quantity": str(quantity)}
         if action == "state":
             return {"orders": len(self.orders), "lots": len(self.lots), "store_id": STORE_ID}
         return super().control(action, data)

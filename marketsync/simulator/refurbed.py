@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
 
 from marketsync.simulator.core import MarketplaceSimulator, RateWindow, SimClock, SimulatorConfig, json_response, simulator_token
@@ -615,6 +616,24 @@ class RefurbedSimulator(MarketplaceSimulator):
             index = self.index_of[item_id // 10]
             self.item_states[index][item_id % 10] = data["state"]
             return {"ok": True}
+        if action == "return_item":
+            # The customer sends a SHIPPED item back (OrderItemState: SHIPPED -> RETURNED, final). With
+            # ``initiated_only`` the return has only begun: still SHIPPED, ``return_initiated`` and a return parcel.
+            item_id = int(data["id"])
+            index = self.index_of.get(item_id // 10)
+            if index is None or item_id % 10 >= len(self.item_states[index]):
+                raise NotFound(f"no order item {item_id}")
+            state = self.item_states[index][item_id % 10]
+            if state != "SHIPPED":
+                raise ValueError(f"order item {item_id} is {state}: only a SHIPPED item can be returned")
+            if data.get("initiated_only"):
+                self.item_overrides.setdefault(item_id, {}).update({
+                    "return_initiated": True,
+                    "return_shipment_tracking_url": f"https://www.dhl.de/de/privatkunden.html?piececode=R{item_id}",
+                })
+            else:
+                self.item_states[index][item_id % 10] = "RETURNED"
+            return {"id": str(item_id), "order_state": order_state(self.item_states[index])}
         if action == "stats":
             return {
                 "orders": len(self.order_ids), "offers": len(self.offer_ids),

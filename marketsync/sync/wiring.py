@@ -33,18 +33,12 @@ from marketsync.marketplaces.backmarket import adapters as backmarket_adapters
 from marketsync.marketplaces.bricklink import adapters as bricklink_adapters
 from marketsync.marketplaces.brickowl import adapters as brickowl_adapters
 from marketsync.marketplaces.refurbed import adapters as refurbed_adapters
-from marketsync.marketplaces.refurbed.mapping import OPEN_ORDER_STATES as REFURBED_OPEN_STATES
 from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import InvalidRequest
 from marketsync.sync.pages import Page
 from marketsync.sync.upsert import UpsertResult
 from offers.services import market_offer_mark_removed, market_offer_upsert_page, offer_mark_removed, offer_upsert_page
-from orders.selectors import (
-    order_ids_in_marketplace_states,
-    order_marketplace_statuses,
-    order_open_list,
-    order_update_times,
-)
+from orders.selectors import order_ids_by_marketplace_status, order_list_marks, order_marketplace_statuses
 from orders.services import backmarket_order_upsert_page, brick_order_upsert_page, order_upsert_page
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -100,15 +94,17 @@ class EntityWiring:
 
 
 def _refurbed_orders(connection, client) -> refurbed_adapters.OrdersAdapter:
-    def open_ids() -> list[str]:
-        # NEW and ACCEPTED, and SHIPPED ones released within the window (a shipped item may still be returned).
-        shipped_since = timezone.now() - timedelta(days=settings.REFURBED_SHIPPED_WINDOW_DAYS)
-        waiting = [s for s in REFURBED_OPEN_STATES if s != "SHIPPED"]
-        return order_ids_in_marketplace_states(
-            connection=connection, states=waiting, recent_states=["SHIPPED"], placed_since=shipped_since
-        )
+    return refurbed_adapters.OrdersAdapter(
+        client, start=first_sync_start(connection.options),
+        stored_ids=partial(order_ids_by_marketplace_status, connection=connection),
+    )
 
-    return refurbed_adapters.OrdersAdapter(client, start=first_sync_start(connection.options), open_ids=open_ids)
+
+def _backmarket_orders(connection, client) -> backmarket_adapters.OrdersAdapter:
+    return backmarket_adapters.OrdersAdapter(
+        client, start=first_sync_start(connection.options),
+        stored_statuses=lambda ids: order_marketplace_statuses(connection=connection, external_ids=ids),
+    )
 
 
 def _backmarket_shipments(adapter_class):
@@ -133,8 +129,8 @@ def _bricklink_orders(connection, client) -> bricklink_adapters.OrdersAdapter:
     return bricklink_adapters.OrdersAdapter(
         client,
         start=first_sync_start(connection.options),
-        known_update_times=lambda ids: order_update_times(connection=connection, external_ids=ids),
-        open_ids=lambda: [external_id for external_id, _status in order_open_list(connection=connection)],
+        list_marks=lambda ids: order_list_marks(connection=connection, external_ids=ids),
+        stored_ids=partial(order_ids_by_marketplace_status, connection=connection),
         budget_tight=lambda: budget_tight(connection=connection),
     )
 
@@ -144,7 +140,7 @@ def _brickowl_orders(connection, client) -> brickowl_adapters.OrdersAdapter:
         client,
         start=first_sync_start(connection.options),
         stored_statuses=lambda ids: order_marketplace_statuses(connection=connection, external_ids=ids),
-        open_orders=lambda: order_open_list(connection=connection),
+        stored_ids=partial(order_ids_by_marketplace_status, connection=connection),
     )
 
 
@@ -164,7 +160,7 @@ WIRING: tuple[EntityWiring, ...] = (
                  store=market_offer_upsert_page, mark_removed=market_offer_mark_removed),
 
     EntityWiring(M.BACKMARKET, E.ORDERS, store=backmarket_order_upsert_page, after_refresh=_backmarket_order_deliveries,
-                 adapter=lambda connection, client: backmarket_adapters.OrdersAdapter(client, start=first_sync_start(connection.options))),
+                 adapter=_backmarket_orders),
     EntityWiring(M.BACKMARKET, E.LISTINGS, adapter=lambda connection, client: backmarket_adapters.ListingsAdapter(client),
                  store=listing_upsert_page, mark_removed=listing_mark_removed),
     BACKMARKET_DELIVERIES,

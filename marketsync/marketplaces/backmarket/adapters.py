@@ -5,6 +5,14 @@
   configured start date. The cursor moves only after a complete sweep (the
   list is not sorted by modification), so an interrupted sweep repeats. Once a
   day a ``date_creation`` sweep of the last 60 days runs first, as a safety net.
+  Back Market moves ``date_modification`` on every change of an order or its
+  lines (accepted, shipped, cancelled, refunded, returned), so this sweep sees
+  every change of every order, open or shipped, without re-reading any — except
+  one: ``GET /ws/orders`` hides state 8 (not paid) unless asked for it, so an
+  order seen awaiting payment whose payment then fails would stay "awaiting
+  payment" here. A second ``date_modification`` sweep with ``state=8`` keeps the
+  orders already stored (``stored_statuses``) and drops the rest, which Back
+  Market says to ignore.
 - listings: a full sweep (no update filter); what a complete sweep no longer
   returns is marked removed.
 - deliveries / returns: re-swept over the last 30 days (new rows, pickups,
@@ -37,10 +45,17 @@ SAFETY_SWEEP_EVERY = timedelta(days=1)
 SAFETY_SWEEP_SPAN = timedelta(days=60)
 
 
+NOT_PAID = 8  # the order state GET /ws/orders leaves out unless asked for
+
+
 class OrdersAdapter:
-    def __init__(self, client: BackMarketClient, *, start: datetime) -> None:
+    """``stored_statuses(ids)``: the stored marketplace state by order id, for those stored."""
+
+    def __init__(self, client: BackMarketClient, *, start: datetime,
+                 stored_statuses: Callable[[list[str]], dict[str, str]] | None = None) -> None:
         self.client = client
         self.start = start
+        self.stored_statuses = stored_statuses
 
     def fetch_one(self, external_id: str) -> OrderRecord:
         return order_record(self.client.order_get(external_id))
@@ -62,6 +77,8 @@ class OrdersAdapter:
         if safety_due:
             sweeps.append({"date_creation": max(self.start, now - SAFETY_SWEEP_SPAN)})
         sweeps.append({"date_modification": self.since(cursor)})
+        if self.stored_statuses is not None:
+            sweeps.append({"date_modification": self.since(cursor), "state": NOT_PAID})
         for number, params in enumerate(sweeps, start=1):
             for page in self.client.order_pages(**params):
                 records, bad = [], []
@@ -72,6 +89,10 @@ class OrdersAdapter:
                         bad.append(exc)
                         continue
                     records.append(record)
+                if params.get("state") == NOT_PAID and records:
+                    stored = self.stored_statuses([r.external_id for r in records])
+                    records = [r for r in records if r.external_id in stored]
+                for record in records:
                     if record.marketplace_updated_at and (newest is None or record.marketplace_updated_at > newest):
                         newest = record.marketplace_updated_at
                 if page.next or number < len(sweeps):

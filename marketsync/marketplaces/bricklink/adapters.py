@@ -1,11 +1,26 @@
 """BrickLink's adapters: orders and inventory, page by page, and one order by id.
 
-Orders: one ``GET /orders?direction=in`` per tick; an order's details and
-items are fetched only when it is new or its ``date_status_changed`` moved,
-so an idle tick costs exactly one call. Open orders are re-read now and then
-(items can change without a status change, and pushes can be lost), never
-while the call budget is tight. What the database knows — the stored status
-change times, the open orders, the budget — comes in as callables.
+Orders. BrickLink's only change time is ``date_status_changed``, and pushes are
+not guaranteed, so an order is read again until it is final:
+
+- ``CANCELLED`` and ``PURGED`` are final (``FINAL_STATUSES``);
+- ``SHIPPED``, ``RECEIVED`` and ``COMPLETED`` still change for a while (received,
+  completed, items edited): re-read while placed within ``BRICKLINK_SHIPPED_WINDOW_DAYS``
+  (``SETTLING_STATUSES``);
+- every other status is open.
+
+Each tick costs one ``GET /orders?direction=in``. An order's details and items (two
+calls) are fetched when it is new, when its ``date_status_changed`` moved, or when its
+list entry's status, piece and lot counts or totals differ from those it was last read
+from (an item edit changes them, with or without a push). The daily budget pays for
+the rest, paced, never while it is tight: each tick re-reads at most
+``BRICKLINK_REREADS_PER_TICK`` orders, least recently read first — open orders last
+read more than ``BRICKLINK_OPEN_ORDER_REFRESH_SECONDS`` ago, then settling ones of the
+window last read more than ``BRICKLINK_SHIPPED_REFRESH_SECONDS`` ago (changes the list
+does not show: tracking, remarks, an item swapped at the same total); and every
+``BRICKLINK_OPEN_ORDER_REFRESH_SECONDS`` one ``GET /orders?direction=in&filed=true``
+lists the orders the seller filed (they vanish from the default list but can still
+change), compared the same way. What the database knows comes in as callables.
 """
 
 from __future__ import annotations
@@ -22,35 +37,53 @@ from marketsync.sync.pages import Page, cursor_start, fetched_pages, whole_sweep
 from marketsync.sync.records import OrderRecord
 
 PAGE_SIZE = 25
+# Freshness: statuses BrickLink no longer changes, and statuses that still change for a while after shipping.
+FINAL_STATUSES = ("CANCELLED", "PURGED")
+SETTLING_STATUSES = ("SHIPPED", "RECEIVED", "COMPLETED")
+
+
+def list_fingerprint(entry: dict) -> str:
+    """What an order's list entry shows of it beyond the status change time: an edit of its items moves it."""
+    cost = entry.get("cost") if isinstance(entry.get("cost"), dict) else {}
+    parts = (entry.get("status"), entry.get("total_count"), entry.get("unique_count"), cost.get("subtotal"),
+             cost.get("grand_total"))
+    return "|".join(text(part).strip().upper() for part in parts)
 
 
 class OrdersAdapter:
-    """``known_update_times(ids)``: stored ``marketplace_updated_at`` by order id, for those stored;
-    ``open_ids()``: ids of the orders still open here; ``budget_tight()``: spare no calls now."""
+    """``list_marks(ids)``: for the stored ones, (stored ``marketplace_updated_at``, the list fingerprint they were
+    last read from); ``stored_ids(**filters)``: ids of stored orders by marketplace status
+    (``orders.selectors.order_ids_by_marketplace_status``); ``budget_tight()``: spare no calls now."""
 
     def __init__(
         self,
         client: BrickLinkClient,
         *,
         start: datetime,
-        known_update_times: Callable[[list[str]], dict[str, datetime | None]],
-        open_ids: Callable[[], list[str]],
+        list_marks: Callable[[list[str]], dict[str, tuple[datetime | None, str]]],
+        stored_ids: Callable[..., list[str]],
         budget_tight: Callable[[], bool],
     ) -> None:
         self.client = client
         self.start = start
-        self.known_update_times = known_update_times
-        self.open_ids = open_ids
+        self.list_marks = list_marks
+        self.stored_ids = stored_ids
         self.budget_tight = budget_tight
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         start = cursor_start(cursor, self.start)
         summaries = self.client.orders(direction="in")
-        known = self.known_update_times([text(s.get("order_id")) for s in summaries])
-        changed: list[dict] = []
+        now = timezone.now()
+        spare = settings.BRICKLINK_REREADS_PER_TICK > 0 and not self.budget_tight()
+        filed_listed_at = cursor.get("filed_listed_at") or now.isoformat()
+        if spare and self._filed_due(cursor, now):
+            summaries = summaries + self.client.orders(direction="in", filed=True)
+            filed_listed_at = now.isoformat()
+        listed = {text(s.get("order_id")): s for s in summaries}
+        marks = self.list_marks(list(listed))
+        changed: dict[str, dict] = {}
         latest = cursor.get("last_status_change") or ""
-        for summary in summaries:
-            order_id = text(summary.get("order_id"))
+        for order_id, summary in listed.items():
             try:
                 moved_at = timestamp(summary.get("date_status_changed"))
                 placed_at = timestamp(summary.get("date_ordered"))
@@ -58,29 +91,25 @@ class OrdersAdapter:
                 moved_at = placed_at = None
             if moved_at and moved_at.isoformat() > latest:
                 latest = moved_at.isoformat()
-            if order_id in known:
-                stored = known[order_id]
-                if stored is None or moved_at is None or moved_at > stored:
-                    changed.append(summary)
+            if order_id in marks:
+                stored_at, fingerprint = marks[order_id]
+                edited = bool(fingerprint) and fingerprint != list_fingerprint(summary)
+                if stored_at is None or moved_at is None or moved_at > stored_at or edited:
+                    changed[order_id] = summary
             elif text(summary.get("status")).upper() != "PURGED" and (placed_at is None or placed_at >= start):
-                changed.append(summary)
-        now = timezone.now()
+                changed[order_id] = summary
+        if spare:
+            for order_id in self._due_rereads(now, listed, changed):
+                changed[order_id] = listed[order_id]
         base = {"start": start.isoformat(), "last_status_change": latest, "checked_at": now.isoformat(),
-                "open_refreshed_at": cursor.get("open_refreshed_at") or now.isoformat()}
-        if self._open_refresh_due(cursor, now):
-            # Items can change without a status change, and notifications are not guaranteed: now and then
-            # re-read the orders still open (never while the call budget is tight).
-            listed = {text(s.get("order_id")): s for s in summaries}
-            already = {text(s.get("order_id")) for s in changed}
-            changed += [listed[i] for i in self.open_ids() if i in listed and i not in already]
-            base["open_refreshed_at"] = now.isoformat()
+                "filed_listed_at": filed_listed_at}
         if not changed:
             yield Page(records=[], cursor=base)
             return
-        # Until the last page is stored, the open-order re-read is not done: keep it due.
-        holding = {**base, "open_refreshed_at": cursor.get("open_refreshed_at") or now.isoformat()}
+        # Until the last page is stored, the filed orders are not all read: keep their listing due.
+        holding = {**base, "filed_listed_at": cursor.get("filed_listed_at") or now.isoformat()}
         yield from fetched_pages(
-            changed,
+            list(changed.values()),
             lambda summary: self.fetch(text(summary.get("order_id")), summary),
             record_id=lambda summary: text(summary.get("order_id")),
             page_size=PAGE_SIZE,
@@ -88,13 +117,29 @@ class OrdersAdapter:
             holding_cursor=holding,
         )
 
-    def _open_refresh_due(self, cursor: dict, now: datetime) -> bool:
-        interval = settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS
-        if not interval or not cursor.get("open_refreshed_at"):
-            return False
-        if now - datetime.fromisoformat(cursor["open_refreshed_at"]) < timedelta(seconds=interval):
-            return False
-        return not self.budget_tight()
+    @staticmethod
+    def _filed_due(cursor: dict, now: datetime) -> bool:
+        if not cursor.get("filed_listed_at"):
+            return False  # a first sync reads what the default list shows; filed orders from the next round
+        elapsed = now - datetime.fromisoformat(cursor["filed_listed_at"])
+        return elapsed >= timedelta(seconds=settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS)
+
+    def _due_rereads(self, now: datetime, listed: dict[str, dict], changed: dict[str, dict]) -> list[str]:
+        """Orders due a full re-read this tick: listed now (an order in no list is filed until the next filed
+        listing, or purged and gone), not read already, at most the per-tick share of the budget."""
+        due = self.stored_ids(
+            exclude_states=FINAL_STATUSES + SETTLING_STATUSES,
+            read_before=now - timedelta(seconds=settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS),
+        )
+        window = settings.BRICKLINK_SHIPPED_WINDOW_DAYS
+        if window > 0:
+            due += self.stored_ids(
+                states=SETTLING_STATUSES, placed_since=now - timedelta(days=window),
+                read_before=now - timedelta(seconds=settings.BRICKLINK_SHIPPED_REFRESH_SECONDS),
+            )
+        return [order_id for order_id in due if order_id in listed and order_id not in changed][
+            : settings.BRICKLINK_REREADS_PER_TICK
+        ]
 
     def fetch_one(self, external_id: str) -> OrderRecord:
         return self.fetch(external_id)
@@ -102,7 +147,9 @@ class OrdersAdapter:
     def fetch(self, order_id: str, summary: dict | None = None) -> OrderRecord:
         detail = self.client.order(order_id)
         items = self.client.order_items(order_id)
-        return order_record(summary or detail, detail, items)
+        record = order_record(summary or detail, detail, items)
+        record.details["list_fingerprint"] = list_fingerprint(summary or detail)
+        return record
 
 
 class InventoryAdapter:

@@ -1,10 +1,21 @@
 """Brick Owl's adapters: orders and inventory, page by page, and one order by id.
 
-Orders: ``/order/list`` by ``order_time`` (with a lookback) finds new orders
-and status changes; orders not in a final state are re-viewed each tick,
-since the list carries no update time (tracking, refunds and notes only show
-in the view). Inventory: a full ``/inventory/list?active_only=0``. What the
-database knows (stored statuses, open orders) comes in as callables.
+Orders. Brick Owl's order list carries no update time, and item edits and refunds
+(``ordered_quantity``, ``refunded_quantity``, the view's ``refund_*``) show only in
+``/order/view`` and ``/order/items``, so an order is re-read until it is final:
+
+- ``Cancelled`` is final (``FINAL_STATUSES``);
+- ``Shipped`` and ``Received`` still change (received, refunded, cancelled) for a while
+  (``SETTLING_STATUSES``): re-read while placed within ``BRICKOWL_SHIPPED_WINDOW_DAYS``;
+- every other status (and one Brick Owl adds later) is open.
+
+Each tick: ``/order/list`` from the newest order time seen less a lookback (new orders,
+status changes of those it lists); ``/order/list?status=5`` over the shipped window (a
+stored Shipped order missing from it has moved on); then ``/order/view`` and
+``/order/items`` of the new and moved orders, of every open order, and of the Shipped
+and Received orders last read more than ``BRICKOWL_SHIPPED_REFRESH_SECONDS`` ago (at most
+``BRICKOWL_REREADS_PER_TICK``, least recently read first). Inventory: a full
+``/inventory/list?active_only=0``. What the database knows comes in as callables.
 """
 
 from __future__ import annotations
@@ -22,11 +33,15 @@ from marketsync.sync.records import OrderRecord
 
 PAGE_SIZE = 25
 LOOKBACK = timedelta(minutes=15)
+SHIPPED = "5"
+# Freshness: statuses Brick Owl no longer changes, and statuses that still change for a while after shipping.
+FINAL_STATUSES = (STATUS_NAMES["8"],)
+SETTLING_STATUSES = (STATUS_NAMES[SHIPPED], STATUS_NAMES["6"])
 
 
 class OrdersAdapter:
     """``stored_statuses(ids)``: the stored marketplace status by order id, for those stored;
-    ``open_orders()``: (order id, stored marketplace status) of the orders still open here."""
+    ``stored_ids(**filters)``: ids of stored orders by marketplace status (``orders.selectors.order_ids_by_marketplace_status``)."""
 
     def __init__(
         self,
@@ -34,50 +49,71 @@ class OrdersAdapter:
         *,
         start: datetime,
         stored_statuses: Callable[[list[str]], dict[str, str]],
-        open_orders: Callable[[], list[tuple[str, str]]],
+        stored_ids: Callable[..., list[str]],
     ) -> None:
         self.client = client
         self.start = start
         self.stored_statuses = stored_statuses
-        self.open_orders = open_orders
+        self.stored_ids = stored_ids
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         start = cursor_start(cursor, self.start)
         since = int(cursor.get("order_time") or start.timestamp())
         lookback = max(LOOKBACK.total_seconds(), settings.SYNC_LOOKBACK_SECONDS)
         entries = self.client.order_list(order_time=int(since - lookback), limit=5000, list_type="store")
-        stored = self.stored_statuses([text(e.get("order_id")) for e in entries])
-        full: dict[str, dict] = {}
+        now = timezone.now()
+        window_days = settings.BRICKOWL_SHIPPED_WINDOW_DAYS
+        window_start = now - timedelta(days=window_days)
+        shipped = (
+            self.client.order_list(order_time=int(window_start.timestamp()), status=SHIPPED, limit=5000, list_type="store")
+            if window_days > 0 else []
+        )
+        listed_ids = [text(e.get("order_id")) for e in entries]
+        shipped_ids = {text(e.get("order_id")) for e in shipped}
+        stored = self.stored_statuses(listed_ids + sorted(shipped_ids))
+        work: dict[str, dict] = {}
         latest = since
         for entry in entries:
             order_id = text(entry.get("order_id"))
             latest = max(latest, int(text(entry.get("order_date")) or 0))
             known = stored.get(order_id)
             if known is None or known != STATUS_NAMES.get(status_id_of(entry), known):
-                full[order_id] = entry
-        open_orders = [(oid, status) for oid, status in self.open_orders() if oid not in full]
-        base = {"start": start.isoformat(), "order_time": latest, "checked_at": timezone.now().isoformat()}
+                work[order_id] = entry
+        for entry in shipped:  # shipped at Brick Owl since we last read it
+            order_id = text(entry.get("order_id"))
+            if stored.get(order_id) not in (None, STATUS_NAMES[SHIPPED]):
+                work.setdefault(order_id, entry)
+        if window_days > 0:  # stored as Shipped, no longer Shipped at Brick Owl: received, cancelled, ...
+            for order_id in self.stored_ids(states=[STATUS_NAMES[SHIPPED]], placed_since=window_start):
+                if order_id not in shipped_ids:
+                    work.setdefault(order_id, {"order_id": order_id})
+        # Open orders every tick: item edits and refunded lines move their stock reservations.
+        for order_id in self.stored_ids(exclude_states=FINAL_STATUSES + SETTLING_STATUSES):
+            work.setdefault(order_id, {"order_id": order_id})
+        if window_days > 0 and settings.BRICKOWL_REREADS_PER_TICK > 0:
+            due = self.stored_ids(
+                states=SETTLING_STATUSES, placed_since=window_start, limit=settings.BRICKOWL_REREADS_PER_TICK,
+                read_before=now - timedelta(seconds=settings.BRICKOWL_SHIPPED_REFRESH_SECONDS),
+            )
+            for order_id in due:
+                work.setdefault(order_id, {"order_id": order_id})
+        base = {"start": start.isoformat(), "order_time": latest, "checked_at": now.isoformat()}
         # Until the last page is stored, keep the old order time: the orders of later pages are not stored yet.
         holding = {k: v for k, v in {**base, "order_time": cursor.get("order_time")}.items() if v is not None}
-        work = [(oid, entry, True) for oid, entry in full.items()] + [(oid, {"order_id": oid}, False) for oid, _ in open_orders]
-        self._previous = dict(open_orders)
         if not work:
             yield Page(records=[], cursor=base)
             return
         yield from fetched_pages(
-            work, self._fetch_unit, record_id=lambda unit: unit[0], page_size=PAGE_SIZE, cursor=base, holding_cursor=holding
+            list(work.items()), self._fetch_unit, record_id=lambda unit: unit[0], page_size=PAGE_SIZE, cursor=base,
+            holding_cursor=holding,
         )
 
-    def _fetch_unit(self, unit: tuple) -> OrderRecord:
-        order_id, entry, with_items = unit
-        view = self.client.order_view(order_id)
-        changed = self._previous.get(order_id) not in (None, STATUS_NAMES.get(status_id_of(view)))
-        items = self.client.order_items(order_id) if (with_items or changed) else None
-        return order_record(entry, view, items)
+    def _fetch_unit(self, unit: tuple[str, dict]) -> OrderRecord:
+        order_id, entry = unit
+        return order_record(entry, self.client.order_view(order_id), self.client.order_items(order_id))
 
     def fetch_one(self, external_id: str) -> OrderRecord:
-        view = self.client.order_view(external_id)
-        return order_record({"order_id": external_id}, view, self.client.order_items(external_id))
+        return self._fetch_unit((external_id, {"order_id": external_id}))
 
 
 class InventoryAdapter:

@@ -5,10 +5,15 @@ Orders (Refurbed has no update-time filter):
   the wiring table gives), sorted by id ascending, ``starting_after``
   the last id; the cursor keeps the last id so a crash resumes there;
 - each tick after: new orders released since the highest ``released_at`` seen
-  minus ``SYNC_LOOKBACK_SECONDS``, then a re-read of the orders still open here
-  (``open_ids``, given by the wiring table: NEW and ACCEPTED; SHIPPED ones released
-  within ``REFURBED_SHIPPED_WINDOW_DAYS``, since a shipped item may still be
-  returned) in batches of 100 with the ``id`` filter — one call per 100 open orders.
+  minus ``SYNC_LOOKBACK_SECONDS``, then a re-read of every order stored here that
+  can still change (``open_ids``) in batches of 100 with the ``id`` filter — one
+  call per 100 such orders. An order's state is computed from its items' states;
+  REJECTED, CANCELLED and RETURNED items are final, a SHIPPED item can still be
+  returned. So REJECTED, CANCELLED, UNFULFILLED and RETURNED orders are final
+  (``FINAL_STATES``); SHIPPED, FULFILLED (shipped and returned items) and
+  PARTIALLY_FULFILLED (shipped or returned, and rejected or cancelled items) still
+  change by a return and are re-read while released within
+  ``REFURBED_SHIPPED_WINDOW_DAYS`` (``SETTLING_STATES``); every other state is open.
 Offers and market offers: full sweeps by id; the last page carries
 ``sweep_started_at`` and rows not seen since are marked removed.
 """
@@ -41,13 +46,36 @@ def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+# Freshness: order states Refurbed no longer changes, and states that still change (a return) for a while.
+FINAL_STATES = ("REJECTED", "CANCELLED", "UNFULFILLED", "RETURNED")
+SETTLING_STATES = ("SHIPPED", "FULFILLED", "PARTIALLY_FULFILLED")
+
+
+def numeric_order(ids) -> list[str]:
+    return sorted(ids, key=lambda v: (len(v), v))
+
+
 class OrdersAdapter:
-    def __init__(self, client: RefurbedClient, *, start: datetime, open_ids: Callable[[], list[str]] = list,
+    """``stored_ids(**filters)``: ids of stored orders by marketplace state
+    (``orders.selectors.order_ids_by_marketplace_status``); without it nothing is re-read."""
+
+    def __init__(self, client: RefurbedClient, *, start: datetime, stored_ids: Callable[..., list[str]] | None = None,
                  lookback_seconds: int | None = None) -> None:
         self.client = client
         self.start = start
-        self.open_ids = open_ids
+        self.stored_ids = stored_ids
         self.lookback = timedelta(seconds=settings.SYNC_LOOKBACK_SECONDS if lookback_seconds is None else lookback_seconds)
+
+    def open_ids(self) -> list[str]:
+        """The stored orders that can still change, numeric ids in numeric order: open ones, and settling ones
+        released within the window."""
+        if self.stored_ids is None:
+            return []
+        ids = set(self.stored_ids(exclude_states=FINAL_STATES + SETTLING_STATES))
+        window = settings.REFURBED_SHIPPED_WINDOW_DAYS
+        if window > 0:
+            ids.update(self.stored_ids(states=SETTLING_STATES, placed_since=timezone.now() - timedelta(days=window)))
+        return numeric_order(ids)
 
     def _fetch(self, *, filter: dict, after: str | None, limit: int = PAGE_LIMIT):
         rows, has_more = self.client.list_orders(filter=filter, starting_after=after, limit=limit)

@@ -32,8 +32,6 @@ ITEM_STATUS = {
     "CANCELLED": UnifiedStatus.CANCELLED,
     "RETURNED": UnifiedStatus.RETURNED,
 }
-# Order states that can still change and are re-read each tick (within a window).
-OPEN_ORDER_STATES = ("NEW", "ACCEPTED", "SHIPPED")
 
 ORDER_DETAIL_FIELDS = (
     "labels", "payment_method", "settlement_currency_code", "settlement_exchange_rate", "total_paid", "total_refunded",

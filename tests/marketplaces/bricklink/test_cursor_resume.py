@@ -30,26 +30,25 @@ class FailingDetails(CountingTransport):
 
 
 @pytest.mark.django_db
-@override_settings(BRICKLINK_OPEN_ORDER_REFRESH_SECONDS=3600)
+@override_settings(BRICKLINK_OPEN_ORDER_REFRESH_SECONDS=3600, BRICKLINK_REREADS_PER_TICK=1000)
 def test_an_open_order_reread_failing_after_its_first_page_is_still_due_on_the_next_run():
     sim = simulator(orders=240)
     connection = bricklink_connection()
     sync = entity_sync(connection, "orders")
     assert run_entity_sync(sync.pk, transport=CountingTransport(sim), force=True).status == "ok"
-    open_ids = set(Order.objects.filter(connection=connection, status__in=list(OPEN_STATUSES)).values_list("external_id", flat=True))
+    open_orders = Order.objects.filter(connection=connection, status__in=list(OPEN_STATUSES))
+    open_ids = set(open_orders.values_list("external_id", flat=True))
     assert len(open_ids) > 25  # more than one page of open orders to re-read
-    due = (timezone.now() - timedelta(hours=2)).isoformat()
-    sync.refresh_from_db()
-    sync.cursor = {**sync.cursor, "open_refreshed_at": due}
-    sync.save(update_fields=["cursor"])
-    failed = run_entity_sync(sync.pk, transport=FailingDetails(sim, allowed=25), force=True)
+    open_orders.update(last_synced_at=timezone.now() - timedelta(hours=2))  # last read two hours ago: all due
+    failing = FailingDetails(sim, allowed=25)
+    failed = run_entity_sync(sync.pk, transport=failing, force=True)
     assert failed.status == "failed" and failed.pages == 1
-    sync.refresh_from_db()
-    assert sync.cursor["open_refreshed_at"] == due  # the open orders of the later pages were not re-read
+    first_page = {p.split("/")[-2] for p in failing.paths() if p.endswith("/items")}
     transport = CountingTransport(sim)
     assert run_entity_sync(sync.pk, transport=transport, force=True).status == "ok"
     reread = {p.split("/")[-2] for p in transport.paths() if p.endswith("/items")}
-    assert open_ids <= reread
+    assert open_ids - first_page <= reread  # the open orders of the later pages were still due
+    assert not reread & first_page  # those stored by the failed run were not read again
 
 
 class CorruptFirstLot(CountingTransport):

@@ -149,7 +149,7 @@ def test_a_single_order_refresh_also_respects_the_daily_limit(world):
     assert transport.requests == []
 
 
-def test_open_orders_are_reread_now_and_then_so_item_changes_without_a_status_change_are_seen(world):
+def test_an_item_change_without_a_status_change_or_a_push_arrives_on_the_next_tick(world):
     sim, transport, connection = world
     _sync(connection, "inventory", transport)
     order_id = sim["bricklink"].control("new_order", {})["order_id"]
@@ -159,11 +159,14 @@ def test_open_orders_are_reread_now_and_then_so_item_changes_without_a_status_ch
     sim["bricklink"].notifications.clear()  # the push notification got lost
     transport.requests.clear()
     _sync(connection, "orders", transport)
-    assert len(transport.requests) == 1  # not due yet: the idle tick stays one call
-    es = entity_sync(connection, "orders")
-    es.cursor = {**es.cursor, "open_refreshed_at": (timezone.now() - timedelta(hours=2)).isoformat()}
-    es.save(update_fields=["cursor"])
-    _sync(connection, "orders", transport)
-    assert f"/bricklink/api/store/v1/orders/{order_id}/items" in transport.paths()
+    # The list entry's piece and lot counts moved: the order is read again at once, nothing else is.
+    assert transport.paths() == [
+        "/bricklink/api/store/v1/orders",
+        f"/bricklink/api/store/v1/orders/{order_id}",
+        f"/bricklink/api/store/v1/orders/{order_id}/items",
+    ]
     assert sum(InventoryItem.objects.values_list("quantity_reserved", flat=True)) == reserved + 5
     assert inventory_check() == []
+    transport.requests.clear()
+    _sync(connection, "orders", transport)
+    assert len(transport.requests) == 1  # read once: the next tick is idle again

@@ -1,0 +1,190 @@
+"""Brick Owl orders stay fresh until final: item edits and refunds on open orders, and shipped and received
+orders within the window (received, refunded, cancelled), arrive without a status change in the list."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from inventory.models import Reservation
+from inventory.selectors import inventory_check
+from marketsync.marketplaces.brickowl.adapters import FINAL_STATUSES, SETTLING_STATUSES
+from marketsync.sync.runner import run_entity_sync
+from orders.models import Order, OrderItem
+from tests.marketplaces.bricklink.helpers import CountingTransport, brickowl_connection, entity_sync, simulator
+
+pytestmark = pytest.mark.django_db
+
+VIEW, ITEMS, LIST = "/brickowl/v1/order/view", "/brickowl/v1/order/items", "/brickowl/v1/order/list"
+
+
+@pytest.fixture
+def owl():
+    sim = simulator(orders=30)
+    transport = CountingTransport(sim)
+    connection = brickowl_connection()
+    sync(connection, "inventory", transport)
+    return sim, transport, connection
+
+
+def sync(connection, entity, transport):
+    outcome = run_entity_sync(entity_sync(connection, entity).pk, transport=transport, force=True)
+    assert outcome.status == "ok", outcome.error
+    return outcome
+
+
+def viewed(transport) -> list[str]:
+    return [r.url.params["order_id"] for r in transport.requests if r.url.path == VIEW]
+
+
+def open_reservation(order: Order) -> Reservation:
+    return Reservation.objects.get(order_item__order=order, order_item__external_id=order.items.order_by("id").first().external_id)
+
+
+def shipped_at_brick_owl(sim, *, older_than: timedelta) -> list[str]:
+    """Orders Shipped at Brick Owl and placed long enough ago that the new-order list no longer shows them."""
+    cutoff = sim.clock.now() - older_than
+    return [oid for oid, o in sim["brickowl"].orders.items() if o["status_id"] == 5 and o["placed"] < cutoff]
+
+
+def test_a_quantity_edit_on_an_open_order_arrives_and_moves_its_reservation(owl):
+    sim, transport, connection = owl
+    order_id = sim["brickowl"].control("new_order", {})["order_id"]
+    sync(connection, "orders", transport)
+    order = Order.objects.get(connection=connection, external_id=order_id)
+    item = order.items.order_by("id").first()
+    before = item.quantity
+    assert open_reservation(order).quantity == before
+
+    sim["brickowl"].control("set_quantity", {"order_id": order_id, "line": 0, "quantity": before + 3})
+    sync(connection, "orders", transport)
+
+    item.refresh_from_db()
+    order.refresh_from_db()
+    assert order.marketplace_status == "Pending"  # no status change told the sync anything
+    assert item.quantity == before + 3
+    assert open_reservation(order).quantity == before + 3
+    assert inventory_check() == []
+
+
+def test_a_refunded_line_on_an_open_order_arrives_and_releases_its_share_of_the_reservation(owl):
+    sim, transport, connection = owl
+    order_id = sim["brickowl"].control("new_order", {})["order_id"]
+    sim["brickowl"].control("set_quantity", {"order_id": order_id, "line": 0, "quantity": 6})
+    sync(connection, "orders", transport)
+    order = Order.objects.get(connection=connection, external_id=order_id)
+    assert open_reservation(order).quantity == 6
+
+    sim["brickowl"].control("refund_line", {"order_id": order_id, "line": 0, "quantity": 2})
+    sync(connection, "orders", transport)
+
+    item = order.items.order_by("id").first()
+    assert item.details["refunded_quantity"] == 2 and item.quantity == 6
+    reservation = open_reservation(order)
+    assert reservation.state == "open" and reservation.quantity == 4
+    assert Order.objects.get(pk=order.pk).details["refund_total"] != "0.00"
+    assert inventory_check() == []
+
+
+def test_orders_moved_from_shipped_to_received_arrive_on_the_next_sync(owl):
+    sim, transport, connection = owl
+    sync(connection, "orders", transport)
+    moved = shipped_at_brick_owl(sim, older_than=timedelta(hours=1))
+    assert len(moved) >= 3
+    assert set(Order.objects.filter(connection=connection, external_id__in=moved).values_list("marketplace_status", flat=True)) == {
+        "Shipped"}
+    for order_id in moved:
+        sim["brickowl"].control("set_status", {"order_id": order_id, "status_id": 6})
+
+    transport.requests.clear()
+    sync(connection, "orders", transport)
+
+    stored = Order.objects.filter(connection=connection, external_id__in=moved)
+    assert set(stored.values_list("marketplace_status", "status")) == {("Received", "delivered")}
+    probe = [r for r in transport.requests if r.url.path == LIST and r.url.params.get("status") == "5"]
+    assert len(probe) == 1  # one list of the window's Shipped orders tells which moved on
+    assert inventory_check() == []
+
+
+def test_a_cancellation_after_shipping_arrives_on_the_next_sync(owl):
+    sim, transport, connection = owl
+    sync(connection, "orders", transport)
+    order_id = shipped_at_brick_owl(sim, older_than=timedelta(hours=1))[0]
+    order = Order.objects.get(connection=connection, external_id=order_id)
+    consumed = set(Reservation.objects.filter(order_item__order=order).values_list("pk", "state"))
+
+    sim["brickowl"].control("cancel", {"order_id": order_id})
+    sync(connection, "orders", transport)
+
+    order.refresh_from_db()
+    assert (order.marketplace_status, order.status) == ("Cancelled", "cancelled")
+    # Stock left with the parcel: a later cancellation moves no stock.
+    assert set(Reservation.objects.filter(order_item__order=order).values_list("pk", "state")) == consumed
+    assert inventory_check() == []
+
+
+@override_settings(BRICKOWL_SHIPPED_REFRESH_SECONDS=6 * 3600)
+def test_a_refund_on_a_received_order_arrives_once_the_order_is_due_again(owl):
+    sim, transport, connection = owl
+    sync(connection, "orders", transport)
+    order_id = next(oid for oid, o in sim["brickowl"].orders.items() if o["status_id"] == 6)
+    sim["brickowl"].control("refund_line", {"order_id": order_id, "line": 0, "quantity": 1})
+    order = Order.objects.get(connection=connection, external_id=order_id)
+
+    transport.requests.clear()
+    sync(connection, "orders", transport)
+    assert order_id not in viewed(transport)  # read moments ago: not due yet
+
+    Order.objects.filter(pk=order.pk).update(last_synced_at=timezone.now() - timedelta(hours=7))
+    transport.requests.clear()
+    sync(connection, "orders", transport)
+
+    assert order_id in viewed(transport)
+    order.refresh_from_db()
+    assert order.marketplace_status == "Received" and order.details["refund_total"] != "0.00"
+    assert order.items.order_by("id").first().details["refunded_quantity"] == 1
+    assert inventory_check() == []
+
+
+@override_settings(BRICKOWL_SHIPPED_REFRESH_SECONDS=3600, BRICKOWL_REREADS_PER_TICK=3)
+def test_an_idle_tick_costs_two_lists_and_two_calls_per_open_order_and_settled_orders_are_paced(owl):
+    sim, transport, connection = owl
+    sim["brickowl"].control("cancel", {"order_id": shipped_at_brick_owl(sim, older_than=timedelta(hours=1))[0]})
+    sync(connection, "orders", transport)
+    sync(connection, "orders", transport)  # the new-order list's lookback re-reads the newest orders once more
+    orders = Order.objects.filter(connection=connection)
+    open_ids = set(orders.exclude(marketplace_status__in=FINAL_STATUSES + SETTLING_STATUSES).values_list("external_id", flat=True))
+    settling = orders.filter(marketplace_status__in=SETTLING_STATUSES)
+    assert open_ids and settling.count() > 3 and orders.filter(marketplace_status__in=FINAL_STATUSES).exists()
+
+    transport.requests.clear()
+    sync(connection, "orders", transport)
+    assert sorted(transport.paths()) == sorted([LIST] * 2 + [VIEW, ITEMS] * len(open_ids))
+    assert set(viewed(transport)) == open_ids
+
+    # An hour later every settled order is due: three a tick, least recently read first.
+    hour_ago = timezone.now() - timedelta(hours=1, minutes=1)
+    oldest = list(settling.order_by("external_id").values_list("external_id", flat=True)[:3])
+    settling.update(last_synced_at=hour_ago)
+    Order.objects.filter(connection=connection, external_id__in=oldest).update(last_synced_at=hour_ago - timedelta(minutes=5))
+    transport.requests.clear()
+    sync(connection, "orders", transport)
+    assert set(viewed(transport)) == open_ids | set(oldest)
+    assert len(transport.requests) == 2 + 2 * (len(open_ids) + 3)
+
+
+@override_settings(BRICKOWL_SHIPPED_WINDOW_DAYS=1)
+def test_shipped_orders_placed_before_the_window_are_final_and_never_read_again(owl):
+    sim, transport, connection = owl
+    sync(connection, "orders", transport)
+    order_id = shipped_at_brick_owl(sim, older_than=timedelta(days=2))[0]
+    sim["brickowl"].control("set_status", {"order_id": order_id, "status_id": 6})
+    Order.objects.filter(connection=connection).update(last_synced_at=timezone.now() - timedelta(days=3))
+    transport.requests.clear()
+    sync(connection, "orders", transport)
+    assert order_id not in viewed(transport)
+    assert Order.objects.get(connection=connection, external_id=order_id).marketplace_status == "Shipped"
+    assert OrderItem.objects.filter(order__external_id=order_id, connection=connection).exists()
