@@ -313,16 +313,25 @@ def connection_summary(*, connection: Connection) -> dict[str, Any]:
 
 
 def connection_rotate_credentials(*, connection: Connection, credentials: dict[str, str]) -> Connection:
-    """Replace the credentials; an auth error on the connection's entities is cleared so sync resumes next tick."""
+    """Replace the credentials; a refusal (401, 403, IP) on the connection's entities is cleared so sync resumes next tick."""
     cleaned = _credentials(Marketplace(connection.marketplace), credentials)
     with transaction.atomic():
         connection.set_credentials(cleaned)
         connection.save(update_fields=["credentials_encrypted", "credentials_hint", "credentials_wiped", "updated_at"])
-        EntitySync.objects.filter(connection=connection, error_kind=EntitySync.ErrorKind.AUTH).update(
-            error_kind="", last_error="", next_attempt_at=None, consecutive_failures=0
-        )
+        _clear_refusals(connection)
     logger.info("connection credentials rotated id=%s", connection.pk)
     return connection
+
+
+REFUSAL_KINDS = (EntitySync.ErrorKind.AUTH, EntitySync.ErrorKind.FORBIDDEN)
+
+
+def _clear_refusals(connection: Connection) -> list[str]:
+    """Lift the stops a refused key or call put on the connection's entities: due at once. The entities lifted."""
+    stopped = EntitySync.objects.filter(connection=connection, error_kind__in=REFUSAL_KINDS)
+    entities = sorted(stopped.values_list("entity", flat=True))
+    stopped.update(error_kind="", last_error="", next_attempt_at=None, consecutive_failures=0)
+    return entities
 
 
 def connection_disable(*, connection: Connection, wipe_credentials: bool = False) -> Connection:
