@@ -222,6 +222,9 @@ class BackMarketClient:
     def __repr__(self) -> str:
         return f"<BackMarketClient base_url={self.base_url!r}>"
 
+    def probe(self) -> None:
+        """One cheap authenticated call ("Test connection"): a one-order page of the order list."""
+        self._json("GET", "/ws/orders", params={"page-size": 1})
 
     @property
     def requests_sent(self) -> int:

@@ -194,6 +194,10 @@ class BrickLinkClient:
     def __repr__(self) -> str:
         return f"<BrickLinkClient {self.http.base_url}>"
 
+    def probe(self) -> None:
+        """One cheap authenticated call ("Test connection"): the orders this store placed as a buyer, usually few.
+        (``/notifications`` would be cheaper but reading it clears them; every call counts against the budget.)"""
+        self.orders(direction="out")
 
     def _data(self, path: str, **params: Any) -> Any:
         body = self.http.json("GET", path, params={k: v for k, v in params.items() if v is not None} or None)

@@ -51,6 +51,9 @@ class BrickOwlClient:
     def __repr__(self) -> str:
         return f"<BrickOwlClient {self.http.base_url}>"
 
+    def probe(self) -> None:
+        """One cheap authenticated call ("Test connection"): the newest order, if any."""
+        self.order_list(limit=1)
 
     def get(self, path: str, **params: Any) -> Any:
         query = {"key": self._key, **{k: str(v) for k, v in params.items() if v is not None}}

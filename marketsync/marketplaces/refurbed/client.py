@@ -121,6 +121,9 @@ class RefurbedClient:
     def __repr__(self) -> str:
         return f"<RefurbedClient base_url={self.http.base_url!r}>"
 
+    def probe(self) -> None:
+        """One cheap authenticated call ("Test connection"): the first order, if any."""
+        self.list_orders(limit=1)
 
     @property
     def requests_sent(self) -> int:
