@@ -34,14 +34,14 @@ def next_beat_tick(now: datetime) -> datetime:
 @dataclass
 class EntityHealth:
     sync: EntitySync
-    state: str  # ok | off | running | never | stale | auth | transient | bad_data
+    state: str  # ok | off | running | never | stale | auth | forbidden | transient | bad_data
     next_run: datetime | None
     next_run_note: str
     stale: bool
     age: timedelta | None
     problem: str = ""
     advice: str = ""
-    action: str = ""  # "rotate" when the fix is replacing the API key
+    action: str = ""  # "rotate" when the fix is replacing the API key, "test" when a test call resumes it
 
 
 @dataclass
@@ -53,10 +53,27 @@ class ConnectionHealth:
     @property
     def worst(self) -> str:
         states = {e.state for e in self.entities}
-        for state in ("auth", "bad_data", "transient", "stale", "never"):
+        for state in ("auth", "forbidden", "bad_data", "transient", "stale", "never"):
             if state in states:
                 return state
         return "ok"
+
+
+def refusal_text(*, label: str, last_error: str) -> str:
+    """What a call refused with a 403 or an IP check says: the marketplace's words and what to fix.
+
+    The same words on the banner, the connections page and a write refused because of it."""
+    return last_error or f"{label} refuses our calls (403)."
+
+
+def connection_refusals(*, connection: Connection) -> list[str]:
+    """The distinct refusals (403, IP check) stopping this connection's active entities, in entity order."""
+    if not connection.enabled:
+        return []
+    rows = EntitySync.objects.filter(
+        connection=connection, enabled=True, error_kind=EntitySync.ErrorKind.FORBIDDEN
+    ).order_by("entity").values_list("last_error", flat=True)
+    return list(dict.fromkeys(refusal_text(label=connection.marketplace_label, last_error=e) for e in rows))
 
 
 def entity_health(*, sync: EntitySync, connection: Connection, now: datetime | None = None) -> EntityHealth:
@@ -76,6 +93,14 @@ def entity_health(*, sync: EntitySync, connection: Connection, now: datetime | N
         )
     next_run = sync.next_attempt_at if sync.next_attempt_at and sync.next_attempt_at > now else next_beat_tick(now)
     note = "Running now." if sync.is_locked else ""
+    if sync.error_kind == EntitySync.ErrorKind.FORBIDDEN:
+        return EntityHealth(
+            sync, "forbidden", next_run, note or "Checked again on its own.", stale, age,
+            problem=refusal_text(label=connection.marketplace_label, last_error=sync.last_error),
+            advice=(f"If it was a passing hiccup, nothing to do: syncing resumes by itself once {connection.marketplace_label} "
+                    "answers at the next check shown here. Once you have fixed it, Test connection resumes syncing at once."),
+            action="test",
+        )
     if sync.error_kind == EntitySync.ErrorKind.TRANSIENT:
         return EntityHealth(
             sync, "transient", next_run, note, stale, age,
@@ -120,31 +145,38 @@ def sync_health_list(*, organization: Organization | None = None) -> list[Connec
 class HealthAlert:
     auth_errors: list[str]
     stale: list[str]
+    refusals: list[str] = field(default_factory=list)  # refusal_text of calls refused with a 403 or an IP check
 
     def __bool__(self) -> bool:
-        return bool(self.auth_errors or self.stale)
+        return bool(self.auth_errors or self.stale or self.refusals)
 
 
 def organization_health_alert(*, organization: Organization) -> HealthAlert:
-    """What the banner on every page warns about: an auth error, or data older than three intervals. One query."""
+    """What the banner on every page warns about: an auth error, a refused call (403, IP check) with what to fix,
+    or data older than three intervals. One query."""
     now = timezone.now()
     threshold = now - stale_after()
     rows = (
         EntitySync.objects.filter(connection__organization=organization, connection__enabled=True, enabled=True)
         .filter(
-            Q(error_kind=EntitySync.ErrorKind.AUTH)
+            Q(error_kind__in=[EntitySync.ErrorKind.AUTH, EntitySync.ErrorKind.FORBIDDEN])
             | Q(last_success_at__lt=threshold)
             | Q(last_success_at__isnull=True, connection__created_at__lt=threshold)
         )
-        .values_list("connection__marketplace", "entity", "error_kind")
+        .order_by("connection__marketplace", "entity")
+        .values_list("connection__marketplace", "entity", "error_kind", "last_error")
     )
     labels = {m.value: m.label for m in Marketplace}
-    auth, stale = [], []
-    for marketplace, entity, kind in rows:
+    auth, stale, refusals = [], [], []
+    for marketplace, entity, kind, last_error in rows:
         name = labels.get(marketplace, marketplace)
         if kind == EntitySync.ErrorKind.AUTH:
             if name not in auth:
                 auth.append(name)
+        elif kind == EntitySync.ErrorKind.FORBIDDEN:
+            text = refusal_text(label=name, last_error=last_error)
+            if text not in refusals:
+                refusals.append(text)
         else:
             stale.append(f"{name} {entity.replace('_', ' ')}")
-    return HealthAlert(auth_errors=auth, stale=stale)
+    return HealthAlert(auth_errors=auth, stale=stale, refusals=refusals)

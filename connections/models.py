@@ -109,6 +109,8 @@ class Connection(models.Model):
 class EntitySync(models.Model):
     class ErrorKind(models.TextChoices):
         AUTH = "auth", "Authentication"
+        # The key is known but a call is refused (403, BrickLink's IP check): re-probed on a slow backoff.
+        FORBIDDEN = "forbidden", "Refused (permission or IP)"
         TRANSIENT = "transient", "Transient"
         BAD_DATA = "bad_data", "Bad data"
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_slug
@@ -18,9 +20,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import CASCADE, QuerySet
 
 from connections import selectors
+from connections.crypto import CredentialsUnreadable
 from connections.models import AuditEntry, Connection, EntitySync, Membership, Organization
 from marketsync.marketplaces import SUPPORTED_ENTITIES, CredentialsError, Entity, Marketplace, validate_credentials
+from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.redaction import redact
+from marketsync.sync.clients import marketplace_client
+from marketsync.sync.errors import MarketplaceError
+from marketsync.sync.http import build_http_client
 
 logger = logging.getLogger(__name__)
 
@@ -313,16 +320,61 @@ def connection_summary(*, connection: Connection) -> dict[str, Any]:
 
 
 def connection_rotate_credentials(*, connection: Connection, credentials: dict[str, str]) -> Connection:
-    """Replace the credentials; an auth error on the connection's entities is cleared so sync resumes next tick."""
+    """Replace the credentials; a refusal (401, 403, IP) on the connection's entities is cleared so sync resumes next tick."""
     cleaned = _credentials(Marketplace(connection.marketplace), credentials)
     with transaction.atomic():
         connection.set_credentials(cleaned)
         connection.save(update_fields=["credentials_encrypted", "credentials_hint", "credentials_wiped", "updated_at"])
-        EntitySync.objects.filter(connection=connection, error_kind=EntitySync.ErrorKind.AUTH).update(
-            error_kind="", last_error="", next_attempt_at=None, consecutive_failures=0
-        )
+        _clear_refusals(connection)
     logger.info("connection credentials rotated id=%s", connection.pk)
     return connection
+
+
+REFUSAL_KINDS = (EntitySync.ErrorKind.AUTH, EntitySync.ErrorKind.FORBIDDEN)
+
+
+def _clear_refusals(connection: Connection) -> list[str]:
+    """Lift the stops a refused key or call put on the connection's entities: due at once. The entities lifted."""
+    stopped = EntitySync.objects.filter(connection=connection, error_kind__in=REFUSAL_KINDS)
+    entities = sorted(stopped.values_list("entity", flat=True))
+    stopped.update(error_kind="", last_error="", next_attempt_at=None, consecutive_failures=0)
+    return entities
+
+
+@dataclass(frozen=True)
+class ConnectionTestResult:
+    ok: bool
+    message: str  # for the owner: what the marketplace said, never a credential
+    resumed: tuple[str, ...] = ()  # entities whose stop (refused key or call) the test lifted
+
+
+def connection_test(*, connection: Connection, transport: httpx.BaseTransport | None = None) -> ConnectionTestResult:
+    """Make one cheap authenticated call to the connection's marketplace ("Test connection").
+
+    On success, a stop left by a refused key (401) or call (403, BrickLink's IP check) is lifted so those entities
+    are due at once; on failure, the result says what the marketplace answered. Sync state is otherwise unchanged:
+    the entities' own runs decide it. Nothing is written at the marketplace, so nothing goes to the audit log.
+    """
+    label = connection.marketplace_label
+    if not connection.has_credentials:
+        return ConnectionTestResult(False, f"The {label} connection has no API key to test: replace the API key first.")
+    try:
+        secrets_ = tuple(connection.credentials.values())
+    except CredentialsUnreadable:
+        return ConnectionTestResult(False, f"The {label} connection's API key cannot be read here: replace the API key.")
+    with build_http_client(transport=transport) as http:
+        try:
+            marketplace_client(connection, http).probe()
+        except (MarketplaceError, LocalValidationError) as exc:
+            message = printable(redact(str(exc), secrets_))
+            logger.info("connection test failed id=%s kind=%s", connection.pk, getattr(exc, "kind", "settings"))
+            return ConnectionTestResult(False, f"{label} did not accept the test call: {message}")
+    with transaction.atomic():
+        resumed = tuple(_clear_refusals(connection))
+    logger.info("connection test passed id=%s resumed=%s", connection.pk, ",".join(resumed) or "-")
+    if resumed:
+        return ConnectionTestResult(True, f"{label} answered the test call: syncing of {', '.join(resumed)} resumes now.", resumed)
+    return ConnectionTestResult(True, f"{label} answered the test call: the connection works.")
 
 
 def connection_disable(*, connection: Connection, wipe_credentials: bool = False) -> Connection:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/<str:marketplace>/", views.connection_create_form, name="connection_create_form"),
     path("<int:pk>/rotate/", views.connection_rotate, name="connection_rotate"),
     path("<int:pk>/sync/", views.connection_sync_now, name="connection_sync_now"),
+    path("<int:pk>/test/", views.connection_test, name="connection_test"),
     path("<int:pk>/disconnect/", views.connection_disconnect, name="connection_disconnect"),
     path("<int:pk>/reconnect/", views.connection_reconnect, name="connection_reconnect"),
     path("<int:pk>/delete/", views.connection_delete, name="connection_delete"),

@@ -155,6 +155,23 @@ def connection_sync_now(request, pk: int):
 
 
 @login_required
+@require_POST
+def connection_test(request, pk: int):
+    """One cheap call to the marketplace; on success a stop left by a refused key or call is lifted and synced now."""
+    from marketsync.sync.services import trigger_sync
+
+    connection = _owner_connection(request, pk)
+    result = services.connection_test(connection=connection)
+    if not result.ok:
+        messages.error(request, result.message)
+    else:
+        if result.resumed and connection.enabled:
+            trigger_sync(connection=connection, entities=list(result.resumed))
+        messages.success(request, result.message)
+    return redirect("connections:connection_list")
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def connection_disconnect(request, pk: int):
     connection = _owner_connection(request, pk)

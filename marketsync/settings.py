@@ -145,6 +145,9 @@ SYNC_LOOKBACK_SECONDS = env.int("SYNC_LOOKBACK_SECONDS", default=600)
 SYNC_MAX_RETRY_WAIT_SECONDS = env.float("SYNC_MAX_RETRY_WAIT_SECONDS", default=60.0)
 SYNC_HTTP_TIMEOUT_SECONDS = env.float("SYNC_HTTP_TIMEOUT_SECONDS", default=30.0)
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=SYNC_INTERVAL_SECONDS * 2)
+# An entity refused with a 403 or BrickLink's IP check is re-probed after this, doubling up to the maximum.
+SYNC_FORBIDDEN_RETRY_SECONDS = env.int("SYNC_FORBIDDEN_RETRY_SECONDS", default=900)
+SYNC_FORBIDDEN_RETRY_MAX_SECONDS = env.int("SYNC_FORBIDDEN_RETRY_MAX_SECONDS", default=4 * 3600)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 BACKMARKET_USER_AGENT_COMPANY = env.str("BACKMARKET_USER_AGENT_COMPANY", default="marketsync")

@@ -23,9 +23,20 @@ class MarketplaceError(Exception):
 
 
 class AuthError(MarketplaceError):
-    """The marketplace refused the credentials: sync stops until they are replaced."""
+    """The marketplace refused the credentials (401): sync stops until they are replaced."""
 
     kind = "auth"
+
+
+class Forbidden(AuthError):
+    """The marketplace knows the credentials but refuses the call: a missing permission (403), this server's IP
+    not allowed (BrickLink ``TOKEN_IP_MISMATCHED``), or a passing permission hiccup.
+
+    Unlike a refused key, this can heal without new credentials (the IP comes back, a permission is granted), so
+    the engine re-probes it on a slow backoff. The message says what the owner can fix, in the marketplace's words.
+    """
+
+    kind = "forbidden"
 
 
 class TransientError(MarketplaceError):

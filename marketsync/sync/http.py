@@ -23,6 +23,7 @@ from marketsync.redaction import redact
 from marketsync.sync.errors import (
     AuthError,
     BadResponse,
+    Forbidden,
     InvalidRequest,
     MarketplaceError,
     NotFound,
@@ -85,8 +86,11 @@ def default_classify(response: httpx.Response) -> MarketplaceError | None:
     endpoint = f"{response.request.method} {response.request.url.path}"
     if status < 400:
         return None
-    if status in (401, 403):
-        return AuthError(f"{endpoint} was refused ({status}): check the credentials.", status_code=status, endpoint=endpoint)
+    if status == 401:
+        return AuthError(f"{endpoint} was refused (401): check the credentials.", status_code=status, endpoint=endpoint)
+    if status == 403:
+        return Forbidden(f"{endpoint} was forbidden (403): check the credentials' permissions.", status_code=status,
+                         endpoint=endpoint)
     if status == 404:
         return NotFound(f"{endpoint} found nothing (404).", status_code=status, endpoint=endpoint)
     if status == 429:

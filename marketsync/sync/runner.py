@@ -22,7 +22,7 @@ from django.utils import timezone
 from connections.crypto import CredentialsUnreadable
 from connections.models import EntitySync
 from marketsync.redaction import redact
-from marketsync.sync.errors import AuthError, MarketplaceError, RateLimited
+from marketsync.sync.errors import MarketplaceError, RateLimited
 from marketsync.sync.http import build_http_client
 from marketsync.sync.wiring import entity_wiring
 
@@ -154,7 +154,7 @@ def run_entity_sync(
     except (MarketplaceError, CredentialsUnreadable) as exc:
         outcome.status = "failed"
         outcome.error = redact(str(exc), secrets)
-        outcome.error_kind = "auth" if isinstance(exc, (AuthError, CredentialsUnreadable)) else exc.kind
+        outcome.error_kind = EntitySync.ErrorKind.AUTH if isinstance(exc, CredentialsUnreadable) else exc.kind
         _record_failure(sync, outcome, exc)
     except Exception as exc:  # a bug or an unparseable payload: recorded, never fatal to other entities
         logger.exception("sync of %s crashed", sync)
@@ -213,6 +213,12 @@ def _record_failure(sync: EntitySync, outcome: SyncOutcome, exc: Exception) -> N
         next_attempt = timezone.now() + delay
     elif outcome.error_kind == "bad_data":
         next_attempt = timezone.now() + backoff_delay(failures)
+    elif outcome.error_kind == EntitySync.ErrorKind.FORBIDDEN:
+        # A refused call can heal by itself (this server's IP comes back, a permission hiccup passes, the owner
+        # grants it): probed again slowly, never waiting for new credentials the way a refused key (401) does.
+        slow = settings.SYNC_FORBIDDEN_RETRY_SECONDS * 2 ** min(failures - 1, 20)
+        delay = min(slow, settings.SYNC_FORBIDDEN_RETRY_MAX_SECONDS) * random.uniform(0.9, 1.0)
+        next_attempt = timezone.now() + timedelta(seconds=delay)
     logger.warning("sync of %s failed (%s): %s", sync, outcome.error_kind, outcome.error)
     EntitySync.objects.filter(pk=sync.pk).update(
         last_error=outcome.error,

@@ -27,11 +27,12 @@ import httpx
 from django.db import transaction
 
 from connections.crypto import CredentialsUnreadable
+from connections.health import connection_refusals
 from connections.models import AuditEntry, Connection, EntitySync
 from connections.services import CONTROL_CHARACTERS, audit_outcome_record, audit_record
 from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.sync.clients import MarketplaceClient, marketplace_client
-from marketsync.sync.errors import AuthError, InvalidRequest, MarketplaceError, NotFound, RateLimited, TransientError
+from marketsync.sync.errors import AuthError, Forbidden, InvalidRequest, MarketplaceError, NotFound, RateLimited, TransientError
 from marketsync.sync.http import build_http_client
 from marketsync.sync.refresh import record_refresh
 
@@ -81,12 +82,18 @@ def connection_write_problem(connection: Connection) -> str:
     if EntitySync.objects.filter(connection=connection, error_kind=EntitySync.ErrorKind.AUTH).exists():
         return (f"{label} refused the connection's credentials: replace them on the Connections page, "
                 "then send the change again.")
+    refusals = connection_refusals(connection=connection)
+    if refusals:  # the banner's words: what the marketplace refuses and what to fix
+        return (f"{' '.join(refusals)} Nothing was sent. Once it is fixed, press Test connection on the Connections "
+                "page (or wait for the next automatic check), then send the change again.")
     return ""
 
 
 def merchant_message(exc: MarketplaceError, *, label: str) -> str:
     """What the merchant reads about a marketplace error: its own words for a refused request, never a credential."""
     if isinstance(exc, InvalidRequest):
+        return str(exc)
+    if isinstance(exc, Forbidden):  # the marketplace's own words on what it refuses and what to fix
         return str(exc)
     if isinstance(exc, AuthError):
         return f"{label} refused the connection's credentials: replace them on the Connections page, then try again."

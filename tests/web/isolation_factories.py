@@ -101,7 +101,7 @@ def _order(victim: Victim) -> dict:
 
 @factory(
     "connections:connection_rotate", "connections:connection_sync_now", "connections:connection_disconnect",
-    "connections:connection_reconnect", "connections:connection_delete",
+    "connections:connection_reconnect", "connections:connection_delete", "connections:connection_test",
 )
 def _connection(victim: Victim) -> dict:
     return {"pk": victim.connection().pk}

@@ -7,6 +7,7 @@
     manage.py connection enable ID
     manage.py connection delete ID --yes
     manage.py connection toggles (ID | --all) [--org SLUG] [--enable ENTITY ...] [--disable ENTITY ...]
+    manage.py connection test ID
 
 Credentials are read as a JSON object on stdin (one prompt per field, without echo, on a terminal) and never
 from arguments, so they stay out of shell history and process lists.
@@ -24,7 +25,7 @@ from connections.models import Connection, Organization
 
 
 class Command(BaseCommand):
-    help = "Create, list, rotate, disable, enable, delete connections and toggle their entity syncs."
+    help = "Create, list, rotate, disable, enable, delete, test connections and toggle their entity syncs."
     stealth_options = ("stdin",)
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -66,6 +67,9 @@ class Command(BaseCommand):
         toggles.add_argument("--org", help="With --all: only this organization's connections.")
         toggles.add_argument("--enable", nargs="+", default=[], metavar="ENTITY", help="Entities to turn on ('all' for every one).")
         toggles.add_argument("--disable", nargs="+", default=[], metavar="ENTITY", help="Entities to turn off ('all' for every one).")
+
+        test = sub.add_parser("test", help="One cheap call to the marketplace; on success lifts a refused-key or refused-call stop.")
+        test.add_argument("id", type=int)
 
     def handle(self, *args, **options):
         handler = getattr(self, f"do_{options['action']}")
@@ -170,6 +174,17 @@ class Command(BaseCommand):
         per_model = services.connection_delete(connection=connection)
         counts = ", ".join(f"{n} {model.rsplit('.', 1)[-1]}" for model, n in sorted(per_model.items()) if n)
         self.stdout.write(f"Deleted connection {options['id']} ({label}): {counts}.")
+
+    def do_test(self, options) -> None:
+        from marketsync.sync.services import trigger_sync
+
+        connection = self._connection(options["id"])
+        result = services.connection_test(connection=connection)
+        if not result.ok:
+            raise CommandError(f"Connection {connection.pk} ({connection}): {result.message}")
+        if result.resumed and connection.enabled:
+            trigger_sync(connection=connection, entities=list(result.resumed))
+        self.stdout.write(f"Connection {connection.pk} ({connection}): {result.message}")
 
     def do_toggles(self, options) -> None:
         if options["all"] == (options["id"] is not None):

@@ -24,6 +24,7 @@ from django.conf import settings
 from marketsync.sync.errors import (
     AuthError,
     BadResponse,
+    Forbidden,
     InvalidRequest,
     MarketplaceError,
     NotFound,
@@ -149,10 +150,17 @@ def classify(response: httpx.Response) -> MarketplaceError | None:
             endpoint=endpoint,
         )
     message = _body_message(response)
-    if status in (401, 403):
-        detail = f": {message}" if message else ""
+    detail = f": {message}" if message else ""
+    if status == 401:
         return AuthError(
-            f"{endpoint} was refused by Back Market ({status}){detail}. Check the API token, platform and environment.",
+            f"{endpoint} was refused by Back Market (401){detail}. Check the API token, platform and environment.",
+            status_code=status,
+            endpoint=endpoint,
+        )
+    if status == 403:  # not a merchant account, or its API (ingestion channel) switched off: fixed at Back Market
+        return Forbidden(
+            f"Back Market refuses {endpoint} (403){detail}. Check at Back Market that the account is a merchant "
+            "account with its API access enabled.",
             status_code=status,
             endpoint=endpoint,
         )
@@ -213,6 +221,10 @@ class BackMarketClient:
 
     def __repr__(self) -> str:
         return f"<BackMarketClient base_url={self.base_url!r}>"
+
+    def probe(self) -> None:
+        """One cheap authenticated call ("Test connection"): a one-order page of the order list."""
+        self._json("GET", "/ws/orders", params={"page-size": 1})
 
     @property
     def requests_sent(self) -> int:

@@ -9,6 +9,8 @@ bodies are not. BrickLink's HTTP status is not reliable, so every response's
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from oauthlib.oauth1 import Client as OAuthClient
 from marketsync.sync.errors import (
     AuthError,
     BadResponse,
+    Forbidden,
     InvalidRequest,
     MarketplaceError,
     NotFound,
@@ -87,14 +90,25 @@ class BrickLinkAuth(httpx.Auth):
         yield request
 
 
+_SEEN_IP = re.compile(r"\bIP:\s*([0-9A-Fa-f:.]+)")
+
+
+def _ip_mismatch_message(description: str) -> str:
+    """What to fix when BrickLink refuses calls from this server's IP (the IP it saw, when it said; never the key)."""
+    match = _SEEN_IP.search(description)
+    try:
+        seen = f" ({ipaddress.ip_address(match.group(1).rstrip('.'))})" if match else ""
+    except ValueError:
+        seen = ""
+    return (
+        f"BrickLink refuses calls from this server's IP address{seen} (TOKEN_IP_MISMATCHED): add it to your API "
+        "consumer's allowed IPs on the BrickLink API consumer page, or register IP 0.0.0.0 (any IP), and enter "
+        "the token value and token secret BrickLink issues for it."
+    )
+
+
 def _auth_message(description: str) -> str:
     text = description or ""
-    if "TOKEN_IP_MISMATCHED" in text:
-        return (
-            "BrickLink refused the access token for this server's IP address (TOKEN_IP_MISMATCHED). Register this "
-            "server's IP on the BrickLink API consumer page, or issue a token for IP 0.0.0.0 (any IP), and enter "
-            "the new token value and token secret."
-        )
     if "SIGNATURE_INVALID" in text:
         return (
             "BrickLink refused the request signature (SIGNATURE_INVALID): check the consumer key, consumer secret, "
@@ -127,10 +141,14 @@ def classify(response: httpx.Response) -> MarketplaceError | None:
     message, description = str(meta.get("message") or ""), str(meta.get("description") or "")
     if code in OK_CODES and response.status_code < 400:
         return None
+    if (code == 401 or response.status_code == 401) and "TOKEN_IP_MISMATCHED" in f"{message} {description}":
+        # The key is right but this server's IP is not registered: may pass (the IP comes back), so re-probed.
+        return Forbidden(_ip_mismatch_message(f"{message} {description}"), status_code=401, endpoint=endpoint)
     if code == 401 or response.status_code == 401:
         return AuthError(_auth_message(description or message), status_code=401, endpoint=endpoint)
     if code == 403:
-        return AuthError(f"{endpoint}: BrickLink denied permission ({message}).", status_code=403, endpoint=endpoint)
+        return Forbidden(f"BrickLink refuses {endpoint}: permission denied (403 {message}).", status_code=403,
+                         endpoint=endpoint)
     if code == 404:
         return NotFound(f"{endpoint} found nothing ({message or 'RESOURCE_NOT_FOUND'}).", status_code=404, endpoint=endpoint)
     if code == 429 or response.status_code == 429:
@@ -175,6 +193,11 @@ class BrickLinkClient:
 
     def __repr__(self) -> str:
         return f"<BrickLinkClient {self.http.base_url}>"
+
+    def probe(self) -> None:
+        """One cheap authenticated call ("Test connection"): the orders this store placed as a buyer, usually few.
+        (``/notifications`` would be cheaper but reading it clears them; every call counts against the budget.)"""
+        self.orders(direction="out")
 
     def _data(self, path: str, **params: Any) -> Any:
         body = self.http.json("GET", path, params={k: v for k, v in params.items() if v is not None} or None)

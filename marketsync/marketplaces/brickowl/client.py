@@ -20,11 +20,16 @@ BASE_URL = "https://api.brickowl.com/v1"
 
 
 def classify(response: httpx.Response) -> MarketplaceError | None:
-    error = default_classify(response)
-    if error is not None and response.status_code in (401, 403):
+    error = default_classify(response)  # 401: AuthError, 403: Forbidden
+    if error is not None and response.status_code == 401:
         error.args = (
-            f"{error.endpoint}: Brick Owl refused the API key ({response.status_code}). Check the key and that it has "
+            f"{error.endpoint}: Brick Owl refused the API key (401). Check the key and that it has "
             "the order and inventory permissions (Profile, API Keys).",
+        )
+    elif error is not None and response.status_code == 403:
+        error.args = (
+            f"Brick Owl refuses {error.endpoint} (403): check that the API key is the right one and has the order and "
+            "inventory permissions (Profile, API Keys at Brick Owl).",
         )
     return error
 
@@ -45,6 +50,10 @@ class BrickOwlClient:
 
     def __repr__(self) -> str:
         return f"<BrickOwlClient {self.http.base_url}>"
+
+    def probe(self) -> None:
+        """One cheap authenticated call ("Test connection"): the newest order, if any."""
+        self.order_list(limit=1)
 
     def get(self, path: str, **params: Any) -> Any:
         query = {"key": self._key, **{k: str(v) for k, v in params.items() if v is not None}}

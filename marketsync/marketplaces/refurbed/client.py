@@ -19,6 +19,7 @@ import httpx
 from marketsync.sync.errors import (
     AuthError,
     BadResponse,
+    Forbidden,
     InvalidRequest,
     MarketplaceError,
     NotFound,
@@ -74,9 +75,9 @@ def classify(response: httpx.Response) -> MarketplaceError | None:
             status_code=status, endpoint=endpoint,
         )
     if status == 403:
-        return AuthError(
-            f"{endpoint}: the Refurbed API token lacks the permission for this call (403){detail}; "
-            "grant the permission to the token.",
+        return Forbidden(
+            f"Refurbed refuses {endpoint}: the API token lacks the permission for this call (403){detail}; "
+            "grant the permission to the token at Refurbed.",
             status_code=status, endpoint=endpoint,
         )
     if status == 429:
@@ -119,6 +120,10 @@ class RefurbedClient:
 
     def __repr__(self) -> str:
         return f"<RefurbedClient base_url={self.http.base_url!r}>"
+
+    def probe(self) -> None:
+        """One cheap authenticated call ("Test connection"): the first order, if any."""
+        self.list_orders(limit=1)
 
     @property
     def requests_sent(self) -> int:
