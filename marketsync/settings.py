@@ -157,6 +157,10 @@ REFURBED_SHIPPED_WINDOW_DAYS = env.int("REFURBED_SHIPPED_WINDOW_DAYS", default=1
 BRICKLINK_INVENTORY_PAUSE_AT = env.float("BRICKLINK_INVENTORY_PAUSE_AT", default=0.8)
 # How often BrickLink orders still open are re-read in full (items change without a status change); 0 = never.
 BRICKLINK_OPEN_ORDER_REFRESH_SECONDS = env.int("BRICKLINK_OPEN_ORDER_REFRESH_SECONDS", default=3600)
+# Brick Owl's catalog (colour list, BOID -> BrickLink number): how old it may get before it is read again, and the
+# most /catalog/id_lookup calls one catalog run makes (a first import of a large store is spread over runs).
+BRICKOWL_CATALOG_REFRESH_SECONDS = env.int("BRICKOWL_CATALOG_REFRESH_SECONDS", default=7 * 24 * 3600)
+BRICKOWL_ID_LOOKUPS_PER_RUN = env.int("BRICKOWL_ID_LOOKUPS_PER_RUN", default=200)
 # Celery modules outside the autodiscovered apps: the webhook tasks.
 CELERY_IMPORTS = ["marketsync.webhooks.tasks"]
 
