@@ -27,14 +27,14 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from connections.models import Connection, EntitySync, Organization
 from inventory.catalog import catalog_apply, catalog_translate, unmapped_lot_records, unmapped_order_items
 from inventory.models import CatalogColor, CatalogItem, UnmappedLot
-from inventory.services import inventory_upsert_lots, reservation_retry_unmatched
+from inventory.services import StockConflict, inventory_upsert_lots, reservation_retry_unmatched
 from marketsync.marketplaces.brickowl.mapping import color_entries, lookup_bricklink_number
 from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import BadResponse, MarketplaceError, NotFound
@@ -123,8 +123,11 @@ def catalog_item_store(*, entry: CatalogItem, answer: dict | None, error: str = 
     with the error); the claim is released."""
     now = now or timezone.now()
     changes: dict = {"claimed_until": None, "looked_up_at": now, "lookup_error": error[:255]}
-    if answer is not None:
-        number = lookup_bricklink_number(answer)
+    number = lookup_bricklink_number(answer) if answer is not None else ""
+    if answer is not None and not number and entry.state == CatalogItem.State.MAPPED:
+        # A re-lookup that names no number keeps the mapping it had: an old translation is better than none.
+        changes["lookup_error"] = "the last lookup named no BrickLink number; the earlier one is kept"
+    elif answer is not None:
         changes.update(state=CatalogItem.State.MAPPED if number else CatalogItem.State.UNMAPPED, bricklink_item_no=number,
                        ids=answer.get("ids") if isinstance(answer.get("ids"), list) else [])
         if not number:
@@ -190,12 +193,17 @@ def catalog_store_waiting_lots() -> int:
         translations = catalog_translate(records, remember=False)
         ready = [r for r, t in zip(records, translations, strict=True) if t.mapped]
         reasons = {r.external_id: t.problem[:255] for r, t in zip(records, translations, strict=True) if not t.mapped}
-        with transaction.atomic():
-            if ready:
-                inventory_upsert_lots(connection=connection, records=ready)
-                stored += len(ready)
-            for external_id, reason in reasons.items():
-                UnmappedLot.objects.filter(connection=connection, external_id=external_id).exclude(reason=reason).update(reason=reason)
+        try:
+            with transaction.atomic():
+                if ready:
+                    inventory_upsert_lots(connection=connection, records=ready)
+                    stored += len(ready)
+                for external_id, reason in reasons.items():
+                    UnmappedLot.objects.filter(connection=connection, external_id=external_id).exclude(reason=reason).update(
+                        reason=reason
+                    )
+        except (IntegrityError, StockConflict) as exc:  # an import of the same store at this moment: the next run retries
+            logger.warning("Brick Owl catalog: lots of connection %s not stored this run: %s", connection.pk, exc)
     return stored
 
 

@@ -292,3 +292,17 @@ def test_a_refused_key_stops_the_run_and_returns_its_claims():
 def test_without_a_brick_owl_connection_a_run_says_so_and_calls_nothing():
     result = catalog_refresh(transport=httpx.MockTransport(lambda request: pytest.fail("no call expected")))
     assert "no enabled Brick Owl connection" in result.error
+
+
+@pytest.mark.django_db
+def test_a_re_lookup_naming_no_number_keeps_the_mapping_it_had():
+    from inventory.catalog_sync import catalog_item_store
+
+    entry = CatalogItem.objects.create(boid="400004", brickowl_type="Part", bricklink_item_no="3069b", state="mapped")
+    catalog_item_store(entry=entry, answer={"boids": ["400004"], "ids": [{"id": "3069", "type": "design_id"}]})
+    entry.refresh_from_db()
+    assert (entry.state, entry.bricklink_item_no) == ("mapped", "3069b") and "earlier one is kept" in entry.lookup_error
+    fresh = CatalogItem.objects.create(boid="771010", brickowl_type="Gear")
+    catalog_item_store(entry=fresh, answer={"boids": []})
+    fresh.refresh_from_db()
+    assert fresh.state == "unmapped" and fresh.lookup_error == "Brick Owl's catalog does not know this BOID"
