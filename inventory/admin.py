@@ -7,7 +7,7 @@ or ``manage.py inventory adjust`` / the item page), so the admin cannot break
 
 from django.contrib import admin
 
-from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.models import CatalogColor, CatalogItem, InventoryItem, InventoryLot, Reservation, StockMovement, UnmappedLot
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -67,3 +67,25 @@ class StockMovementAdmin(ReadOnlyAdmin):
                     "created_at")
     list_filter = ("kind", "source")
     raw_id_fields = ("item", "reservation", "order_item")
+
+
+# Brick Owl's catalog tables are built from its API only (inventory/catalog_sync.py): read-only here.
+@admin.register(CatalogColor)
+class CatalogColorAdmin(ReadOnlyAdmin):
+    list_display = ("brickowl_color_id", "name", "bricklink_color_ids", "refreshed_at")
+    search_fields = ("brickowl_color_id", "name")
+
+
+@admin.register(CatalogItem)
+class CatalogItemAdmin(ReadOnlyAdmin):
+    list_display = ("boid", "brickowl_type", "bricklink_item_no", "state", "looked_up_at", "lookup_error")
+    list_filter = ("state",)
+    search_fields = ("boid", "bricklink_item_no")
+
+
+@admin.register(UnmappedLot)
+class UnmappedLotAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "organization", "connection", "brickowl_boid", "brickowl_type", "quantity", "reason")
+    list_select_related = ("organization", "connection")
+    search_fields = ("brickowl_boid", "external_id")
+    exclude = ("raw",)

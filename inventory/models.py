@@ -73,6 +73,14 @@ class InventoryLot(models.Model):
     raw = models.JSONField(default=dict, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True, help_text="No longer returned by a full import.")
+    # Both marketplaces' names of what the lot sells: BrickLink's (translated, for a Brick Owl lot; blank when only
+    # its BrickLink lot id linked it) and Brick Owl's own BOID, colour id and type name (blank on BrickLink lots).
+    part_number = models.CharField(max_length=64, blank=True, default="")
+    item_type = models.CharField(max_length=20, blank=True, default="")
+    color_id = models.CharField(max_length=16, blank=True, default="")
+    brickowl_boid = models.CharField(max_length=40, blank=True, default="")
+    brickowl_color_id = models.CharField(max_length=16, blank=True, default="")
+    brickowl_type = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         db_table = "listings_inventorylot"
@@ -168,3 +176,90 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} item {self.item_id} #{self.sequence}"
+
+
+# --- Brick Owl's catalog in BrickLink's terms (inventory/catalog.py) -----------------------------------------
+
+
+class CatalogColor(models.Model):
+    """One Brick Owl colour and the BrickLink colour ids Brick Owl lists for it (``GET /catalog/color_list``).
+
+    Global: Brick Owl's catalog is the same for every store. Rebuilt from the API, never edited by hand.
+    """
+
+    brickowl_color_id = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=64, blank=True, default="")
+    # BrickLink ids in Brick Owl's order; several when Brick Owl's one colour is more than one of BrickLink's.
+    bricklink_color_ids = models.JSONField(default=list, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["brickowl_color_id"]
+
+    def __str__(self) -> str:
+        return f"Brick Owl colour {self.brickowl_color_id} {self.name} -> BrickLink {', '.join(self.bricklink_color_ids) or '-'}"
+
+
+class CatalogItem(models.Model):
+    """One Brick Owl item (its BOID without a colour) and its BrickLink number: the cache of
+    ``GET /catalog/id_lookup?id_type=boid``, or what a lot's ``ids`` list said (``bl_item_no``). Global.
+
+    ``pending`` rows are the lookup queue, filled as imports meet BOIDs; a catalog run looks a bounded number up.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for lookup"
+        MAPPED = "mapped", "Mapped"
+        UNMAPPED = "unmapped", "No BrickLink number"
+
+    boid = models.CharField(max_length=40, unique=True)
+    brickowl_type = models.CharField(max_length=20, blank=True, default="")
+    bricklink_item_no = models.CharField(max_length=64, blank=True, default="")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    ids = models.JSONField(default=list, blank=True, help_text="The catalog ids Brick Owl answered.")
+    looked_up_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never looked up (queued, or named by a lot).")
+    lookup_error = models.CharField(max_length=255, blank=True, default="")
+    # A lookup run claims its rows until then, so two runs never look the same BOID up at once.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "looked_up_at"], name="catalogitem_due_idx")]
+        ordering = ["boid"]
+
+    def __str__(self) -> str:
+        return f"BOID {self.boid} -> {self.bricklink_item_no or self.state}"
+
+
+class UnmappedLot(models.Model):
+    """A Brick Owl lot that could not be translated to BrickLink's catalog and carries no BrickLink lot id that
+    links it: kept with what is known, never dropped, and stored as a lot once a catalog run maps it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="unmapped_lots")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="unmapped_lots")
+    external_id = models.CharField(max_length=64, help_text="Brick Owl lot_id.")
+    brickowl_boid = models.CharField(max_length=40)
+    brickowl_color_id = models.CharField(max_length=16, blank=True, default="")
+    brickowl_type = models.CharField(max_length=20, blank=True, default="")
+    # What Brick Owl's payload already said in BrickLink's terms (bl_item_no, the type): blank when it did not.
+    part_number = models.CharField(max_length=64, blank=True, default="")
+    item_type = models.CharField(max_length=20, blank=True, default="")
+    condition = models.CharField(max_length=8, blank=True, default="")
+    quantity = models.IntegerField(default=0)
+    location = models.CharField(max_length=120, blank=True, default="")
+    name = models.CharField(max_length=300, blank=True, default="")
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    external_bricklink_id = models.CharField(max_length=64, blank=True, default="")
+    remarks = models.CharField(max_length=255, blank=True, default="")
+    raw = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="unmappedlot_unique_per_connection")]
+        indexes = [models.Index(fields=["organization", "brickowl_boid", "id"], name="unmappedlot_org_boid_idx")]
+        ordering = ["brickowl_boid", "id"]
+
+    def __str__(self) -> str:
+        return f"unmapped lot {self.external_id} ({self.brickowl_boid})"

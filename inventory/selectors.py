@@ -8,7 +8,8 @@ from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Quer
 from django.db.models.functions import Coalesce
 
 from connections.models import Connection, Organization
-from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.catalog import catalog_translate, unmapped_order_items
+from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement, UnmappedLot
 from marketsync.keyset import KeysetPage, keyset_page
 from orders.models import Order, OrderItem
 
@@ -180,4 +181,55 @@ def webhook_addresses(*, organization: Organization, base: str) -> list[tuple[Co
     for connection in Connection.objects.filter(organization=organization, marketplace__in=BRICK_MARKETPLACES).order_by("marketplace"):
         name = "webhook_bricklink" if connection.marketplace == "bricklink" else "webhook_brickowl"
         rows.append((connection, base.rstrip("/") + reverse(name, args=[connection.webhook_token])))
+    return rows
+
+
+# --- Brick Owl items not (yet) in BrickLink's terms: the unmapped queue -----------------------------------
+
+UNMAPPED_LIST_CAP = 200
+
+
+@dataclass
+class UnmappedRow:
+    """One Brick Owl lot or order item that the catalog does not translate yet, with what is known of it."""
+
+    kind: str  # "lot" or "order item"
+    connection: Connection
+    external_id: str  # the lot id, or the order item id
+    order: Order | None
+    brickowl_boid: str
+    brickowl_color_id: str
+    brickowl_type: str
+    part_number: str  # BrickLink's, where known
+    name: str
+    quantity: int
+    reason: str
+
+
+def unmapped_count(*, organization: Organization, cap: int = UNMATCHED_COUNT_CAP) -> int:
+    """Unmapped lots and order items, counted up to ``cap`` + 1 each (a bounded read)."""
+    lots = len(UnmappedLot.objects.filter(organization=organization).values_list("pk", flat=True)[: cap + 1])
+    items = len(unmapped_order_items(organization_id=organization.pk).values_list("pk", flat=True)[: cap + 1])
+    return lots + items
+
+
+def unmapped_list(*, organization: Organization, limit: int = UNMAPPED_LIST_CAP) -> list[UnmappedRow]:
+    """The organization's unmapped queue: waiting lots (by BOID), then order items of the newest orders, each at
+    most ``limit``. An order item's reason is worked out now (read only); a lot's is the one its import stored."""
+    rows = [
+        UnmappedRow(kind="lot", connection=lot.connection, external_id=lot.external_id, order=None,
+                    brickowl_boid=lot.brickowl_boid, brickowl_color_id=lot.brickowl_color_id, brickowl_type=lot.brickowl_type,
+                    part_number=lot.part_number, name=lot.name, quantity=lot.quantity, reason=lot.reason)
+        for lot in UnmappedLot.objects.filter(organization=organization).select_related("connection")
+        .order_by("brickowl_boid", "id")[:limit]
+    ]
+    items = list(unmapped_order_items(organization_id=organization.pk).select_related("order", "connection")
+                 .order_by("-order__placed_at", "-order_id", "id")[:limit])
+    for item, translation in zip(items, catalog_translate(items, remember=False), strict=True):
+        rows.append(UnmappedRow(
+            kind="order item", connection=item.connection, external_id=item.external_id, order=item.order,
+            brickowl_boid=item.brickowl_boid, brickowl_color_id=item.brickowl_color_id, brickowl_type=item.brickowl_type,
+            part_number=item.part_number, name=item.title, quantity=item.quantity,
+            reason=translation.problem or "mapped at the next catalog run",
+        ))
     return rows

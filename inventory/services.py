@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from connections.models import Connection, Organization
 from connections.services import audit_record
+from inventory.catalog import catalog_lots_translate, unmapped_lots_remove_unseen
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
 from marketsync.sync.records import LotRecord, UnifiedStatus
 from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
@@ -262,11 +263,18 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
     now = timezone.now()
     org_id = connection.organization_id
     bl_ids = {r.external_bricklink_id for r in records if r.external_bricklink_id}
-    linked = dict(
-        InventoryLot.objects.filter(organization_id=org_id, connection__marketplace="bricklink", external_id__in=bl_ids)
-        .exclude(connection=connection)
-        .values_list("external_id", "item_id")
-    ) if bl_ids else {}
+    linked_items = {
+        external_id: (item_id, names)
+        for external_id, item_id, *names in InventoryLot.objects.filter(
+            organization_id=org_id, connection__marketplace="bricklink", external_id__in=bl_ids
+        ).exclude(connection=connection).values_list("external_id", "item_id", "item__part_number", "item__item_type", "item__color_id")
+    } if bl_ids else {}
+    linked = {external_id: item_id for external_id, (item_id, _names) in linked_items.items()}
+    if connection.marketplace == "brickowl":
+        # Brick Owl's own ids in BrickLink's terms; what cannot be translated nor linked waits in the unmapped queue.
+        records = catalog_lots_translate(connection=connection, records=records, linked_bricklink_lots=linked, now=now)
+        if not records:
+            return UpsertResult()
     own = [r for r in records if r.external_bricklink_id not in linked]
     existing = {
         tuple(row[1:]): row[0]
@@ -301,26 +309,29 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
         )
         for key, qty in fresh.items()
     )
-    lots = [
-        InventoryLot(
-            organization_id=org_id, connection=connection,
-            item_id=linked.get(r.external_bricklink_id) or item_ids[r.key],
+    lots = []
+    for r in records:
+        # A lot joining a BrickLink lot's item is named as that item is; any other as its record (translated).
+        item_id, names = linked_items.get(r.external_bricklink_id) or (item_ids[r.key], (r.part_number, r.item_type, r.color_id))
+        lots.append(InventoryLot(
+            organization_id=org_id, connection=connection, item_id=item_id,
             external_id=r.external_id, external_bricklink_id=r.external_bricklink_id,
             marketplace_quantity=r.quantity, unit_price=r.unit_price, remarks=r.remarks[:255], raw=r.raw,
-            last_seen_at=now, removed_at=None,
-        )
-        for r in records
-    ]
+            last_seen_at=now, removed_at=None, part_number=names[0], item_type=names[1], color_id=names[2],
+            brickowl_boid=r.brickowl_boid, brickowl_color_id=r.brickowl_color_id, brickowl_type=r.brickowl_type,
+        ))
     result, _ = bulk_upsert(
         InventoryLot, lots, unique_fields=["connection", "external_id"],
         update_fields=["item", "external_bricklink_id", "marketplace_quantity", "unit_price", "remarks", "raw", "last_seen_at",
-                       "removed_at"],
+                       "removed_at", "part_number", "item_type", "color_id", "brickowl_boid", "brickowl_color_id",
+                       "brickowl_type"],
     )
     reservation_retry_unmatched(organization=connection.organization)
     return result
 
 
 def inventory_mark_removed(*, connection: Connection, seen_before) -> int:
+    unmapped_lots_remove_unseen(connection=connection, seen_before=seen_before)
     return mark_unseen_removed(InventoryLot, connection=connection, seen_before=seen_before)
 
 

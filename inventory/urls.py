@@ -8,6 +8,7 @@ app_name = "inventory"
 urlpatterns = [
     path("", views.inventory_list, name="inventory_list"),
     path("unmatched/", views.unmatched_items, name="inventory_unmatched"),
+    path("unmapped/", views.unmapped_items, name="inventory_unmapped"),
     path("<int:pk>/", views.inventory_item_detail, name="inventory_item"),
     path("<int:pk>/adjust/", views.inventory_item_adjust, name="inventory_item_adjust"),
 ]

@@ -87,6 +87,15 @@ def unmatched_items(request):
     return render(request, "inventory/unmatched.html", {"page": page, "base_query": cursor.base_query()})
 
 
+@login_required
+@require_GET
+def unmapped_items(request):
+    """Brick Owl lots and order items not in BrickLink's terms yet (the unmapped queue)."""
+    organization = organization_or_404(request)
+    rows = selectors.unmapped_list(organization=organization)
+    return render(request, "inventory/unmapped.html", {"rows": rows, "cap": selectors.UNMAPPED_LIST_CAP})
+
+
 def moved_from_listings(request, rest: str):
     """The pages' addresses before stock had its own app, ``/listings/inventory/<rest>``: moved for good.
 

@@ -8,14 +8,25 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketsync.settings")
 
 app = Celery("marketsync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["marketsync.sync", "connections", "orders", "offers", "listings", "backship"])
+app.autodiscover_tasks(["marketsync.sync", "connections", "orders", "offers", "listings", "backship", "inventory"])
 
 
 @app.on_after_finalize.connect
 def _install_beat_schedule(sender: Celery, **kwargs) -> None:
-    from marketsync.sync.schedule import beat_schedule
+    from django.conf import settings
 
-    sender.conf.beat_schedule = beat_schedule()
+    from marketsync.sync.schedule import beat_schedule, interval_schedule
+
+    sender.conf.beat_schedule = {
+        **beat_schedule(),
+        # Brick Owl's catalog: each tick looks up a bounded number of new BOIDs; the colour list and old answers
+        # are read again after BRICKOWL_CATALOG_REFRESH_SECONDS.
+        "brickowl-catalog": {
+            "task": "inventory.brickowl_catalog_refresh",
+            "schedule": interval_schedule(settings.SYNC_INTERVAL_SECONDS),
+            "options": {"expires": settings.SYNC_INTERVAL_SECONDS},
+        },
+    }
 
 
 @signals.after_setup_logger.connect

@@ -170,6 +170,10 @@ BRICKLINK_OPEN_ORDER_REFRESH_SECONDS = env.int("BRICKLINK_OPEN_ORDER_REFRESH_SEC
 BRICKLINK_SHIPPED_REFRESH_SECONDS = env.int("BRICKLINK_SHIPPED_REFRESH_SECONDS", default=86400)
 # BrickLink's re-reads cost 2 of its 5,000 daily calls each: at most this many per tick (0 = none).
 BRICKLINK_REREADS_PER_TICK = env.int("BRICKLINK_REREADS_PER_TICK", default=4)
+# Brick Owl's catalog (colour list, BOID -> BrickLink number): how old it may get before it is read again, and the
+# most /catalog/id_lookup calls one catalog run makes (a first import of a large store is spread over runs).
+BRICKOWL_CATALOG_REFRESH_SECONDS = env.int("BRICKOWL_CATALOG_REFRESH_SECONDS", default=7 * 24 * 3600)
+BRICKOWL_ID_LOOKUPS_PER_RUN = env.int("BRICKOWL_ID_LOOKUPS_PER_RUN", default=200)
 # Celery modules outside the autodiscovered apps: the webhook tasks.
 CELERY_IMPORTS = ["marketsync.webhooks.tasks"]
 

@@ -84,6 +84,11 @@ class OrderItem(models.Model):
     details = models.JSONField(default=dict, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     last_synced_at = models.DateTimeField(auto_now=True)
+    # Brick Owl's own names of the item; part_number, item_type and color_id above are BrickLink's, translated
+    # (blank until Brick Owl's catalog maps them: inventory/catalog.py).
+    brickowl_boid = models.CharField(max_length=40, blank=True, default="")
+    brickowl_color_id = models.CharField(max_length=16, blank=True, default="")
+    brickowl_type = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="orderitem_unique_per_connection")]

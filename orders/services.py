@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from backship.services import shipment_link_orders
 from connections.models import Connection
+from inventory.catalog import catalog_apply
 from inventory.services import reservation_apply_orders
 from marketsync.sync.records import OrderRecord
 from marketsync.sync.upsert import UpsertResult, bulk_upsert
@@ -18,7 +19,7 @@ ORDER_FIELDS = [
 ITEM_FIELDS = [
     "status", "marketplace_status", "sku", "title", "quantity", "unit_price", "currency", "imei", "serial_number",
     "listing_ref", "image_url", "part_number", "item_type", "color_id", "color_name", "condition", "completeness",
-    "remarks", "location", "details", "raw",
+    "remarks", "location", "details", "raw", "brickowl_boid", "brickowl_color_id", "brickowl_type",
 ]
 
 
@@ -40,7 +41,15 @@ def backmarket_order_upsert_page(*, connection: Connection, records: list[OrderR
 
 
 def brick_order_upsert_page(*, connection: Connection, records: list[OrderRecord], source: str = "sync") -> UpsertResult:
-    """BrickLink and Brick Owl orders, then their stock: all inside the caller's (page) transaction."""
+    """BrickLink and Brick Owl orders, then their stock: all inside the caller's (page) transaction.
+
+    Brick Owl's items are first put in BrickLink's terms (its colour ids and BOIDs are its own); one that cannot be
+    translated yet is stored with blank BrickLink ids, listed as unmapped, and matched by its lot where it can be.
+    """
+    if connection.marketplace == "brickowl":
+        items = [item for record in records for item in (record.items or [])]
+        if items:
+            catalog_apply(organization_id=connection.organization_id, rows=items)
     result, stored = order_upsert_records(connection=connection, records=records)
     present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
     reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)

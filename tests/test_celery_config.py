@@ -19,8 +19,17 @@ def test_effective_celery_configuration_is_safe_for_at_least_once_delivery():
 def test_beat_has_one_dispatcher_per_entity_that_expires_within_an_interval():
     app.finalize()
     schedule = app.conf.beat_schedule
-    entities = {entry["args"][0] for entry in schedule.values()}
+    dispatchers = [entry for entry in schedule.values() if entry["task"] == "marketsync.sync.dispatch_entity"]
+    entities = {entry["args"][0] for entry in dispatchers}
     assert entities == {"orders", "offers", "market_offers", "listings", "deliveries", "returns", "inventory"}
+    assert len(dispatchers) == len(entities)
     for entry in schedule.values():
-        assert entry["task"] == "marketsync.sync.dispatch_entity"
         assert entry["options"]["expires"] == settings.SYNC_INTERVAL_SECONDS
+
+
+def test_beat_runs_brick_owls_catalog_and_the_worker_knows_the_task():
+    app.finalize()
+    entry = app.conf.beat_schedule["brickowl-catalog"]
+    assert entry["task"] == "inventory.brickowl_catalog_refresh"
+    app.loader.import_default_modules()
+    assert "inventory.brickowl_catalog_refresh" in app.tasks

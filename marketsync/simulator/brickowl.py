@@ -3,12 +3,23 @@
 ``key`` in the query for GET and in a form-encoded body for POST; raw JSON
 without an envelope where every scalar is a string (except the fee numbers);
 ``external_lot_ids`` is ``[]`` when empty. Serves ``/order/list``,
-``/order/view``, ``/order/items``, ``/inventory/list`` and the settable
-statuses; a control action GETs a notify URL with ``order_id`` and ``store_id``.
+``/order/view``, ``/order/items``, ``/inventory/list``, ``/catalog/color_list``,
+``/catalog/id_lookup`` and the settable statuses; a control action GETs a
+notify URL with ``order_id`` and ``store_id``.
+
+Brick Owl's catalog is its own, and so is this simulator's: colour ids are
+Brick Owl's (Black is 38 here, 11 at BrickLink; one colour may list several
+BrickLink ids), a lot's colour is only the suffix of its item-and-colour BOID
+(``/inventory/list`` has no ``color_id``), ``ids`` lists carry a ``design_id``
+that may differ from BrickLink's number ("3069" for "3069b") and carry
+``bl_item_no`` for some items only, and types are Brick Owl's names (``Part``,
+``Minifigure``, ``Gear``). Only ``/catalog/id_lookup`` names every item's
+BrickLink number, and one item has none at all.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +35,24 @@ STORE_ID = "1"
 STATUSES = ["Pending", "Payment Submitted", "Payment Received", "Processing", "Processed", "Shipped", "Received", "On Hold",
             "Cancelled"]
 PLAN = [(0, 0), (2, 2), (12, 3), (48, 5), (144, 6)]
+
+# Brick Owl's colours (its own ids; a simulator choice apart from Black = 38), each with the BrickLink ids Brick Owl
+# lists for it (``bl_ids``), keyed here by the BrickLink colour the seeded lots share with the BrickLink simulator.
+# Yellow lists two, the one the seeded BrickLink store uses second: taking the first blindly splits stock.
+COLOR_LIST = {
+    "38": ("Black", ["11"]), "81": ("Red", ["5"]), "21": ("White", ["1"]), "95": ("Light Bluish Gray", ["86"]),
+    "94": ("Dark Bluish Gray", ["85"]), "36": ("Blue", ["7"]), "64": ("Yellow", ["103", "3"]),
+    "101": ("Trans-Clear", ["12"]), "144": ("Pearl Gold", ["115"]),
+}
+OWL_COLOR = {11: "38", 5: "81", 1: "21", 86: "95", 85: "94", 7: "36", 3: "64"}
+FIRST_ITEM_BOID = 400000
+# Catalog items that no BrickLink lot shares: (BOID, Brick Owl type, name, BrickLink number or "" for none).
+OWL_ONLY_ITEMS = [("547781", "Minifigure", "Battle Droid", "sw0001a"), ("771010", "Gear", "Brick Owl Sorting Tray", "")]
+
+
+def design_id(part: str) -> str:
+    """A LEGO design id is the BrickLink number without its variant letter ("3069b" -> "3069")."""
+    return re.sub(r"[a-z]+$", "", part)
 
 
 def unix(moment: datetime) -> str:
@@ -47,25 +76,52 @@ class BrickOwlSimulator(MarketplaceSimulator):
         self.started = clock.now()
         self.next_order_at = self.started + timedelta(seconds=config.new_order_every_seconds)
         self._seed_data()
+        self._seed_orders()
 
     def _seed_data(self) -> None:
-        rng = self.rng
+        self.catalog: dict[str, dict] = {}
+        for i, (part, name) in enumerate(PARTS):
+            boid = str(FIRST_ITEM_BOID + i)
+            self.catalog[boid] = {"type": "Part", "name": name, "bl_item_no": part, "ids": [
+                {"id": design_id(part), "type": "design_id"}, {"id": part, "type": "ldraw"}, {"id": part, "type": "peeron_id"},
+            ]}
+        for boid, kind, name, bl_item_no in OWL_ONLY_ITEMS:
+            self.catalog[boid] = {"type": kind, "name": name, "bl_item_no": bl_item_no, "ids": []}
         for n in range(60):
             part, name = PARTS[n % len(PARTS)]
-            color_id, color_name = COLORS[(n * 3 + n // len(PARTS)) % len(COLORS)]
-            lot_id = str(5_000_000 + n)
-            bl_lot = str(100000 + n) if n % 2 == 0 else ""
-            used = n % 4 == 0
-            self.lots[lot_id] = {
-                "lot_id": lot_id, "boid": f"{400000 + n % len(PARTS)}-{color_id}", "type": "Part", "name": name,
-                "color_id": str(color_id), "color_name": color_name,
-                "con": "used" if used else "new", "full_con": "usedg" if used else "new",
-                "qty": str(rng.randint(50, 600)), "price": f"{Decimal(rng.randint(20, 900)) / 1000:.3f}", "for_sale": "1",
-                "sale_percent": "0", "bulk_qty": "1", "public_note": "",
-                "personal_note": f"{'ABCDEFGH'[n % 8]}{1 + n // 8:02d}",
-                "external_lot_ids": {"other": bl_lot} if bl_lot else [], "bl_lot_id": bl_lot,
-                "ids": [{"id": part, "type": "bl_item_no"}, {"id": f"{400000 + n % len(PARTS)}", "type": "boid"}],
-            }
+            bl_color, color_name = COLORS[(n * 3 + n // len(PARTS)) % len(COLORS)]
+            item = str(FIRST_ITEM_BOID + n % len(PARTS))
+            # The BrickLink number is in the lot's ids for some items only (Brick Owl's catalog is patchy there).
+            named = n % len(PARTS) % 3 == 0
+            self._add_lot(n, item, OWL_COLOR[bl_color], color_name, used=n % 4 == 0, bl_lot=str(100000 + n) if n % 2 == 0 else "",
+                          bl_item_no=part if named else "", element=str(4_200_000 + n * 17))
+        # The lots random orders draw from: the ones a BrickLink lot shares (Brick Owl-only items sell when a test asks).
+        self.order_lots = sorted(self.lots)
+        for k, (boid, *_rest) in enumerate(OWL_ONLY_ITEMS):
+            self._add_lot(60 + k, boid, "", "", used=False, bl_lot="", bl_item_no="", element="")
+
+    def _add_lot(self, n: int, item: str, color: str, color_name: str, *, used: bool, bl_lot: str, bl_item_no: str,
+                 element: str) -> None:
+        rng = self.rng
+        entry = self.catalog[item]
+        boid = f"{item}-{color}" if color else item
+        ids = [*entry["ids"], {"id": boid, "type": "boid"}]
+        if element:
+            ids.append({"id": element, "type": "item_no"})
+        if bl_item_no:
+            ids.append({"id": bl_item_no, "type": "bl_item_no"})
+        lot_id = str(5_000_000 + n)
+        self.lots[lot_id] = {
+            "lot_id": lot_id, "boid": boid, "type": entry["type"], "name": entry["name"],
+            "color_id": color, "color_name": color_name,
+            "con": "used" if used else "new", "full_con": "usedg" if used else "new",
+            "qty": str(rng.randint(50, 600)), "price": f"{Decimal(rng.randint(20, 900)) / 1000:.3f}", "for_sale": "1",
+            "sale_percent": "0", "bulk_qty": "1", "public_note": "",
+            "personal_note": f"{'ABCDEFGH'[n % 8]}{1 + n // 8:02d}",
+            "external_lot_ids": {"other": bl_lot} if bl_lot else [], "bl_lot_id": bl_lot, "ids": ids,
+        }
+
+    def _seed_orders(self) -> None:
         count = self.config.orders
         span = timedelta(days=20)
         for i in range(count):
@@ -82,7 +138,7 @@ class BrickOwlSimulator(MarketplaceSimulator):
         elif roll < 0.08:
             plan = plan[:2] + [(placed + timedelta(hours=30), 7)]
         items = []
-        for lot_id in rng.sample(sorted(self.lots), rng.randint(1, 4)):
+        for lot_id in rng.sample(self.order_lots, rng.randint(1, 4)):
             items.append(self._line(lot_id, rng.randint(1, 8)))
         buyer = rng.choice(BUYERS)
         order = {"order_id": order_id, "placed": placed, "updated": placed, "status_id": 0, "plan": plan[1:], "items": items,
@@ -196,6 +252,12 @@ class BrickOwlSimulator(MarketplaceSimulator):
                 return json_response(self._view(order) if route == "order/view" else self._items(order))
             if route == "inventory/list":
                 return json_response(self._inventory(params))
+            if route == "catalog/color_list":
+                return json_response(self._color_list())
+            if route == "catalog/id_lookup":
+                if not str(params.get("id", "")).strip() or not str(params.get("type", "")).strip():
+                    return json_response({"error": "id and type are required"}, 400)
+                return json_response(self._id_lookup(params))
         elif route == "order/set_status":
             order = self.orders.get(str(params.get("order_id", "")))
             status = str(params.get("status_id", ""))
@@ -240,8 +302,35 @@ class BrickOwlSimulator(MarketplaceSimulator):
                 continue
             if params.get("external_id_1") and params["external_id_1"] != lot["bl_lot_id"]:
                 continue
-            rows.append({k: v for k, v in lot.items() if k not in ("name", "color_name", "bl_lot_id")})
+            # No name and no colour id: the colour is only the BOID's suffix.
+            rows.append({k: v for k, v in lot.items() if k not in ("name", "color_id", "color_name", "bl_lot_id")})
         return rows
+
+    def _color_list(self) -> dict:
+        """Keyed by Brick Owl colour id; ``bl_ids`` are BrickLink's ids for it, as strings."""
+        return {color_id: {"id": color_id, "name": name, "bl_ids": list(bl_ids)} for color_id, (name, bl_ids) in COLOR_LIST.items()}
+
+    def _id_lookup(self, params) -> dict:
+        """The BOIDs an id names; asked by BOID (``id_type=boid``), also that item's other catalog ids."""
+        wanted, kind = str(params.get("id", "")).strip(), str(params.get("type", "")).strip().lower()
+        id_type = str(params.get("id_type", "")).strip()
+        found = []
+        for boid, entry in self.catalog.items():
+            if entry["type"].lower() != kind:
+                continue
+            if id_type == "boid":
+                hit = wanted.split("-")[0] == boid
+            else:
+                names = [*entry["ids"], {"id": entry["bl_item_no"], "type": "bl_item_no"}]
+                hit = any(i["id"] == wanted and (not id_type or i["type"] == id_type) for i in names)
+            if hit:
+                found.append(boid)
+        answer: dict[str, Any] = {"boids": found}
+        if id_type == "boid" and found:
+            entry = self.catalog[found[0]]
+            ids = [*entry["ids"], {"id": found[0], "type": "boid"}]
+            answer["ids"] = ids + ([{"id": entry["bl_item_no"], "type": "bl_item_no"}] if entry["bl_item_no"] else [])
+        return answer
 
     # --- control ----------------------------------------------------------------------------------
     def _order(self, data: dict) -> dict:
@@ -289,6 +378,20 @@ class BrickOwlSimulator(MarketplaceSimulator):
             return {"order_id": order["order_id"], "order_item_id": line["order_item_id"], "refunded_quantity": str(quantity)}
         if action == "state":
             return {"orders": len(self.orders), "lots": len(self.lots), "store_id": STORE_ID}
+        if action == "sell":
+            # An order of named lots ({lot id: quantity}), held at Pending: how a test sells a Brick Owl-only item.
+            lines = {str(k): int(v) for k, v in (data.get("lots") or {}).items()}
+            unknown = sorted(k for k in lines if k not in self.lots)
+            if not lines or unknown or any(q <= 0 for q in lines.values()):
+                raise BadRequest(f"sell needs lots as {{lot id: quantity > 0}}; unknown: {unknown}")
+            now = self.clock.now()
+            order_id = str(3_500_000 + len(self.orders) + 1)
+            self.orders[order_id] = {
+                "order_id": order_id, "placed": now, "updated": now, "status_id": 0, "plan": [], "buyer": BUYERS[0],
+                "items": [self._line(lot_id, quantity) for lot_id, quantity in lines.items()], "tracking": None,
+                "ship_total": Decimal("4.50"),
+            }
+            return {"order_id": order_id}
         return super().control(action, data)
 
 

@@ -89,6 +89,11 @@ class OrderItemRecord:
     location: str = ""
     details: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
+    # Brick Owl's own names of the item (BrickLink's are part_number, item_type and color_id, filled by the
+    # storing service's catalog translation): the item-and-colour BOID, Brick Owl's colour id and type name.
+    brickowl_boid: str = ""
+    brickowl_color_id: str = ""
+    brickowl_type: str = ""
 
 
 @dataclass
@@ -183,6 +188,10 @@ class LotRecord:
     external_bricklink_id: str = ""
     remarks: str = ""
     raw: dict = field(default_factory=dict)
+    # As on OrderItemRecord: Brick Owl's BOID, colour id and type name, before translation.
+    brickowl_boid: str = ""
+    brickowl_color_id: str = ""
+    brickowl_type: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:

@@ -232,3 +232,29 @@ def test_a_junk_adjustment_changes_nothing_and_says_why(client, data, says):
     assert response.status_code == 200 and says in response.content.decode()
     item.refresh_from_db()
     assert item.quantity_on_hand == 10
+
+
+def _owl_shop(slug: str, boid: str):
+    from marketsync.marketplaces.brickowl.mapping import lot_record, order_record
+
+    org = make_organization(slug)
+    connection = make_connection(org, "brickowl")
+    inventory_upsert_lots(connection=connection, records=[lot_record(
+        {"lot_id": f"{slug}-lot", "boid": boid, "type": "Part", "con": "new", "qty": "7", "personal_note": "C03", "ids": []}
+    )])
+    brick_order_upsert_page(connection=connection, records=[order_record({"order_id": f"{slug}-o"}, {"status_id": "2"}, [
+        {"order_item_id": f"{slug}-i", "lot_id": f"{slug}-lot", "boid": boid, "type": "Part", "color_id": boid.split("-")[1],
+         "color_name": "Black", "name": "Tile 1 x 2", "ordered_quantity": "2", "condition": "New", "ids": []},
+    ])])
+    return org
+
+
+def test_unmapped_page_lists_the_organizations_untranslated_brick_owl_lots_and_order_items(client):
+    org = _owl_shop("owls", "487300-38")
+    _owl_shop("rival", "999999-21")
+    client.force_login(make_user("ada", org))
+    body = client.get(reverse("inventory:inventory_unmapped")).content.decode()
+    assert "Lot owls-lot" in body and "Order owls-o" in body and "487300-38" in body
+    assert "not in Brick Owl&#x27;s colour list" in body or "not in Brick Owl's colour list" in body
+    assert "999999" not in body and "rival" not in body
+    assert "Unmapped Brick Owl items" in client.get("/inventory/").content.decode()

@@ -3,6 +3,7 @@ import pytest
 import respx
 from django.core.cache import cache
 
+from inventory.catalog_sync import catalog_refresh
 from inventory.models import Reservation, StockMovement
 from inventory.selectors import inventory_check
 from marketsync.sync.runner import run_entity_sync
@@ -94,6 +95,7 @@ def test_brick_owl_notify_on_token_path_and_fixed_path_refreshes_the_order(
 ):
     connection = brickowl_connection()
     run_entity_sync(entity_sync(connection, "inventory").pk, transport=routed, force=True)
+    catalog_refresh(transport=routed)  # Brick Owl's colours and BOIDs in BrickLink's terms: every lot stored
     order_id = sim["brickowl"].control("new_order", {})["order_id"]
     with django_capture_on_commit_callbacks(execute=True):
         response = client.get(f"/webhooks/brickowl/{connection.webhook_token}/", {"order_id": order_id, "store_id": "1"})

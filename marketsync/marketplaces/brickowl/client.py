@@ -88,6 +88,25 @@ class BrickOwlClient:
             raise BadResponse(f"GET /order/items returned no list for {order_id}.")
         return data
 
+    def color_list(self) -> dict[str, dict]:
+        """Brick Owl's colours keyed by its own colour id, each with ``name`` and ``bl_ids`` (BrickLink's ids)."""
+        data = self.get("/catalog/color_list")
+        if isinstance(data, list):  # tolerate a list of entries: key them by their id
+            data = {str(entry.get("id")): entry for entry in data if isinstance(entry, dict) and entry.get("id") is not None}
+        if not isinstance(data, dict):
+            raise BadResponse("GET /catalog/color_list returned no colour list.")
+        return data
+
+    def id_lookup(self, item_id: str, *, item_type: str, id_type: str = "boid") -> dict:
+        """The catalog's answer for one id: ``boids`` (and, asked by BOID, the item's other ``ids``, among them
+        ``bl_item_no`` when Brick Owl knows BrickLink's number)."""
+        data = self.get("/catalog/id_lookup", id=item_id, type=item_type, id_type=id_type)
+        if isinstance(data, list):  # an empty answer may come as []
+            data = {"boids": data}
+        if not isinstance(data, dict):
+            raise BadResponse(f"GET /catalog/id_lookup returned no answer for {item_id}.")
+        return data
+
     def inventory_list(self) -> list[dict]:
         # active_only=0: the default (1) hides sold-out and not-for-sale lots.
         data = self.get("/inventory/list", active_only=0)

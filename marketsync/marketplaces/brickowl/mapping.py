@@ -1,4 +1,13 @@
-"""Brick Owl payloads -> order, item and lot records. Every scalar may be a string, a number or null."""
+"""Brick Owl payloads -> order, item and lot records. Every scalar may be a string, a number or null.
+
+Items keep Brick Owl's own names (``brickowl_boid``, ``brickowl_color_id``,
+``brickowl_type``). Of BrickLink's, a record carries only what the payload
+states: the type (Brick Owl's type names translate one to one) and the number
+when the ``ids`` list has a ``bl_item_no`` (never the ``design_id``: "3069" is
+BrickLink's "3069b"). The colour id is left blank: Brick Owl's colour ids are
+its own, translated with the colour list by the storing service
+(``inventory/catalog.py``), like a number only ``/catalog/id_lookup`` knows.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +34,12 @@ STATUS_MAP: dict[str, str] = {
 }
 # full_con codes -> BrickLink-style completeness (sets)
 COMPLETENESS = {"news": "S", "newc": "C", "newi": "B", "usedc": "C", "usedi": "B"}
+# Brick Owl's item types (the ``type`` argument's documented values) -> BrickLink's. Not upper-cased: "Minifigure"
+# is BrickLink's MINIFIG; BrickLink files sticker sheets under PART, minibuilds under SET, boxes as ORIGINAL_BOX.
+BRICKLINK_TYPES = {
+    "part": "PART", "minifigure": "MINIFIG", "set": "SET", "gear": "GEAR", "sticker": "PART", "minibuild": "SET",
+    "instructions": "INSTRUCTION", "packaging": "ORIGINAL_BOX",
+}
 
 
 def text(value: Any) -> str:
@@ -70,6 +85,37 @@ def bricklink_part(ids: Any) -> str:
     return ""
 
 
+def bricklink_type(brickowl_type: str) -> str:
+    """BrickLink's item type for a Brick Owl type name; blank for a name Brick Owl has not documented."""
+    return BRICKLINK_TYPES.get(brickowl_type.strip().lower(), "")
+
+
+# The columns Brick Owl's names go into (lots and order items).
+NAME_LIMITS = {"brickowl_boid": 40, "brickowl_color_id": 16, "brickowl_type": 20}
+
+
+def split_boid(boid: str) -> tuple[str, str]:
+    """An item-and-colour BOID as (item BOID, Brick Owl colour id): "306255-64" -> ("306255", "64");
+    an item without a colour ("547781") has a blank colour."""
+    item, _, color = boid.strip().partition("-")
+    return item, color
+
+
+def brickowl_names(raw: dict) -> dict[str, str]:
+    """Brick Owl's BOID, colour id and type of a lot or order item. A lot has no ``color_id``: its colour is the
+    BOID's suffix (an order item has both; its ``color_id`` wins)."""
+    boid = text(raw.get("boid"))
+    names = {
+        "brickowl_boid": boid,
+        "brickowl_color_id": text(raw.get("color_id")) or split_boid(boid)[1],
+        "brickowl_type": text(raw.get("type")),
+    }
+    for field, limit in NAME_LIMITS.items():
+        if len(names[field]) > limit:
+            raise ValueError(f"{field.removeprefix('brickowl_')} {names[field][:40]!r}… is longer than {limit} characters")
+    return names
+
+
 def bricklink_lot(raw: dict) -> str:
     external = raw.get("external_lot_ids")
     if isinstance(external, dict) and external.get("other"):
@@ -80,7 +126,7 @@ def bricklink_lot(raw: dict) -> str:
 def order_item_record(raw: dict, status: str, marketplace_status: str, currency: str) -> OrderItemRecord:
     full_con = text(raw.get("full_con")).lower()
     note = text(raw.get("personal_note"))
-    part = bricklink_part(raw.get("ids")) or text(raw.get("boid"))
+    names = brickowl_names(raw)
     item_id = text(raw.get("order_item_id"))
     if not item_id:
         raise ValueError("order item without order_item_id")
@@ -95,9 +141,8 @@ def order_item_record(raw: dict, status: str, marketplace_status: str, currency:
         currency=currency,
         listing_ref=text(raw.get("lot_id")),
         image_url=_image(raw.get("image_small")),
-        part_number=part,
-        item_type=text(raw.get("type")).upper(),
-        color_id=text(raw.get("color_id")),
+        part_number=bricklink_part(raw.get("ids")),
+        item_type=bricklink_type(names["brickowl_type"]),
         color_name=text(raw.get("color_name")),
         condition=condition_coarse(full_con or raw.get("condition")),
         completeness=COMPLETENESS.get(full_con, ""),
@@ -109,6 +154,7 @@ def order_item_record(raw: dict, status: str, marketplace_status: str, currency:
             "remaining_quantity": text(raw.get("remaining_quantity")),
         },
         raw=raw,
+        **names,
     )
 
 
@@ -157,15 +203,15 @@ def order_record(entry: dict, view: dict | None, items: list[dict] | None) -> Or
 
 def lot_record(raw: dict) -> LotRecord:
     lot_id = text(raw.get("lot_id"))
-    part = bricklink_part(raw.get("ids")) or text(raw.get("boid"))
-    if not lot_id or not part:
-        raise ValueError("lot without lot_id or item number")
+    names = brickowl_names(raw)
+    if not lot_id or not names["brickowl_boid"]:
+        raise ValueError("lot without lot_id or boid")
     note = text(raw.get("personal_note"))
     return LotRecord(
         external_id=lot_id,
-        part_number=part,
-        item_type=text(raw.get("type")).upper() or "PART",
-        color_id=text(raw.get("color_id")),
+        part_number=bricklink_part(raw.get("ids")),
+        item_type=bricklink_type(names["brickowl_type"]),
+        color_id="",
         color_name=text(raw.get("color_name")),
         condition=condition_coarse(raw.get("full_con") or raw.get("con")),
         quantity=integer(raw.get("qty"), 0),
@@ -175,9 +221,36 @@ def lot_record(raw: dict) -> LotRecord:
         external_bricklink_id=bricklink_lot(raw),
         remarks=note,
         raw=raw,
+        **names,
     )
 
 
 def _image(value: Any) -> str:
     url = text(value)
     return "https:" + url if url.startswith("//") else url
+
+
+# --- the catalog ------------------------------------------------------------------------------------
+
+
+def color_entries(data: dict) -> list[tuple[str, str, list[str]]]:
+    """``/catalog/color_list`` as (Brick Owl colour id, name, BrickLink colour ids): ``bl_ids`` may be a list, one
+    value, empty or missing; ids are compared as strings. Entries without an id are skipped."""
+    rows = []
+    for key, entry in data.items():
+        if not isinstance(entry, dict):
+            continue
+        color_id = text(entry.get("id")) or text(key)
+        if not color_id or len(color_id) > NAME_LIMITS["brickowl_color_id"]:
+            continue
+        bl_ids = entry.get("bl_ids")
+        bl_ids = bl_ids if isinstance(bl_ids, list) else ([] if bl_ids in (None, "") else [bl_ids])
+        bricklink = [text(b) for b in bl_ids if text(b) and len(text(b)) <= NAME_LIMITS["brickowl_color_id"]]
+        rows.append((color_id, text(entry.get("name"))[:64], list(dict.fromkeys(bricklink))))
+    return rows
+
+
+def lookup_bricklink_number(answer: dict) -> str:
+    """BrickLink's number in an ``/catalog/id_lookup`` answer by BOID (``bl_item_no`` among its ``ids``); blank when
+    Brick Owl names none."""
+    return (text(answer.get("bl_item_no")) or bricklink_part(answer.get("ids")))[:64]

@@ -4,6 +4,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from inventory.catalog_sync import catalog_refresh
 from inventory.models import InventoryItem, InventoryLot, Reservation
 from inventory.selectors import inventory_check
 from marketsync.marketplaces.brickowl.client import BrickOwlClient
@@ -67,7 +68,8 @@ def test_all_string_payloads_are_parsed_into_typed_records():
     assert item.listing_ref == "5001" and item.details["bl_lot_id"] == ""
     lot = lot_record({"lot_id": "9", "boid": "487300-38", "type": "Part", "color_id": "38", "full_con": "news", "qty": "5",
                       "price": "0.720", "personal_note": "A1", "external_lot_ids": {"other": "55984791"}, "ids": []})
-    assert (lot.quantity, lot.condition, lot.external_bricklink_id, lot.part_number) == (5, "new", "55984791", "487300-38")
+    assert (lot.quantity, lot.condition, lot.external_bricklink_id, lot.part_number) == (5, "new", "55984791", "")
+    assert (lot.brickowl_boid, lot.brickowl_color_id, lot.brickowl_type, lot.color_id) == ("487300-38", "38", "Part", "")
 
 
 @pytest.mark.django_db
@@ -76,6 +78,7 @@ def test_orders_sync_reviews_open_orders_and_releases_a_cancellation():
     transport = CountingTransport(sim)
     connection = brickowl_connection()
     assert run_entity_sync(entity_sync(connection, "inventory").pk, transport=transport).status == "ok"
+    catalog_refresh(transport=transport)  # the beat's catalog run: the lots' colours and items in BrickLink's terms
     order_id = sim["brickowl"].control("new_order", {})["order_id"]
     outcome = run_entity_sync(entity_sync(connection, "orders").pk, transport=transport)
     assert outcome.status == "ok", outcome.error
@@ -102,8 +105,12 @@ def test_brick_owl_lots_join_the_bricklink_lot_they_were_created_from():
     run_entity_sync(entity_sync(bricklink, "inventory").pk, transport=transport)
     items_before = InventoryItem.objects.count()
     run_entity_sync(entity_sync(owl, "inventory").pk, transport=transport)
+    catalog_refresh(transport=transport)
     linked = InventoryLot.objects.filter(connection=owl).exclude(external_bricklink_id="")
     assert linked.exists()
     for lot in linked:
         assert InventoryLot.objects.get(connection=bricklink, external_id=lot.external_bricklink_id).item_id == lot.item_id
-    assert InventoryItem.objects.count() == items_before  # same parts, colours, conditions and bins: no new items
+    # Same parts, colours, conditions and bins: no new items but the minifigure only Brick Owl sells.
+    new_items = InventoryItem.objects.exclude(lots__connection=bricklink)
+    assert InventoryItem.objects.count() == items_before + 1
+    assert list(new_items.values_list("part_number", "item_type", "color_id")) == [("sw0001a", "MINIFIG", "0")]
