@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from inventory.catalog_sync import catalog_refresh
 from inventory.models import Reservation
 from inventory.selectors import inventory_check
 from marketsync.marketplaces.brickowl.adapters import FINAL_STATUSES, SETTLING_STATUSES
@@ -27,6 +28,8 @@ def owl():
     transport = CountingTransport(sim)
     connection = brickowl_connection()
     sync(connection, "inventory", transport)
+    catalog_refresh(transport=transport)  # the beat's catalog run: lots in BrickLink's terms, so orders reserve
+    transport.requests.clear()
     return sim, transport, connection
 
 
