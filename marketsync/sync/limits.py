@@ -32,7 +32,10 @@ Check = Callable[[object], str | None]
 
 def shown(value: object, limit: int = 40) -> str:
     """A value as an error message may show it: printable (NUL as \\x00), cut at ``limit`` characters."""
-    text = str(value) if isinstance(value, (int, Decimal, float)) else repr(value)
+    if isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value) if isinstance(value, (int, Decimal, float)) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from django.db.models import Count, Q, Sum
 
-from inventory.models import InventoryItem, Reservation, StockMovement
+from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
 from marketsync.sync.runner import run_entity_sync
+from offers.models import Offer
 from orders.models import Order, OrderItem
 from tests.marketplaces.bricklink.helpers import bricklink_connection, brickowl_connection, simulator
 from tests.marketplaces.bricklink.helpers import entity_sync as brick_entity_sync
@@ -67,16 +68,20 @@ def assert_reservations_match_the_ledger(*, except_items=()) -> None:
 
 
 @pytest.mark.parametrize(
-    ("where", "value", "named"),
+    ("where", "field", "value", "named"),
     [
-        ("order", raw('"99999999999.00"'), "total_amount 99999999999.00 has more digits than the column holds (max 10"),
-        ("order", raw('"1e400"'), "total_amount"),
-        ("order", raw("1e400"), "total_charged"),
-        ("item", raw('"99999999999.00"'), "unit_price"),
+        ("order", "total_charged", raw('"99999999999.00"'),
+         "total_amount 99999999999.00 has more digits than the column holds (max 10"),
+        ("order", "total_charged", raw('"1e400"'), "total_amount"),
+        ("order", "total_charged", raw("1e400"), "total_charged"),
+        ("item", "total_charged", raw('"99999999999.00"'), "unit_price"),
+        ("order", "customer_email", "ada\x00@example.com", "customer_email 'ada\\x00@example.com' contains a NUL character"),
+        ("order", "settlement_total_paid", raw("1e400"), "details holds a number JSON cannot store"),
     ],
-    ids=["total_charged 99999999999.00", "total_charged '1e400'", "total_charged 1e400", "item total_charged"],
+    ids=["total_charged 99999999999.00", "total_charged '1e400'", "total_charged 1e400", "item total_charged",
+         "NUL in customer_email", "1e400 in a detail"],
 )
-def test_refurbed_order_with_an_amount_too_large_is_named_and_the_rest_and_later_orders_arrive(where, value, named):
+def test_refurbed_order_that_does_not_fit_is_named_and_the_rest_and_later_orders_arrive(where, field, value, named):
     app = make_sim(orders=30)
     sim = app["refurbed"]
     conn = refurbed_connection()
@@ -85,7 +90,7 @@ def test_refurbed_order_with_an_amount_too_large_is_named_and_the_rest_and_later
     def craft(path, params, data):
         for order in data.get("orders", []):
             if order["id"] == bad_id:
-                (order if where == "order" else order["items"][0])["total_charged"] = value
+                (order if where == "order" else order["items"][0])[field] = value
 
     transport = CraftedTransport(app, craft)
     outcome = run_entity_sync(entity_sync(conn, "orders").pk, transport=transport)
@@ -242,3 +247,50 @@ def test_a_page_the_database_refuses_is_narrowed_to_the_one_order_and_stock_is_r
     assert not twice.exists()
     new_items = OrderItem.objects.filter(order__external_id__in=new_ids, connection=conn)
     assert Reservation.objects.filter(order_item__in=new_items).count() == new_items.count()
+
+
+# --- sweeps: a record that does not fit is named, and the sweep marks nothing removed --------------------
+
+
+def test_bricklink_lot_that_does_not_fit_is_named_and_the_sweep_marks_nothing_removed():
+    sim = simulator(orders=3)
+    conn = bricklink_connection()
+    sync = brick_entity_sync(conn, "inventory")
+    assert run_entity_sync(sync.pk, transport=httpx.WSGITransport(app=sim)).status == "ok"
+    lots = InventoryLot.objects.filter(connection=conn).count()
+    bad_id = str(sorted(sim["bricklink"].lots)[3])
+
+    def craft(path, params, data):
+        if path.endswith("/inventories"):
+            for lot in data["data"]:
+                if str(lot["inventory_id"]) == bad_id:
+                    lot["color_id"] = "1234567890" * 4
+
+    outcome = run_entity_sync(sync.pk, transport=CraftedTransport(sim, craft))
+
+    assert outcome.status == "ok" and outcome.removed == 0
+    assert len(outcome.bad_records) == 1 and bad_id in outcome.bad_records[0]
+    assert "its inventory item: color_id" in outcome.bad_records[0] and "(max 16)" in outcome.bad_records[0]
+    assert InventoryLot.objects.filter(connection=conn).count() == lots
+    assert not InventoryLot.objects.filter(connection=conn, removed_at__isnull=False).exists()
+    assert not InventoryItem.objects.filter(color_id__startswith="1234567890").exists()
+
+
+def test_refurbed_offer_with_a_price_too_large_is_named_and_the_other_offers_stored():
+    app = make_sim(orders=5)
+    sim = app["refurbed"]
+    conn = refurbed_connection()
+    bad_id = str(sorted(sim.offer_ids)[2])
+
+    def craft(path, params, data):
+        for offer in data.get("offers", []):
+            if str(offer.get("id")) == bad_id:
+                offer["reference_price"] = "99999999999999.00"
+
+    outcome = run_entity_sync(entity_sync(conn, "offers").pk, transport=CraftedTransport(app, craft))
+
+    assert outcome.status == "ok" and outcome.removed == 0
+    assert len(outcome.bad_records) == 1 and bad_id in outcome.bad_records[0]
+    assert "reference_price 99999999999999.00 has more digits than the column holds (max 12" in outcome.bad_records[0]
+    assert set(Offer.objects.filter(connection=conn).values_list("external_id", flat=True)) == {
+        str(i) for i in sim.offer_ids} - {bad_id}
