@@ -303,7 +303,7 @@ def _record_success(sync: EntitySync, outcome: SyncOutcome) -> None:
     if outcome.bad_records:
         shown = "; ".join(outcome.bad_records[:MAX_BAD_RECORDS_REPORTED])
         more = len(outcome.bad_records) - MAX_BAD_RECORDS_REPORTED
-        error = f"{len(outcome.bad_records)} record(s) could not be read and were skipped: {shown}"
+        error = f"{len(outcome.bad_records)} record(s) could not be read or stored and were skipped: {shown}"
         error += f"; and {more} more" if more > 0 else ""
         kind = EntitySync.ErrorKind.BAD_DATA
         outcome.error, outcome.error_kind = error, kind
