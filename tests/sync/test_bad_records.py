@@ -12,6 +12,8 @@ import pytest
 from django.db.models import Count, Q, Sum
 
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from marketsync.sync.errors import BadResponse
+from marketsync.sync.refresh import record_refresh
 from marketsync.sync.runner import run_entity_sync
 from offers.models import Offer
 from orders.models import Order, OrderItem
@@ -294,3 +296,18 @@ def test_refurbed_offer_with_a_price_too_large_is_named_and_the_other_offers_sto
     assert "reference_price 99999999999999.00 has more digits than the column holds (max 12" in outcome.bad_records[0]
     assert set(Offer.objects.filter(connection=conn).values_list("external_id", flat=True)) == {
         str(i) for i in sim.offer_ids} - {bad_id}
+
+
+def test_a_single_order_reread_that_does_not_fit_is_an_error_naming_the_field_and_stores_nothing():
+    sim = simulator(orders=3)
+    conn = brickowl_connection()
+    order_id = sim["brickowl"].control("new_order", {})["order_id"]
+
+    def craft(path, params, data):
+        if path.endswith("/order/view") and params.get("order_id") == order_id:
+            data["base_order_total"] = "1e20"
+
+    with pytest.raises(BadResponse) as caught:
+        record_refresh(connection=conn, entity="orders", external_id=order_id, transport=CraftedTransport(sim, craft))
+    assert order_id in str(caught.value) and "total_amount" in str(caught.value) and "more digits" in str(caught.value)
+    assert not Order.objects.filter(connection=conn, external_id=order_id).exists()
