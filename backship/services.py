@@ -57,6 +57,7 @@ def shipment_upsert_page(*, connection: Connection, records: list[ShipmentRecord
     update_fields += ["orderline_ids", "pickup_info"] if kind == "delivery" else ["orderline_external_id", "order_item"]
     result, stored = bulk_upsert(model, rows, unique_fields=["connection", "external_id"], update_fields=update_fields)
     by_external = {row.external_id: row for row in stored}
+    records = [r for r in records if r.external_id in by_external]  # a shipment that did not fit is named in the result
     if kind == "delivery":
         through = Delivery.items.through
         links = [

@@ -21,8 +21,10 @@ from connections.models import Connection, Organization
 from connections.services import audit_record
 from inventory.catalog import catalog_lots_translate, unmapped_lots_remove_unseen
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from marketsync.sync.errors import BadRecord
+from marketsync.sync.limits import fit_row
 from marketsync.sync.records import LotRecord, UnifiedStatus
-from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
+from marketsync.sync.upsert import UpsertResult, bulk_upsert, fitting_rows, mark_unseen_removed
 from orders.models import Order, OrderItem
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
@@ -256,12 +258,28 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
 
     A re-import updates the lot's marketplace quantity but never the item's
     on-hand figure, which only the ledger moves. A Brick Owl lot carrying a
-    BrickLink lot id joins that lot's item.
+    BrickLink lot id joins that lot's item. A lot with a value that does not
+    fit its column, or whose item's would not, is skipped and named in
+    ``bad_records`` (and creates no item).
     """
     if not records:
         return UpsertResult()
     now = timezone.now()
     org_id = connection.organization_id
+    lots, bad = fitting_rows(
+        (
+            InventoryLot(
+                organization_id=org_id, connection=connection,
+                external_id=r.external_id, external_bricklink_id=r.external_bricklink_id,
+                marketplace_quantity=r.quantity, unit_price=r.unit_price, remarks=r.remarks[:255], raw=r.raw,
+                last_seen_at=now, removed_at=None,
+            )
+            for r in records
+        ),
+        unique_fields=["connection", "external_id"],
+    )
+    fitting = {lot.external_id for lot in lots}
+    records = [r for r in records if r.external_id in fitting]
     bl_ids = {r.external_bricklink_id for r in records if r.external_bricklink_id}
     linked_items = {
         external_id: (item_id, names)
@@ -288,17 +306,25 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
         names[record.key] = record
         if record.key not in existing:
             fresh[record.key] = fresh.get(record.key, 0) + max(0, record.quantity)
-    objs = [
-        InventoryItem(
+    items, unfit = [], {}
+    for key, r in names.items():
+        item = InventoryItem(
             organization_id=org_id,
             part_number=r.part_number, item_type=r.item_type, color_id=r.color_id, condition=r.condition, location=r.location,
             color_name=r.color_name, name=r.name,
             quantity_on_hand=fresh.get(key, 0), version=1 if key in fresh else 0,
         )
-        for key, r in names.items()
-    ]
+        problem = fit_row(item)
+        if problem:
+            unfit[key] = problem
+        else:
+            items.append(item)
+    if unfit:
+        bad += [BadRecord(r.external_id, f"its inventory item: {unfit[r.key]}") for r in own if r.key in unfit]
+        records = [r for r in records if r.external_bricklink_id in linked or r.key not in unfit]
     _, stored = bulk_upsert(
-        InventoryItem, objs, unique_fields=["organization", *ITEM_KEY], update_fields=["color_name", "name", "updated_at"]
+        InventoryItem, items, unique_fields=["organization", *ITEM_KEY], update_fields=["color_name", "name", "updated_at"],
+        fitted=True,
     )
     item_ids = {tuple(getattr(o, f) for f in ITEM_KEY): o.pk for o in stored}
     StockMovement.objects.bulk_create(
@@ -307,7 +333,7 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
             on_hand_before=0, on_hand_after=qty, reserved_before=0, reserved_after=0,
             source=f"import:{connection.marketplace}", reason="first seen in the marketplace's inventory",
         )
-        for key, qty in fresh.items()
+        for key, qty in fresh.items() if key in item_ids
     )
     lots = []
     for r in records:
@@ -326,6 +352,8 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
                        "removed_at", "part_number", "item_type", "color_id", "brickowl_boid", "brickowl_color_id",
                        "brickowl_type"],
     )
+    # The translated names were not part of the first fit: bulk_upsert fits them again and names any misfit.
+    result.bad_records = bad + result.bad_records
     reservation_retry_unmatched(organization=connection.organization)
     return result
 

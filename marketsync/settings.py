@@ -144,7 +144,15 @@ SYNC_INITIAL_LOOKBACK_DAYS = env.int("SYNC_INITIAL_LOOKBACK_DAYS", default=30)
 SYNC_LOOKBACK_SECONDS = env.int("SYNC_LOOKBACK_SECONDS", default=600)
 SYNC_MAX_RETRY_WAIT_SECONDS = env.float("SYNC_MAX_RETRY_WAIT_SECONDS", default=60.0)
 SYNC_HTTP_TIMEOUT_SECONDS = env.float("SYNC_HTTP_TIMEOUT_SECONDS", default=30.0)
-SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=SYNC_INTERVAL_SECONDS * 2)
+# A running sync renews its lease every heartbeat; a lease left by a killed worker runs out after SYNC_LEASE_SECONDS.
+# The lease outlasts the longest pause between two heartbeats (an HTTP timeout, a Retry-After wait) with room.
+SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=90)
+SYNC_LEASE_HEARTBEAT_SECONDS = env.int("SYNC_LEASE_HEARTBEAT_SECONDS", default=max(1, SYNC_LEASE_SECONDS // 4))
+if not 0 < SYNC_LEASE_HEARTBEAT_SECONDS * 2 <= SYNC_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        f"SYNC_LEASE_HEARTBEAT_SECONDS ({SYNC_LEASE_HEARTBEAT_SECONDS}) must be positive and at most half of "
+        f"SYNC_LEASE_SECONDS ({SYNC_LEASE_SECONDS})."
+    )
 # An entity refused with a 403 or BrickLink's IP check is re-probed after this, doubling up to the maximum.
 SYNC_FORBIDDEN_RETRY_SECONDS = env.int("SYNC_FORBIDDEN_RETRY_SECONDS", default=900)
 SYNC_FORBIDDEN_RETRY_MAX_SECONDS = env.int("SYNC_FORBIDDEN_RETRY_MAX_SECONDS", default=4 * 3600)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from django.utils import timezone
 
@@ -21,23 +20,18 @@ MARKET_OFFER_FIELDS = OFFER_FIELDS + [
     "offer_external_id", "market_code", "market_name", "is_site_market", "is_calculated", "currency", "price",
     "min_price", "visibility", "buybox_state",
 ]
-MONEY = ("reference_price", "reference_min_price", "price", "min_price")
-
-
-def _values(record: OfferRecord, fields: list[str]) -> dict:
-    values = {f: getattr(record, f) for f in fields}
-    for name in MONEY:
-        if isinstance(values.get(name), Decimal):
-            values[name] = round(values[name], 2)
-    return values
 
 
 def _upsert_seen(model, fields: list[str], *, connection: Connection, records: list) -> UpsertResult:
-    """Store a page of a swept model; each row is marked seen now, so no longer removed."""
+    """Store a page of a swept model; each row is marked seen now, so no longer removed.
+
+    Prices are rounded to their columns' cents by the upsert, which also skips (and names) an offer whose value
+    does not fit its column.
+    """
     now = timezone.now()
     rows = [
         model(organization_id=connection.organization_id, connection=connection, external_id=r.external_id,
-              last_seen_at=now, removed_at=None, **_values(r, fields))
+              last_seen_at=now, removed_at=None, **{f: getattr(r, f) for f in fields})
         for r in records
     ]
     result, _ = bulk_upsert(model, rows, unique_fields=["connection", "external_id"],

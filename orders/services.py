@@ -7,8 +7,10 @@ from backship.services import shipment_link_orders
 from connections.models import Connection
 from inventory.catalog import catalog_apply
 from inventory.services import reservation_apply_orders
-from marketsync.sync.records import OrderRecord
-from marketsync.sync.upsert import UpsertResult, bulk_upsert
+from marketsync.sync.errors import BadRecord
+from marketsync.sync.limits import fit_row
+from marketsync.sync.records import OrderItemRecord, OrderRecord
+from marketsync.sync.upsert import UpsertResult, bulk_upsert, fitting_rows
 from orders.models import Order, OrderItem
 
 ORDER_FIELDS = [
@@ -27,7 +29,9 @@ def order_upsert_page(*, connection: Connection, records: list[OrderRecord]) -> 
     """Store a page of orders with their items: a constant number of queries, whatever the page size.
 
     An order's ``items_count`` is the sum of its item quantities. Items are
-    keyed by the marketplace's own id, unique per connection.
+    keyed by the marketplace's own id, unique per connection. An order with a
+    value that does not fit its column, its own or one of its items', is not
+    stored at all (never half) and is named in ``bad_records``.
     """
     result, _ = order_upsert_records(connection=connection, records=records)
     return result
@@ -56,43 +60,48 @@ def brick_order_upsert_page(*, connection: Connection, records: list[OrderRecord
     return result
 
 
+def _item_row(connection: Connection, item: OrderItemRecord) -> OrderItem:
+    return OrderItem(organization_id=connection.organization_id, connection=connection, external_id=str(item.external_id),
+                     **{f: getattr(item, f) for f in ITEM_FIELDS})
+
+
+def _item_misfit(row: OrderItem) -> str | None:
+    """What keeps an item (and so its order) out: a value its column cannot hold, or a quantity below zero."""
+    problem = fit_row(row)
+    if problem is None and int(row.quantity) < 0:
+        problem = f"quantity {row.quantity} is below zero"
+    return f"item {row.external_id}: {problem}" if problem else None
+
+
 def order_upsert_records(*, connection: Connection, records: list[OrderRecord]) -> tuple[UpsertResult, list[Order]]:
     """As ``order_upsert_page``, also returning the stored orders (with pks) for follow-up work."""
-    orders = []
+    bad: list[BadRecord] = []
+    orders, items_of = [], {}
     for record in records:
+        external_id = str(record.external_id)
+        items = [_item_row(connection, item) for item in record.items or []]
+        problem = next((p for p in map(_item_misfit, items) if p), None)
+        if problem:
+            bad.append(BadRecord(external_id, problem))
+            continue
         values = {f: getattr(record, f) for f in ORDER_FIELDS}
-        for money in ("total_amount", "subtotal_amount", "shipping_amount"):
-            if values[money] is not None:
-                values[money] = round(values[money], 4)
         if record.items is not None:
             values["items_count"] = sum(item.quantity for item in record.items)
-        orders.append(
-            Order(
-                organization_id=connection.organization_id,
-                connection=connection,
-                marketplace=connection.marketplace,
-                external_id=str(record.external_id),
-                **values,
-            )
-        )
+        orders.append(Order(organization_id=connection.organization_id, connection=connection,
+                            marketplace=connection.marketplace, external_id=external_id, **values))
+        items_of[external_id] = items
+    orders, misfits = fitting_rows(orders, unique_fields=["connection", "external_id"])
     update_fields = ORDER_FIELDS + ["last_synced_at"]
     if all(record.items is not None for record in records):
         update_fields.append("items_count")
-    result, stored = bulk_upsert(Order, orders, unique_fields=["connection", "external_id"], update_fields=update_fields)
-    by_external = {order.external_id: order for order in stored}
+    result, stored = bulk_upsert(Order, orders, unique_fields=["connection", "external_id"], update_fields=update_fields,
+                                 fitted=True)
+    result.bad_records = bad + misfits
     items = []
-    for record in records:
-        order = by_external[str(record.external_id)]
-        for item in record.items or []:
-            values = {f: getattr(item, f) for f in ITEM_FIELDS}
-            items.append(
-                OrderItem(
-                    organization_id=connection.organization_id,
-                    connection=connection,
-                    order=order,
-                    external_id=str(item.external_id),
-                    **values,
-                )
-            )
-    bulk_upsert(OrderItem, items, unique_fields=["connection", "external_id"], update_fields=ITEM_FIELDS + ["order", "last_synced_at"])
+    for order in stored:
+        for item in items_of[order.external_id]:
+            item.order = order
+            items.append(item)
+    bulk_upsert(OrderItem, items, unique_fields=["connection", "external_id"],
+                update_fields=ITEM_FIELDS + ["order", "last_synced_at"], fitted=True)
     return result, stored

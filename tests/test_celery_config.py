@@ -16,6 +16,12 @@ def test_effective_celery_configuration_is_safe_for_at_least_once_delivery():
         assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
 
 
+def test_a_killed_workers_lease_runs_out_before_the_next_tick_and_before_a_redelivery():
+    assert 0 < settings.SYNC_LEASE_HEARTBEAT_SECONDS * 2 <= settings.SYNC_LEASE_SECONDS < settings.SYNC_INTERVAL_SECONDS
+    if app.conf.broker_url.startswith("redis"):  # a task redelivered after a worker died finds its lease expired
+        assert app.conf.broker_transport_options["visibility_timeout"] > settings.SYNC_LEASE_SECONDS
+
+
 def test_beat_has_one_dispatcher_per_entity_that_expires_within_an_interval():
     app.finalize()
     schedule = app.conf.beat_schedule

@@ -47,6 +47,9 @@ def record_refresh(
             raise BadResponse(f"{connection.marketplace_label} {entity} {external_id} could not be read: {exc}") from None
         with transaction.atomic():
             result = (wiring.store_refreshed or wiring.store)(connection=connection, records=[record])
+        if result.bad_records:  # a value that does not fit its column: nothing was stored
+            raise BadResponse(f"{connection.marketplace_label} {entity} {external_id} could not be stored: "
+                              f"{result.bad_records[0].message}")
         if wiring.after_refresh:
             wiring.after_refresh(connection, client_http, record)
     return result

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
+from django.db import DataError, IntegrityError, transaction
 from django.db import connection as connection_db
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from connections.crypto import CredentialsUnreadable
 from connections.models import EntitySync
 from marketsync.redaction import redact
-from marketsync.sync.errors import MarketplaceError, RateLimited
+from marketsync.sync.errors import BadRecord, MarketplaceError, RateLimited
 from marketsync.sync.http import build_http_client
-from marketsync.sync.wiring import entity_wiring
+from marketsync.sync.pages import UNREADABLE, Page
+from marketsync.sync.upsert import UpsertResult
+from marketsync.sync.wiring import EntityWiring, entity_wiring
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +56,20 @@ class SyncOutcome:
         return self.status == "failed"
 
 
-def acquire_lease(entity_sync_id: int, *, seconds: int | None = None) -> datetime | None:
+# What a page write fails on because of what one record holds: a value or constraint the database refuses, or a
+# value the storing code cannot convert. Anything else (a lost connection, a lock timeout) fails the page whole.
+STORE_REFUSALS = (DataError, IntegrityError, ArithmeticError, *UNREADABLE)
+
+Clock = Callable[[], datetime]
+
+
+class LeaseLost(Exception):
+    """Another worker took this run's lease after it ran out: this run stops, the other one finishes the sync."""
+
+
+def acquire_lease(entity_sync_id: int, *, seconds: int | None = None, now: datetime | None = None) -> datetime | None:
     """Atomically take the row's lease; returns its expiry (the holder's token), None when another runner holds it."""
-    now = timezone.now()
+    now = now or timezone.now()
     seconds = seconds or settings.SYNC_LEASE_SECONDS
     until = now + timedelta(seconds=seconds)
     taken = (
@@ -65,11 +80,53 @@ def acquire_lease(entity_sync_id: int, *, seconds: int | None = None) -> datetim
     return until if taken == 1 else None
 
 
-def _extend_lease(entity_sync_id: int, held: datetime) -> datetime | None:
-    """Extend the lease only while it is still ours (it may have run out and been taken); the new token or None."""
-    until = timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
-    extended = EntitySync.objects.filter(pk=entity_sync_id, locked_until=held).update(locked_until=until)
-    return until if extended == 1 else None
+class Lease:
+    """A run's hold on its EntitySync row, kept alive by a heartbeat while the run lasts.
+
+    ``beat`` runs before and after every marketplace request (httpx event hooks, between page transactions)
+    and after every page. Once ``SYNC_LEASE_HEARTBEAT_SECONDS`` have passed it extends the lease to
+    ``SYNC_LEASE_SECONDS`` from now, so a run can take as long as it needs while a lease left by a killed worker
+    runs out within ``SYNC_LEASE_SECONDS``. The token is the expiry this run last set: a lease another worker
+    took meanwhile is never taken back (``LeaseLost`` stops the run), and each page's cursor is stored only
+    while the lease is still this run's. Only the run's own thread beats (an adapter may prefetch the next page
+    in another thread, whose database connection is not the run's).
+    """
+
+    def __init__(self, entity_sync_id: int, token: datetime, *, clock: Clock) -> None:
+        self.entity_sync_id = entity_sync_id
+        self.token: datetime | None = token
+        self.clock = clock
+        self.renewed_at = clock()
+        self.thread = threading.get_ident()
+
+    def _held(self):
+        if self.token is None:
+            raise LeaseLost()
+        return EntitySync.objects.filter(pk=self.entity_sync_id, locked_until=self.token)
+
+    def beat(self, *_event: object) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        now = self.clock()
+        if now - self.renewed_at < timedelta(seconds=settings.SYNC_LEASE_HEARTBEAT_SECONDS):
+            return
+        until = now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+        if self._held().update(locked_until=until) != 1:
+            self.token = None
+            raise LeaseLost()
+        self.token, self.renewed_at = until, now
+
+    def store_cursor(self, cursor: dict) -> None:
+        """Store a page's cursor (inside its transaction) if the lease is still ours; else ``LeaseLost``."""
+        if self._held().update(cursor=cursor) != 1:
+            self.token = None
+            raise LeaseLost()
+
+    def release(self) -> None:
+        """Give the lease back, never one another worker took after ours ran out."""
+        if self.token is not None:
+            EntitySync.objects.filter(pk=self.entity_sync_id, locked_until=self.token).update(locked_until=None)
+            self.token = None
 
 
 def _relax_commit_durability() -> None:
@@ -98,8 +155,12 @@ def run_entity_sync(
     transport: httpx.BaseTransport | None = None,
     http: httpx.Client | None = None,
     force: bool = False,
+    clock: Clock | None = None,
 ) -> SyncOutcome:
-    """Sync one (connection, entity). Never raises for marketplace failures: they are recorded."""
+    """Sync one (connection, entity). Never raises for marketplace failures: they are recorded.
+
+    ``clock`` (aware datetimes; ``timezone.now`` by default) times the lease and its heartbeat.
+    """
     sync = EntitySync.objects.select_related("connection", "connection__organization").get(pk=entity_sync_id)
     outcome = SyncOutcome(entity_sync_id=sync.pk, entity=sync.entity)
     connection = sync.connection
@@ -122,35 +183,33 @@ def run_entity_sync(
             )
             outcome.status, outcome.error, outcome.error_kind = "skipped", reason, "transient"
             return outcome
-    lease = acquire_lease(sync.pk)
-    if lease is None:
+    clock = clock or timezone.now
+    token = acquire_lease(sync.pk, now=clock())
+    if token is None:
         outcome.status, outcome.error = "skipped", "another worker is syncing it"
         return outcome
+    lease = Lease(sync.pk, token, clock=clock)
 
     started = time.monotonic()
     secrets: tuple[str, ...] = ()
     own_http = http is None
     http = http or build_http_client(transport=transport)
+    http.event_hooks["request"].append(lease.beat)
+    http.event_hooks["response"].append(lease.beat)
     try:
         secrets = tuple(connection.credentials.values())
         adapter = wiring.build_adapter(connection, http)
         for page in adapter.pages(cursor=dict(sync.cursor or {})):
-            with transaction.atomic():
-                _relax_commit_durability()
-                result = wiring.store(connection=connection, records=page.records)
-                removed = 0
-                if page.sweep_started_at is not None and wiring.mark_removed:
-                    removed = wiring.mark_removed(connection=connection, seen_before=page.sweep_started_at)
-                EntitySync.objects.filter(pk=sync.pk).update(cursor=page.cursor)
+            result, removed = _store_page(wiring, connection, page, lease)
             outcome.pages += 1
             outcome.seen += len(page.records) + len(page.bad_records)
             outcome.created += result.created
             outcome.updated += result.updated
             outcome.removed += removed
-            outcome.bad_records += [str(b) for b in page.bad_records]
-            lease = _extend_lease(sync.pk, lease)
-            if lease is None:
-                break  # the lease ran out and another worker took over: it finishes the sync
+            outcome.bad_records += [str(b) for b in [*page.bad_records, *result.bad_records]]
+            lease.beat()
+    except LeaseLost:
+        outcome.status, outcome.error = "skipped", "the lease ran out; another worker took over"
     except (MarketplaceError, CredentialsUnreadable) as exc:
         outcome.status = "failed"
         outcome.error = redact(str(exc), secrets)
@@ -163,21 +222,79 @@ def run_entity_sync(
         outcome.error_kind = EntitySync.ErrorKind.BAD_DATA
         _record_failure(sync, outcome, exc)
     else:
-        if lease is None:
-            outcome.status, outcome.error = "skipped", "the lease ran out; another worker took over"
-        else:
-            _record_success(sync, outcome)
+        _record_success(sync, outcome)
     finally:
         outcome.duration = time.monotonic() - started
         EntitySync.objects.filter(pk=sync.pk).update(
             last_finished_at=timezone.now(),
             last_run_duration_ms=int(outcome.duration * 1000),
         )
-        if lease is not None:  # release only our own lease, never one another worker took after ours ran out
-            EntitySync.objects.filter(pk=sync.pk, locked_until=lease).update(locked_until=None)
+        lease.release()
+        http.event_hooks["request"].remove(lease.beat)
+        http.event_hooks["response"].remove(lease.beat)
         if own_http:
             http.close()
     return outcome
+
+
+def _store_page(wiring: EntityWiring, connection, page: Page, lease: Lease) -> tuple[UpsertResult, int]:
+    """Store one page's records and its cursor in one transaction; returns the counts and how many were removed.
+
+    Records whose values do not fit their columns are skipped by the storing service (``bad_records``). If the
+    write still fails on what a record holds, the page is stored again in halves, each in a savepoint, down to
+    the records the database refuses: those are named and skipped, the rest and the cursor are stored. What a
+    failed attempt did (rows, stock reservations) is rolled back with it, so nothing is applied twice.
+    """
+    try:
+        with transaction.atomic():
+            _relax_commit_durability()
+            result = wiring.store(connection=connection, records=page.records)
+            return result, _finish_page(wiring, connection, page, lease, result)
+    except STORE_REFUSALS as exc:
+        refusal = exc
+    logger.warning("a page of %s could not be stored whole (%s): narrowing it down", connection, _first_line(refusal))
+    with transaction.atomic():
+        _relax_commit_durability()
+        result, refused = _store_narrowed(wiring.store, connection, page.records, refusal)
+        if len(refused) == len(page.records) > 1:
+            raise refusal  # every record fails on its own: the fault is not in the records, the page fails whole
+        result.bad_records += refused
+        return result, _finish_page(wiring, connection, page, lease, result)
+
+
+def _finish_page(wiring: EntityWiring, connection, page: Page, lease: Lease, result: UpsertResult) -> int:
+    removed = 0
+    # A sweep with a record that was not stored marks nothing removed: that record is still listed.
+    if page.sweep_started_at is not None and wiring.mark_removed and not result.bad_records:
+        removed = wiring.mark_removed(connection=connection, seen_before=page.sweep_started_at)
+    lease.store_cursor(page.cursor)
+    return removed
+
+
+def _store_narrowed(store: Callable[..., UpsertResult], connection, records: list, refusal: Exception
+                    ) -> tuple[UpsertResult, list[BadRecord]]:
+    """Store ``records`` in halves, each in a savepoint, recursing into a half that fails; the refused records."""
+    if len(records) == 1:
+        record_id = getattr(records[0], "external_id", "?")
+        return UpsertResult(), [BadRecord(record_id, f"could not be stored: {_first_line(refusal)}")]
+    result, refused = UpsertResult(), []
+    middle = len(records) // 2
+    for half in (records[:middle], records[middle:]):
+        try:
+            with transaction.atomic():
+                result += store(connection=connection, records=half)
+        except STORE_REFUSALS as exc:
+            half_result, half_refused = _store_narrowed(store, connection, half, exc)
+            result += half_result
+            refused += half_refused
+    return result, refused
+
+
+def _first_line(exc: Exception) -> str:
+    """An exception as one printable line for an error message (a database's DETAIL lines can hold row data)."""
+    lines = str(exc).strip().splitlines()
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in (lines[0][:200] if lines else ""))
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 def _record_success(sync: EntitySync, outcome: SyncOutcome) -> None:
@@ -186,7 +303,7 @@ def _record_success(sync: EntitySync, outcome: SyncOutcome) -> None:
     if outcome.bad_records:
         shown = "; ".join(outcome.bad_records[:MAX_BAD_RECORDS_REPORTED])
         more = len(outcome.bad_records) - MAX_BAD_RECORDS_REPORTED
-        error = f"{len(outcome.bad_records)} record(s) could not be read and were skipped: {shown}"
+        error = f"{len(outcome.bad_records)} record(s) could not be read or stored and were skipped: {shown}"
         error += f"; and {more} more" if more > 0 else ""
         kind = EntitySync.ErrorKind.BAD_DATA
         outcome.error, outcome.error_kind = error, kind

@@ -1,21 +1,48 @@
-"""The one bulk upsert every domain service uses: dedupe by key, a constant number of queries per page."""
+"""The one bulk upsert every domain service uses: fit each row to its table, dedupe by key, a constant number of
+queries per page."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connections, models, router, transaction
 from django.utils import timezone
+
+from marketsync.sync.errors import BadRecord
+from marketsync.sync.limits import fit_row
 
 
 @dataclass
 class UpsertResult:
     created: int = 0
     updated: int = 0
+    # Records of the page that were not stored because a value does not fit its column (named, skipped).
+    bad_records: list[BadRecord] = field(default_factory=list)
 
     def __add__(self, other: UpsertResult) -> UpsertResult:
-        return UpsertResult(self.created + other.created, self.updated + other.updated)
+        return UpsertResult(self.created + other.created, self.updated + other.updated, self.bad_records + other.bad_records)
+
+
+def row_name(obj: models.Model, unique_fields: Sequence[str]) -> str:
+    """How a bad row is named: the marketplace's id where the row has one, else its key's own values."""
+    external_id = getattr(obj, "external_id", None)
+    if external_id:
+        return str(external_id)
+    meta = obj._meta
+    return " / ".join(str(getattr(obj, meta.get_field(f).attname)) for f in unique_fields if not meta.get_field(f).is_relation)
+
+
+def fitting_rows(objs: Iterable[models.Model], *, unique_fields: Sequence[str] = ()) -> tuple[list[models.Model], list[BadRecord]]:
+    """The rows whose every value fits its column (decimals rounded to the column), and the others as named bad records."""
+    fitting, bad = [], []
+    for obj in objs:
+        problem = fit_row(obj)
+        if problem:
+            bad.append(BadRecord(row_name(obj, unique_fields), problem))
+        else:
+            fitting.append(obj)
+    return fitting, bad
 
 
 def bulk_upsert(
@@ -25,14 +52,20 @@ def bulk_upsert(
     unique_fields: Sequence[str],
     update_fields: Sequence[str],
     batch_size: int = 500,
+    fitted: bool = False,
 ) -> tuple[UpsertResult, list[models.Model]]:
     """Insert or update ``objs`` on their unconditional unique key.
 
-    The batch is deduplicated by key first (the last occurrence wins), since
-    PostgreSQL refuses a key twice in one statement. Returns the counts and the
-    deduplicated objects, with primary keys set on PostgreSQL and SQLite alike
-    (looked up when the database does not return them).
+    Each row is first fitted to its table (``limits.fit_row``): one whose value the database would refuse is
+    left out and reported in ``bad_records``, so it cannot fail the others (``fitted=True``: the caller did
+    that already, to skip a whole order with its items). The batch is then deduplicated by key (the last
+    occurrence wins), since PostgreSQL refuses a key twice in one statement. Returns the counts and the
+    deduplicated objects stored, with primary keys set on PostgreSQL and SQLite alike (looked up when the
+    database does not return them).
     """
+    bad: list[BadRecord] = []
+    if not fitted:
+        objs, bad = fitting_rows(objs, unique_fields=unique_fields)
     # Keyed by the stored values (a foreign key's id, not its object, which would cost a query per row).
     attnames = [model._meta.get_field(f).attname for f in unique_fields]
     by_key: dict[tuple, models.Model] = {}
@@ -40,9 +73,11 @@ def bulk_upsert(
         by_key[tuple(getattr(obj, a) for a in attnames)] = obj
     rows = list(by_key.values())
     if not rows:
-        return UpsertResult(), []
+        return UpsertResult(bad_records=bad), []
     if update_fields and connections[router.db_for_write(model)].vendor == "postgresql":
-        return _copy_upsert(model, by_key, unique_fields, update_fields), rows
+        result = _copy_upsert(model, by_key, unique_fields, update_fields)
+        result.bad_records = bad
+        return result, rows
     existing = _existing_keys(model, unique_fields, list(by_key))
     model.objects.bulk_create(
         rows,
@@ -56,7 +91,7 @@ def bulk_upsert(
         for key, row in by_key.items():
             row.pk = ids[key]
     updated = sum(1 for key in by_key if key in existing)
-    return UpsertResult(created=len(rows) - updated, updated=updated), rows
+    return UpsertResult(created=len(rows) - updated, updated=updated, bad_records=bad), rows
 
 
 def _copy_upsert(model, by_key: dict, unique_fields, update_fields) -> UpsertResult:
