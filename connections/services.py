@@ -191,6 +191,8 @@ def _check_settings(
             raise LifecycleError(f"Unknown Back Market platform '{platform}'; expected one of {', '.join(BACKMARKET_PLATFORMS)}.")
     if not isinstance(options, dict):
         raise LifecycleError("Connection options must be a JSON object.")
+    if printable(options) != options:  # PostgreSQL's jsonb refuses \u0000; no setting needs one
+        raise LifecycleError("Connection options must not contain control characters.")
 
 
 def connection_create(

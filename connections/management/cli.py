@@ -1,12 +1,21 @@
-"""Shared pieces of the ops commands: one-line argument errors and credentials read from stdin."""
+"""Shared pieces of the ops commands: one-line argument errors, bounded argument types, credentials read from stdin.
+
+Every command of the project is an ``OpsCommand``: a junk argument is refused by its parser in one line naming
+it (``manage.py sync: error: argument --connection: …``), before any query, never with a usage dump or a
+traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
+import math
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketsync.marketplaces import CREDENTIAL_FIELDS, Marketplace
 
@@ -21,8 +30,80 @@ class OneLineParser(CommandParser):
 
 
 def one_line_errors(parser: CommandParser) -> CommandParser:
+    """``parser`` and its subcommands' parsers, giving argument errors in one line."""
     parser.__class__ = OneLineParser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                one_line_errors(sub)
     return parser
+
+
+class OpsCommand(BaseCommand):
+    """A management command whose argument errors (of its subcommands too) are one line."""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        return one_line_errors(super().create_parser(prog_name, subcommand, **kwargs))
+
+
+# The largest id a row can have (a 64-bit key): a 40-digit number is nobody's id, not an overflow in a query.
+MAX_ID = 2**63 - 1
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else f"{value[:40]}…")
+
+
+def record_id(value: str) -> int:
+    """An argument naming a row by its id: a whole number from 1 to ``MAX_ID``."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{_shown(value)} is not an id (a whole number)") from None
+    if not 1 <= number <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"{_shown(value)} is not an id (ids run from 1 to {MAX_ID})")
+    return number
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argument type: a whole number from ``low`` to ``high``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not between {low} and {high}")
+        return number
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def decimal_number(low: float, high: float) -> Callable[[str], float]:
+    """An argument type: a finite number from ``low`` to ``high``."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not a number") from None
+        if not math.isfinite(number) or not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not between {low:g} and {high:g}")
+        return number
+
+    parse.__name__ = "number"
+    return parse
+
+
+def file_bytes(path: str) -> bytes:
+    """The content of the file an argument names; what cannot be read (missing, a directory, a name too long for
+    the system) is a one-line error naming it."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"{_shown(path)} is not a file that can be read ({exc.strerror or exc}).") from None
 
 
 def read_credentials(stdin, marketplace: str, *, prompt_out=None) -> dict[str, str]:
