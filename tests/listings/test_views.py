@@ -72,7 +72,7 @@ def test_bulk_upload_lists_errors_by_line_and_sends_nothing(client, owner, live_
     response = client.post(reverse("listings:bulk_upload"), {"connection": live_connection.pk, "file": upload,
                                                              "delimiter": ",", "quotechar": '"', "encoding": "utf-8"})
     page = response.content.decode()
-    assert "Line 2: price &#x27;abc&#x27; is not a number." in page and "Line 3: sku is empty." in page
+    assert "Line 2: price must be a number (got &#x27;abc&#x27;)." in page and "Line 3: sku is empty." in page
     assert len(app["backmarket"].request_log) == before
     assert not BulkListingTask.objects.exists()
 
