@@ -43,7 +43,7 @@ def _order_ids_from_body(body: bytes) -> list[str]:
         return []
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser follows
         return []
     ids = []
     for note in data if isinstance(data, list) else []:
