@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from django import forms
+from django.forms.fields import InvalidJSONInput
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -44,6 +45,23 @@ class FlagField(forms.BooleanField):
 
     def __init__(self, **kwargs):
         super().__init__(required=False, **kwargs)
+
+
+class JSONField(forms.JSONField):
+    """Django's JSON form field, refusing JSON nested past what the parser follows (a RecursionError, not a
+    ValueError, out of ``json.loads``) as it refuses any other invalid JSON."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid", params={"value": "…"}) from None
+
+    def bound_data(self, data, initial):  # the form shown again with the invalid text
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
 
 
 class DayField(forms.DateField):

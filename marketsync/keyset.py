@@ -102,7 +102,7 @@ def decode_cursor(text: str) -> tuple[Any, int] | None:
             return (tuple(v for _ok, v in values), pk) if values and all(ok for ok, _v in values) else None
         ok, value = _untyped(kind, value)
         return (value, pk) if ok else None
-    except (ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
         return None
 
 

@@ -38,11 +38,12 @@ PROFILES = {
     "wrong JSON": ("[]", '["not", "an", "object"]', '{"api_key": 1, "api_secret": [], "token": {}}'),
     "long": ("1" * 400, "x" * 3000, json.dumps({"api_key": "x" * 5000})),
     "quotes": ("0", "' OR 1=1 --", json.dumps({"api_key": "\u0000\u202e"})),
+    "deep JSON": ("[" * 5000, '{"a": ' * 5000, "[" * 5000),
 }
 
 
 # What the setup below made, for the runs that get past the look-ups: connection 1 is acme's Back Market one.
-PLAUSIBLE = {"org": "acme", "slug": "acme"}
+PLAUSIBLE = {"org": "acme", "slug": "acme", "marketplace": "brickowl"}
 # Command lines that read credentials from stdin: junk there is junk enough.
 READS_STDIN = {("connection", "create"), ("connection", "rotate")}
 

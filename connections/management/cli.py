@@ -14,6 +14,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -106,6 +107,17 @@ def file_bytes(path: str) -> bytes:
         raise CommandError(f"{_shown(path)} is not a file that can be read ({exc.strerror or exc}).") from None
 
 
+def json_argument(text: str, what: str) -> Any:
+    """``text`` parsed as JSON, or a one-line error naming ``what`` and where it breaks (never echoing the text,
+    which may hold a secret)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    except RecursionError:
+        raise CommandError(f"{what} is not valid JSON: nested too deep.") from None
+
+
 def read_credentials(stdin, marketplace: str, *, prompt_out=None) -> dict[str, str]:
     """A JSON object on stdin, or — on a terminal — one prompt per field without echo. Never from arguments."""
     stdin = stdin if stdin is not None else sys.stdin
@@ -120,11 +132,7 @@ def read_credentials(stdin, marketplace: str, *, prompt_out=None) -> dict[str, s
     if not raw.strip():
         example = json.dumps({field: "..." for field in fields})
         raise CommandError(f"No credentials on stdin: pipe a JSON object such as {example}.")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        # The message and position only; never the text, which may hold a secret.
-        raise CommandError(f"Credentials on stdin are not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    data = json_argument(raw, "Credentials on stdin")
     if not isinstance(data, dict):
         raise CommandError("Credentials on stdin must be a JSON object.")
     return data

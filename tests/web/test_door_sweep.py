@@ -35,11 +35,12 @@ PATH_JUNK = ["%00", "abc", "9" * 40, "-1", "9999-12-31", "x" * 1500, "%ff%fe", "
 ADMIN_PATH_JUNK = ["%00", "9" * 40, "x" * 1500, "%ff%fe"]
 # Junk for every query parameter and form field (the client encodes it).
 QUERY_JUNK = ["\x00", "9" * 40, "-1", "9999-12-31", "0001-01-01", "9999-12-31T23:59:59-12:00", "x" * 1500, "1e309",
+              "[" * 1500,  # JSON nested past what the parser follows
               # pager cursors of the right shape holding the wrong things: a text, a moment out of range, a huge id
               encode_cursor("abc", 1), encode_cursor(("abc", "abc"), 1), encode_cursor(1e308, 10**40),
               encode_cursor(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), 1)]
 # The admin's changelists all read their query through the same ChangeList: fewer kinds of junk there, GET only.
-ADMIN_QUERY_JUNK = {"\x00", "9" * 40, "x" * 1500, "9999-12-31"}
+ADMIN_QUERY_JUNK = {"\x00", "9" * 40, "x" * 1500, "9999-12-31", "[" * 1500}
 # A plausible value for each path argument, so the junk in another argument is what the view meets.
 PLAUSIBLE = {"kind": "delivery", "entity": "orders", "marketplace": "refurbed", "token": "abc", "rest": ""}
 # Logging out ends the session the sweep goes on with; its view reads nothing.
@@ -128,7 +129,8 @@ def _sweep(visitors: dict[str, Client], requests: list[tuple[str, str, dict]], *
         for name, path, data in requests:
             if name.startswith("admin:") and who not in admin_visitors:
                 continue
-            for method in admin_methods if name.startswith("admin:") else ("get", "post"):
+            admin = name.startswith("admin:") and not name.endswith("_add")  # the add forms are POSTed too
+            for method in admin_methods if admin else ("get", "post"):
                 response = getattr(client, method)(path, data)
                 count += 1
                 if response.status_code >= 500:

@@ -29,6 +29,8 @@ FIELDS = [
     "delta", "reason", "enabled", "organization", "next", "imei", "serial_number", "tracking_number", "tracking_url",
     "shipper", "price", "min_price", "quantity", "warranty_delay", "comment", "confirm", "wipe_credentials",
     "environment", "platform", "api_key", "delimiter", "quotechar", "encoding",
+    # the admin's forms
+    "options", "cursor", "base_url", "action", "_selected_action", "index", "select_across",
 ]
 
 
