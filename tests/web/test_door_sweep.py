@@ -129,7 +129,7 @@ def _sweep(visitors: dict[str, Client], requests: list[tuple[str, str, dict]], *
         for name, path, data in requests:
             if name.startswith("admin:") and who not in admin_visitors:
                 continue
-            admin = name.startswith("admin:") and not name.endswith("_add")  # the add forms are POSTed too
+            admin = name.startswith("admin:") and not name.endswith(("_add", "_changelist"))  # forms and actions are POSTed too
             for method in admin_methods if admin else ("get", "post"):
                 response = getattr(client, method)(path, data)
                 count += 1
