@@ -39,6 +39,7 @@ PROFILES = {
     "long": ("1" * 400, "x" * 3000, json.dumps({"api_key": "x" * 5000})),
     "quotes": ("0", "' OR 1=1 --", json.dumps({"api_key": "\u0000\u202e"})),
     "deep JSON": ("[" * 5000, '{"a": ' * 5000, "[" * 5000),
+    "not UTF-8": ("\udcff", "x\udcff\udcfey", ""),  # what Python makes of the bytes FF FE in an argument
 }
 
 

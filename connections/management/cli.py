@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -40,11 +41,26 @@ def one_line_errors(parser: CommandParser) -> CommandParser:
     return parser
 
 
+# What a byte that is not UTF-8 becomes in an argument (a lone surrogate), and NUL: no database can look them up.
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 class OpsCommand(BaseCommand):
-    """A management command whose argument errors (of its subcommands too) are one line."""
+    """A management command whose argument errors (of its subcommands too) are one line, and whose arguments are
+    text: a byte that is not UTF-8 (``$'\\xff'``) is refused by name before any query. A file's name may hold
+    one (``file`` arguments): it is only opened."""
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         return one_line_errors(super().create_parser(prog_name, subcommand, **kwargs))
+
+    def execute(self, *args, **options):
+        for name, value in options.items():
+            if name == "file":
+                continue
+            for text in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(text, str) and NOT_TEXT.search(text):
+                    raise CommandError(f"Argument {name.replace('_', '-')} holds a byte that is not UTF-8 text.")
+        return super().execute(*args, **options)
 
 
 # The largest id a row can have (a 64-bit key): a 40-digit number is nobody's id, not an overflow in a query.

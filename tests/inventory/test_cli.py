@@ -16,6 +16,8 @@ def test_an_operator_gets_a_one_line_answer_for_what_is_not_there(tmp_path):
         (("inventory", "adjust", "999", "--delta", "1", "--reason", "count"), "No inventory item 999."),
         (("orders", "picklist", "9" * 40), f"No order {'9' * 40}."),
         (("orders", "picklist", "B-77"), "No order B-77."),
+        # the byte FF on a command line (a lone surrogate in Python): no database can look it up
+        (("orders", "picklist", "B-\udcff"), "CommandError: Argument order-id holds a byte that is not UTF-8 text."),
         (("export", "orders", "--org", "nope"), "No organization with slug 'nope'."),
         (("refurbed", "markets", "--connection", "999"), "No connection with id 999."),
         (("orders", "ship", "1", "--connection", "999", "--tracking-number", "T"), "No Back Market connection with id 999."),

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from connections import selectors, services
-from connections.management.cli import json_argument, one_line_errors, read_credentials
+from connections.management.cli import OpsCommand, json_argument, one_line_errors, read_credentials
 from connections.models import Connection, Organization
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Create, list, rotate, disable, enable, delete connections and toggle their entity syncs."
     stealth_options = ("stdin",)
 
