@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from connections import services
 from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection
 from connections.selectors import connection_get, organization_list_for_user
-from marketsync.forms import FilterForm
+from marketsync.forms import FilterForm, JSONField
 from marketsync.marketplaces import CREDENTIAL_FIELDS, CredentialsError, Marketplace, validate_credentials
 
 # Every credential field of any marketplace, in a stable order.
@@ -74,6 +74,8 @@ class ConnectionAdminForm(forms.ModelForm):
         assume_scheme="https",
         help_text="Staff and ops only: a sandbox, a proxy or the local simulator (e.g. http://127.0.0.1:8765/refurbed).",
     )
+
+    options = JSONField(required=False)  # the model's own, but refusing JSON nested too deep to parse
 
     class Meta:
         model = Connection

@@ -7,6 +7,7 @@ wrong and never contains a credential; nothing stored changes when it is raised.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,22 +39,29 @@ class LifecycleError(ValueError):
     """Input a lifecycle service refuses; the message says what was wrong (and never holds a secret)."""
 
 
-# Control characters other than tab and line breaks: PostgreSQL refuses NUL, and none belongs in what a merchant types.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters other than tab and line breaks, and lone surrogates (what a byte that is not UTF-8 becomes on a
+# command line): PostgreSQL refuses NUL and cannot encode a surrogate, and none belongs in what a merchant types.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def printable(value: Any) -> Any:
-    """``value`` with control characters (other than tab and line breaks) removed from every string in it.
+    """``value`` as JSON and PostgreSQL can hold it: control characters and lone surrogates removed from every
+    string in it, and what JSON has no place for (a Decimal, a date, NaN, bytes) written as text.
 
-    PostgreSQL refuses ``\\u0000`` in ``jsonb`` and NUL in ``text``: what a user typed is audited as it can be stored.
+    PostgreSQL refuses ``\\u0000`` and ``NaN`` in ``jsonb`` and NUL in ``text``: what a user typed, or a marketplace
+    answered, is audited as it can be stored rather than not at all.
     """
     if isinstance(value, str):
         return CONTROL_CHARACTERS.sub("", value)
     if isinstance(value, dict):
         return {printable(str(k)): printable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set | frozenset):
         return [printable(v) for v in value]
-    return value
+    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, bytes):
+        return printable(value.decode("utf-8", "replace"))
+    return printable(str(value))
 
 
 def _connection_secrets(connection: Connection | None) -> tuple[str, ...]:
@@ -80,14 +88,16 @@ def audit_record(
     error: str = "",
 ) -> AuditEntry:
     """Record one write (to a marketplace or to local stock). Summaries must not carry secrets;
-    the error is redacted against the connection's credentials all the same."""
+    the error is redacted against the connection's credentials all the same. Never fails on content: every text is
+    stored as ``printable`` makes it, cut to its column."""
     return AuditEntry.objects.create(
         organization=organization,
         connection=connection,
         user=user if user is not None and getattr(user, "is_authenticated", False) else None,
-        actor=actor or (user.get_username() if user is not None and getattr(user, "is_authenticated", False) else "system"),
-        action=action,
-        target_type=target_type,
+        actor=printable(actor or (user.get_username() if user is not None and getattr(user, "is_authenticated", False)
+                                  else "system"))[:100],  # a username may be longer than the column
+        action=printable(action)[:60],
+        target_type=printable(target_type)[:40],
         target_id=printable(str(target_id))[:100],
         order=order,
         request_summary=printable(request_summary or {}),
@@ -198,6 +208,8 @@ def _check_settings(
             raise LifecycleError(f"Unknown Back Market platform '{platform}'; expected one of {', '.join(BACKMARKET_PLATFORMS)}.")
     if not isinstance(options, dict):
         raise LifecycleError("Connection options must be a JSON object.")
+    if printable(options) != options:  # PostgreSQL's jsonb refuses \u0000; no setting needs one
+        raise LifecycleError("Connection options must not contain control characters.")
 
 
 def connection_create(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from inventory.services import ADJUST_LIMIT, REASON_MAX
 from marketsync.forms import FilterForm, FlagField
-
-ADJUST_LIMIT = 1_000_000  # pieces in one manual adjustment, either way
 
 
 class InventoryFilterForm(FilterForm):
@@ -36,7 +35,7 @@ class InventoryAdjustForm(forms.Form):
                         "required": "The change must be a whole number, e.g. -3 or 5."},
         widget=forms.NumberInput(attrs={"step": "1", "placeholder": "-3"}),
     )
-    reason = forms.CharField(label="Reason", max_length=255,
+    reason = forms.CharField(label="Reason", max_length=REASON_MAX,
                              error_messages={"required": "A reason is required for a manual stock adjustment."},
                              widget=forms.TextInput(attrs={"placeholder": "recounted the bin"}))
 

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from connections.models import Connection, Organization
-from connections.services import audit_record
+from connections.services import CONTROL_CHARACTERS, audit_record
 from inventory.catalog import catalog_lots_translate, unmapped_lots_remove_unseen
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
 from marketsync.sync.errors import BadRecord
@@ -32,6 +32,11 @@ ITEM_KEY = ("part_number", "item_type", "color_id", "condition", "location")
 
 # What an order in each unified status does to its items' stock.
 RESERVE, RELEASE, CONSUME = "reserve", "release", "consume"
+# A manual adjustment, either way, in pieces: a typo of a few digits is refused, a real recount never is. The
+# quantity after it must still fit its column (a 32-bit integer).
+ADJUST_LIMIT = 1_000_000
+ON_HAND_LIMIT = 2**31 - 1
+REASON_MAX = 255
 CONSUMING = frozenset({UnifiedStatus.SHIPPED, UnifiedStatus.DELIVERED})
 RELEASING = frozenset({UnifiedStatus.CANCELLED, UnifiedStatus.REFUNDED, UnifiedStatus.RETURNED})
 
@@ -366,19 +371,32 @@ def inventory_mark_removed(*, connection: Connection, seen_before) -> int:
 def inventory_adjust(
     *, organization: Organization, item_id: int, delta: int, reason: str, user=None, actor: str = "", source: str = "manual"
 ) -> StockMovement:
-    """A manual correction of on-hand (counted the bin, found damage): one ledger row and one audit row."""
-    if not reason or not reason.strip():
+    """A manual correction of on-hand (counted the bin, found damage): one ledger row and one audit row.
+
+    Every door (the item page, ``manage.py inventory adjust``) is checked here: a ``ValueError`` says what is wrong."""
+    reason = (reason or "").strip()
+    if not reason:
         raise ValueError("A reason is required for a manual stock adjustment.")
+    if CONTROL_CHARACTERS.search(reason):
+        raise ValueError("The reason contains a control character; type it again without it.")
+    if len(reason) > REASON_MAX:
+        raise ValueError(f"The reason must be at most {REASON_MAX} characters (got {len(reason)}).")
+    if isinstance(delta, bool) or not isinstance(delta, int):
+        raise ValueError("The adjustment must be a whole number of pieces, e.g. -3 or 5.")
     if delta == 0:
         raise ValueError("The adjustment must change the quantity (delta is 0).")
+    if not -ADJUST_LIMIT <= delta <= ADJUST_LIMIT:
+        raise ValueError(f"An adjustment is at most {ADJUST_LIMIT:,} pieces either way (got {delta:,}).")
     with transaction.atomic():
         item = InventoryItem.objects.filter(organization=organization, pk=item_id).first()
         if item is None:
             raise InventoryItem.DoesNotExist(f"No inventory item {item_id} in {organization}.")
-        movement = _move(item_id=item.pk, kind=StockMovement.Kind.ADJUST, on_hand_delta=delta, source=source, reason=reason.strip())
+        if abs(item.quantity_on_hand + delta) > ON_HAND_LIMIT:
+            raise ValueError(f"Item {item.pk} would hold {item.quantity_on_hand + delta:,} pieces: more than can be counted here.")
+        movement = _move(item_id=item.pk, kind=StockMovement.Kind.ADJUST, on_hand_delta=delta, source=source, reason=reason)
         audit_record(
             organization=organization, action="inventory.adjust", target_type="inventory_item", target_id=str(item.pk),
-            outcome="success", user=user, actor=actor, request_summary={"delta": delta, "reason": reason.strip()},
+            outcome="success", user=user, actor=actor, request_summary={"delta": delta, "reason": reason},
         )
     return movement
 

@@ -31,9 +31,15 @@ from marketsync.sync.upsert import bulk_upsert
 from marketsync.sync.writes import WriteRefused, marketplace_write, refuse_control_characters
 
 COMMENT_MAX = 500
+SKU_MAX = 120  # the SKU columns
+# What the listing's columns hold (price: 14 digits, 2 after the point; quantity and warranty: 32-bit integers). Back
+# Market states no ceiling; beyond these a value is a typo, and its re-read could not be stored.
+PRICE_MAX = Decimal("999999999999.99")
+INTEGER_MAX = 2**31 - 1
+QUANTITY_MIN, WARRANTY_MIN = 0, 12
 CSV_MAX_LINES = 15_000
 CSV_SHOWN_ERRORS = 10
-CSV_NUMERIC_COLUMNS = {"price": Decimal, "min_price": Decimal, "quantity": int, "warranty_delay": int}
+BOM = "\ufeff"  # what Excel's "CSV UTF-8" starts with
 CSV_ALLOWED_ENCODINGS = {"utf-8", "utf-8-sig", "latin-1", "iso-8859-1", "cp1252"}
 TASK_DONE = {8: BulkListingTask.Status.FAILURE, 9: BulkListingTask.Status.SUCCESS}
 
@@ -46,29 +52,58 @@ def bulk_timeout() -> timedelta:
     return timedelta(seconds=settings.BACKMARKET_BULK_TIMEOUT_SECONDS)
 
 
-# ------------------------------------------------------------------ single update
-def _decimal(name: str, value: Any) -> Decimal | None:
+# ------------------------------------------------------------------ the checks of a listing's fields (one update or a CSV line)
+def _shown(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else f"{text[:40]}…")
+
+
+def _price(name: str, value: Any) -> Decimal | None:
+    """A price: a positive number of at most ``PRICE_MAX``, in cents (a comma is read as the decimal point)."""
     if value in (None, ""):
         return None
     try:
         number = Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation:
-        raise WriteRefused(f"{name} must be a number (got {value!r}).") from None
-    if not number.is_finite() or number <= 0:
-        raise WriteRefused(f"{name} must be a positive number (got {value!r}).")
+        raise WriteRefused(f"{name} must be a number (got {_shown(value)}).") from None
+    if not number.is_finite() or not 0 < number <= PRICE_MAX or number.quantize(Decimal("0.01")) <= 0:
+        raise WriteRefused(f"{name} must be a positive number of at most {PRICE_MAX} (got {_shown(value)}).")
     return number.quantize(Decimal("0.01"))
 
 
 def _integer(name: str, value: Any, *, minimum: int) -> int | None:
+    """A whole number from ``minimum`` to ``INTEGER_MAX``."""
     if value in (None, ""):
         return None
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise WriteRefused(f"{name} must be a whole number (got {value!r}).") from None
+        raise WriteRefused(f"{name} must be a whole number (got {_shown(value)}).") from None
     if number < minimum:
         raise WriteRefused(f"{name} must be at least {minimum} (got {number}).")
+    if number > INTEGER_MAX:
+        raise WriteRefused(f"{name} must be at most {INTEGER_MAX} (got {_shown(number)}).")
     return number
+
+
+def _comment(name: str, comment: str) -> str:
+    if len(comment) > COMMENT_MAX:
+        raise WriteRefused(f"{name} must be at most {COMMENT_MAX} characters (got {len(comment)}).")
+    refuse_control_characters(name, comment)
+    return comment
+
+
+# A bulk CSV's columns checked like the same field of one update: (check, label) by column name.
+CSV_CHECKED_COLUMNS = {
+    "price": lambda v: _price("price", v),
+    "min_price": lambda v: _price("min_price", v),
+    "quantity": lambda v: _integer("quantity", v, minimum=QUANTITY_MIN),
+    "warranty_delay": lambda v: _integer("warranty_delay", v, minimum=WARRANTY_MIN),
+    "comment": lambda v: _comment("comment", v),
+}
+
+
+# ------------------------------------------------------------------ single update
 
 
 def listing_update_body(
@@ -77,8 +112,8 @@ def listing_update_body(
 ) -> dict:
     """The body for ``POST /ws/listings/{id}``: only what is given, validated (raises ``WriteRefused``)."""
     body: dict[str, Any] = {}
-    new_price = _decimal("Price", price)
-    new_min = _decimal("Minimum price", min_price)
+    new_price = _price("Price", price)
+    new_min = _price("Minimum price", min_price)
     if new_price is not None:
         body["price"] = f"{new_price:.2f}"
     if new_min is not None:
@@ -87,18 +122,14 @@ def listing_update_body(
     effective_min = new_min if new_min is not None else listing.min_price
     if effective_price is not None and effective_min is not None and effective_min > effective_price:
         raise WriteRefused(f"Minimum price {effective_min} cannot be above the price {effective_price}.")
-    new_quantity = _integer("Quantity", quantity, minimum=0)
+    new_quantity = _integer("Quantity", quantity, minimum=QUANTITY_MIN)
     if new_quantity is not None:
         body["quantity"] = new_quantity
-    new_warranty = _integer("Warranty", warranty_delay, minimum=12)
+    new_warranty = _integer("Warranty", warranty_delay, minimum=WARRANTY_MIN)
     if new_warranty is not None:
         body["warranty_delay"] = new_warranty
-    if comment is not None:
-        if len(comment) > COMMENT_MAX:
-            raise WriteRefused(f"Comment must be at most {COMMENT_MAX} characters (got {len(comment)}).")
-        refuse_control_characters("Comment", comment)
-        if comment != listing.comment:
-            body["comment"] = comment
+    if comment is not None and _comment("Comment", comment) != listing.comment:
+        body["comment"] = comment
     if not body:
         raise WriteRefused("Nothing to change: give a price, minimum price, quantity, comment or warranty.")
     return body
@@ -140,7 +171,9 @@ class CsvCheck:
 
 
 def bulk_csv_check(*, content: str, delimiter: str = ",", quotechar: str = '"', max_errors: int = 200) -> CsvCheck:
-    """Validate a bulk listing CSV as Back Market will read it; errors name the line."""
+    """Validate a bulk listing CSV as Back Market will read it, each field as one update checks it; errors name the
+    line. A byte order mark at the start is no part of the header (``bulk_listing_submit`` drops it before sending)."""
+    content = content.removeprefix(BOM)
     errors: list[str] = []
     if len(delimiter) != 1 or len(quotechar) != 1:
         return CsvCheck(0, 0, ["The delimiter and the quote character must each be one character."])
@@ -181,25 +214,20 @@ def bulk_csv_check(*, content: str, delimiter: str = ",", quotechar: str = '"', 
             sku = values.get("sku", "")
             if not sku:
                 errors.append(f"Line {line}: sku is empty.")
+            elif len(sku) > SKU_MAX:
+                errors.append(f"Line {line}: sku must be at most {SKU_MAX} characters (got {len(sku)}).")
             elif sku.lower() in seen:
-                errors.append(f"Line {line}: sku {sku} already on line {seen[sku.lower()]}.")
+                errors.append(f"Line {line}: sku {sku[:40]} already on line {seen[sku.lower()]}.")
             else:
                 seen[sku.lower()] = line
-            for column, kind in CSV_NUMERIC_COLUMNS.items():
-                value = values.get(column, "")
-                if not value:
-                    continue
+            for column, value in values.items():
                 try:
-                    number = kind(value)
-                except (InvalidOperation, ValueError):
-                    errors.append(f"Line {line}: {column} {value!r} is not a {'number' if kind is Decimal else 'whole number'}.")
-                    continue
-                if column == "quantity" and number < 0:
-                    errors.append(f"Line {line}: quantity cannot be negative.")
-                elif column in ("price", "min_price") and (not number.is_finite() or number <= 0):
-                    errors.append(f"Line {line}: {column} must be positive.")
-                elif column == "warranty_delay" and number < 12:
-                    errors.append(f"Line {line}: warranty_delay must be at least 12 months.")
+                    if column in CSV_CHECKED_COLUMNS:
+                        CSV_CHECKED_COLUMNS[column](value)
+                    else:
+                        refuse_control_characters(column or "a column without a name", value)
+                except WriteRefused as exc:
+                    errors.append(f"Line {line}: {exc.message}")
             if len(errors) >= max_errors:
                 errors.append(f"Stopped after {max_errors} errors.")
                 break
@@ -223,6 +251,7 @@ def bulk_listing_submit(
 ) -> BulkListingTask:
     """Validate a CSV locally, send it to Back Market, and start following its task."""
     file_name = printable(file_name)[:255]
+    content = content.removeprefix(BOM)  # Excel's "CSV UTF-8": the header's first column is ``sku``, not ``\ufeffsku``
     check = bulk_csv_check(content=content, delimiter=delimiter, quotechar=quotechar)
     if encoding.lower() not in CSV_ALLOWED_ENCODINGS:
         check.errors.insert(0, f"Unsupported encoding {encoding!r}.")

@@ -1,8 +1,20 @@
-"""What the apps' forms share."""
+"""What the apps' forms share: the valid part of a list's filters, a yes/no switch, and the one bounded way to read
+a day or a moment that a person (a page, a command) gives."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
 from django import forms
+from django.forms.fields import InvalidJSONInput
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+# The days a person can mean. Beyond them a date is junk, and the ends of the calendar overflow Python's datetime
+# once a day is added to them or they are moved to UTC (9999-12-31 + 1 day; year 1 east of Greenwich).
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+DAY_RANGE = f"Give a date between {EARLIEST_DAY} and {LATEST_DAY}."
 
 
 class FilterForm(forms.Form):
@@ -33,3 +45,66 @@ class FlagField(forms.BooleanField):
 
     def __init__(self, **kwargs):
         super().__init__(required=False, **kwargs)
+
+
+class JSONField(forms.JSONField):
+    """Django's JSON form field, refusing JSON nested past what the parser follows (a RecursionError, not a
+    ValueError, out of ``json.loads``) as it refuses any other invalid JSON."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid", params={"value": "…"}) from None
+
+    def bound_data(self, data, initial):  # the form shown again with the invalid text
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
+
+
+class DayField(forms.DateField):
+    """A calendar day (YYYY-MM-DD) from ``EARLIEST_DAY`` to ``LATEST_DAY``."""
+
+    default_error_messages = {"out_of_range": DAY_RANGE}
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not EARLIEST_DAY <= value <= LATEST_DAY:
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+
+
+class MomentField(forms.Field):
+    """An instant, as an ISO date-time with its offset (``2026-11-01T12:00:00+00:00``), from ``EARLIEST_DAY`` to
+    ``LATEST_DAY``. With ``local=True`` a day (``2026-11-01``, its midnight) or a date-time without an offset is
+    read in the current time zone too. The cleaned value is an aware datetime (None when empty)."""
+
+    default_error_messages = {
+        "invalid": "Give the moment as an ISO date-time with its offset, e.g. 2026-11-01T12:00:00+00:00.",
+        "invalid_local": "Give a date (YYYY-MM-DD) or an ISO date-time, e.g. 2026-11-01 or 2026-11-01T12:00:00+00:00.",
+        "out_of_range": DAY_RANGE,
+    }
+    MAX_LENGTH = 64
+
+    def __init__(self, *, local: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.local = local
+
+    def to_python(self, value):
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return None
+        invalid = forms.ValidationError(self.error_messages["invalid_local" if self.local else "invalid"], code="invalid")
+        try:  # a well-formed but impossible date (2026-13-45) raises rather than returning None
+            moment = parse_datetime(text) if len(text) <= self.MAX_LENGTH else None
+            day = parse_date(text) if moment is None and self.local and len(text) <= self.MAX_LENGTH else None
+        except ValueError:
+            raise invalid from None
+        if moment is None and day is not None:
+            moment = datetime.combine(day, time.min)
+        if moment is None or (timezone.is_naive(moment) and not self.local):
+            raise invalid
+        if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        return timezone.make_aware(moment, timezone.get_current_timezone()) if timezone.is_naive(moment) else moment

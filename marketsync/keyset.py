@@ -17,14 +17,16 @@ import json
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import reduce
 from typing import Any
 
 from django import forms
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import connections
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 MAX_CURSOR_LENGTH = 512
@@ -100,7 +102,7 @@ def decode_cursor(text: str) -> tuple[Any, int] | None:
             return (tuple(v for _ok, v in values), pk) if values and all(ok for ok, _v in values) else None
         ok, value = _untyped(kind, value)
         return (value, pk) if ok else None
-    except (ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -168,6 +170,37 @@ def _values(key: str | Sequence[str], cursor: tuple[Any, int]) -> list[Any] | No
     return [*value, pk]
 
 
+def _fits(qs: QuerySet, terms: list[tuple[str, bool]], values: list[Any]) -> list[Any] | None:
+    """The cursor's values as the fields they compare with hold them, or None when one cannot be compared: a
+    cursor made up to hold a text where a moment goes, a moment the database cannot hold, a number beyond the
+    column's range. Such a cursor is not ours: the list starts at the top."""
+    connection = connections[qs.db]
+    fitted = []
+    for (name, _down), value in zip(terms, values, strict=True):
+        try:
+            field = qs.model._meta.get_field(name)
+        except FieldDoesNotExist:  # an annotation: compared as it is
+            fitted.append(value)
+            continue
+        if value is None:
+            fitted.append(None)
+            continue
+        try:
+            value = field.to_python(value)
+            if isinstance(value, datetime):
+                if timezone.is_naive(value):
+                    return None
+                value.astimezone(UTC)  # year 1 east of Greenwich is out of range once in UTC
+            limits = connection.ops.integer_field_ranges.get(field.get_internal_type())
+            if limits is not None and not limits[0] <= value <= limits[1]:
+                return None
+            field.get_db_prep_value(value, connection, prepared=False)
+        except (ValidationError, ValueError, TypeError, ArithmeticError):
+            return None
+        fitted.append(value)
+    return fitted
+
+
 def rows_after(qs: QuerySet, key: str | Sequence[str], cursor: tuple[Any, int], *, descending: bool) -> QuerySet:
     """Rows strictly after ``cursor`` — (value, id), value a tuple for several fields — in the reading order of
     ``ordering(key, descending=…)``."""
@@ -192,7 +225,8 @@ def keyset_page(
 
     def position(text: str) -> list[Any] | None:
         cursor = decode_cursor(text)
-        return _values(key, cursor) if cursor is not None else None
+        values = _values(key, cursor) if cursor is not None else None
+        return _fits(qs, terms, values) if values is not None else None
 
     before_values = position(before)
     if before_values is not None:

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 from django import forms
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from connections.models import MARKETPLACE_CHOICES, Organization
 from connections.selectors import connection_list
-from marketsync.forms import FilterForm, FlagField
+from marketsync.forms import DayField, FilterForm, FlagField, MomentField
 from marketsync.keyset import CursorForm
 from marketsync.sync.records import UnifiedStatus
 from orders.selectors import STATUS_TABS, OrderFilters
@@ -25,8 +23,8 @@ class OrderFilterForm(FilterForm):
     marketplace = forms.ChoiceField(label="Marketplace", required=False, choices=[("", "All marketplaces"), *MARKETPLACE_CHOICES])
     connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(label="Status", required=False)
-    date_from = forms.DateField(label="Placed from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="Placed to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = DayField(label="Placed from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = DayField(label="Placed to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(label="Sort", required=False, choices=SORT_CHOICES)
 
     def __init__(self, *args, organization: Organization | None, **kwargs):
@@ -73,16 +71,7 @@ class OrderBookPageForm(CursorForm):
 class OrderPollForm(forms.Form):
     """The live cue's question: what changed since this moment (an ISO date-time with its offset)."""
 
-    since = forms.CharField(max_length=64)
-
-    def clean_since(self):
-        try:
-            moment = parse_datetime(self.cleaned_data["since"])
-        except ValueError:  # well formed but not a date, e.g. 2026-13-45T00:00:00+00:00
-            moment = None
-        if moment is None or timezone.is_naive(moment):
-            raise forms.ValidationError("Give the moment as an ISO date-time with its offset, e.g. 2026-11-01T12:00:00+00:00.")
-        return moment
+    since = MomentField()
 
 
 class OrderExportForm(forms.Form):

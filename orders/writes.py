@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 from marketsync.marketplaces.backmarket.client import BackMarketClient
 from marketsync.sync.writes import WriteRefused, marketplace_write, refuse_control_characters
@@ -38,11 +40,19 @@ def luhn_valid(digits: str) -> bool:
 
 
 def imei_error(imei: str) -> str:
-    if len(imei) != IMEI_LENGTH or not imei.isdigit():
+    if len(imei) != IMEI_LENGTH or not (imei.isascii() and imei.isdigit()):  # "٤" is a digit to isdigit() alone
         return f"IMEI must be exactly {IMEI_LENGTH} digits (got {len(imei)} characters)."
     if not luhn_valid(imei):
         return "IMEI check digit is wrong (Luhn): check the number."
     return ""
+
+
+def _is_web_address(text: str) -> bool:
+    try:
+        URLValidator(schemes=["http", "https"])(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def _backmarket_write(
@@ -143,7 +153,7 @@ def order_ship(
             refuse_control_characters(label, value)
         if len(tracking_number) > TRACKING_MAX or len(shipper) > TRACKING_MAX:
             raise WriteRefused(f"Tracking number and shipper must be at most {TRACKING_MAX} characters.")
-        if len(tracking_url) > TRACKING_URL_MAX or (tracking_url and not tracking_url.startswith(("http://", "https://"))):
+        if tracking_url and (len(tracking_url) > TRACKING_URL_MAX or not _is_web_address(tracking_url)):
             raise WriteRefused(f"Tracking URL must be an http(s) URL of at most {TRACKING_URL_MAX} characters.")
         states = list(order.items.values_list("external_id", "marketplace_status"))
         active = [(line, state) for line, state in states if state not in CLOSED_LINE_STATES]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from marketsync.keyset import CursorForm, decode_cursor, encode_cursor, keyset_page, ordering
@@ -55,6 +57,27 @@ def test_the_previous_page_of_a_page_is_the_page_before_it(orders):
 def test_a_cursor_that_is_not_ours_starts_at_the_top(orders, junk):
     assert decode_cursor(junk) is None
     assert keyset_page(orders, key="customer_name", after=junk, limit=5).is_first
+
+
+@pytest.mark.parametrize("key, value", [
+    ("placed_at", "abc"), ("placed_at", 1e308), ("placed_at", 7), ("customer_name", ["x"]),
+    ("placed_at", datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))),  # before year 1 once in UTC
+    ("placed_at", datetime(2026, 1, 1)),  # no offset
+    (("customer_name", "placed_at"), ("a", "not a moment")),
+])
+@pytest.mark.parametrize("pk", [1, 10**40, -(10**40)])
+def test_a_cursor_of_ours_holding_what_its_key_cannot_be_compared_with_starts_at_the_top(orders, key, value, pk):
+    # Made up from our own encoding: these reached the query and failed there (a 500 on every paged list).
+    junk = encode_cursor(value, pk)
+    for cursor in ({"after": junk}, {"before": junk}):
+        page = keyset_page(orders, key=key, limit=5, **cursor)
+        assert page.is_first and len(page.rows) == 5
+
+
+def test_a_cursor_at_the_top_of_the_id_range_is_still_a_cursor(orders):
+    page = keyset_page(orders, key="customer_name", after=encode_cursor("name 0", 2**63 - 1), limit=50, descending=False)
+    expected = _expected([o for o in orders if o.customer_name > "name 0"], [("customer_name", False), ("id", False)])
+    assert not page.is_first and [o.pk for o in page.rows] == [o.pk for o in expected] != []
 
 
 def _expected(rows, terms):

@@ -1,12 +1,23 @@
-"""Shared pieces of the ops commands: one-line argument errors and credentials read from stdin."""
+"""Shared pieces of the ops commands: one-line argument errors, bounded argument types, credentials read from stdin.
+
+Every command of the project is an ``OpsCommand``: a junk argument is refused by its parser in one line naming
+it (``manage.py sync: error: argument --connection: …``), before any query, never with a usage dump or a
+traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
+import math
+import re
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketsync.marketplaces import CREDENTIAL_FIELDS, Marketplace
 
@@ -21,8 +32,106 @@ class OneLineParser(CommandParser):
 
 
 def one_line_errors(parser: CommandParser) -> CommandParser:
+    """``parser`` and its subcommands' parsers, giving argument errors in one line."""
     parser.__class__ = OneLineParser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                one_line_errors(sub)
     return parser
+
+
+# What a byte that is not UTF-8 becomes in an argument (a lone surrogate), and NUL: no database can look them up.
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+class OpsCommand(BaseCommand):
+    """A management command whose argument errors (of its subcommands too) are one line, and whose arguments are
+    text: a byte that is not UTF-8 (``$'\\xff'``) is refused by name before any query. A file's name may hold
+    one (``file`` arguments): it is only opened."""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        return one_line_errors(super().create_parser(prog_name, subcommand, **kwargs))
+
+    def execute(self, *args, **options):
+        for name, value in options.items():
+            if name == "file":
+                continue
+            for text in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(text, str) and NOT_TEXT.search(text):
+                    raise CommandError(f"Argument {name.replace('_', '-')} holds a byte that is not UTF-8 text.")
+        return super().execute(*args, **options)
+
+
+# The largest id a row can have (a 64-bit key): a 40-digit number is nobody's id, not an overflow in a query.
+MAX_ID = 2**63 - 1
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else f"{value[:40]}…")
+
+
+def record_id(value: str) -> int:
+    """An argument naming a row by its id: a whole number from 1 to ``MAX_ID``."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{_shown(value)} is not an id (a whole number)") from None
+    if not 1 <= number <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"{_shown(value)} is not an id (ids run from 1 to {MAX_ID})")
+    return number
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argument type: a whole number from ``low`` to ``high``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not between {low} and {high}")
+        return number
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def decimal_number(low: float, high: float) -> Callable[[str], float]:
+    """An argument type: a finite number from ``low`` to ``high``."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not a number") from None
+        if not math.isfinite(number) or not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not between {low:g} and {high:g}")
+        return number
+
+    parse.__name__ = "number"
+    return parse
+
+
+def file_bytes(path: str) -> bytes:
+    """The content of the file an argument names; what cannot be read (missing, a directory, a name too long for
+    the system) is a one-line error naming it."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"{_shown(path)} is not a file that can be read ({exc.strerror or exc}).") from None
+
+
+def json_argument(text: str, what: str) -> Any:
+    """``text`` parsed as JSON, or a one-line error naming ``what`` and where it breaks (never echoing the text,
+    which may hold a secret)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    except RecursionError:
+        raise CommandError(f"{what} is not valid JSON: nested too deep.") from None
 
 
 def read_credentials(stdin, marketplace: str, *, prompt_out=None) -> dict[str, str]:
@@ -39,11 +148,7 @@ def read_credentials(stdin, marketplace: str, *, prompt_out=None) -> dict[str, s
     if not raw.strip():
         example = json.dumps({field: "..." for field in fields})
         raise CommandError(f"No credentials on stdin: pipe a JSON object such as {example}.")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        # The message and position only; never the text, which may hold a secret.
-        raise CommandError(f"Credentials on stdin are not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    data = json_argument(raw, "Credentials on stdin")
     if not isinstance(data, dict):
         raise CommandError("Credentials on stdin must be a JSON object.")
     return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -41,6 +42,10 @@ SUPPORTED_ENTITIES: dict[Marketplace, tuple[Entity, ...]] = {
     Marketplace.BRICKOWL: (Entity.ORDERS, Entity.INVENTORY),
 }
 
+# No key, secret or token holds one; a header carrying one is refused by the HTTP layer at the first sync.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+CREDENTIAL_MAX_LENGTH = 2048  # longer than any marketplace's key or token
+
 CREDENTIAL_FIELDS: dict[Marketplace, tuple[str, ...]] = {
     Marketplace.REFURBED: ("api_key",),
     Marketplace.BACKMARKET: ("api_key",),
@@ -72,5 +77,12 @@ def validate_credentials(marketplace: str, credentials: object) -> dict[str, str
             raise CredentialsError(f"Missing credential field '{field}' for {market.label}.")
         if not isinstance(value, str) or not value.strip():
             raise CredentialsError(f"Credential field '{field}' for {market.label} must be a non-empty string.")
+        if _CONTROL_CHARACTERS.search(value):  # never echoed: it may be most of a secret
+            raise CredentialsError(f"Credential field '{field}' for {market.label} contains a control character.")
+        if len(value.strip()) > CREDENTIAL_MAX_LENGTH:
+            raise CredentialsError(
+                f"Credential field '{field}' for {market.label} is longer than {CREDENTIAL_MAX_LENGTH} characters: "
+                "paste the key alone."
+            )
         cleaned[field] = value.strip()
     return cleaned

@@ -61,9 +61,10 @@ class WriteRefused(Exception):
 
 
 def refuse_control_characters(label: str, value: str) -> None:
-    """Refuse text with control characters (other than tab and line breaks): marketplaces and PostgreSQL reject them."""
+    """Refuse text with control characters (other than tab and line breaks) or bytes that are not text: marketplaces
+    and PostgreSQL reject them."""
     if CONTROL_CHARACTERS.search(value):
-        raise WriteRefused(f"{label} contains a control character; type it again without it.")
+        raise WriteRefused(f"{label} contains a control character (or a byte that is not text); type it again without it.")
 
 
 def connection_write_problem(connection: Connection) -> str:

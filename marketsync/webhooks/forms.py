@@ -6,7 +6,10 @@ import re
 
 from django import forms
 
-ORDER_ID = re.compile(r"^[0-9]{1,20}$")
+ORDER_ID = re.compile(r"\A[0-9]{1,20}\Z")
+# What a connection's webhook token can look like (``secrets.token_urlsafe``): anything else names no connection,
+# and is not looked up (a NUL in a query is an error on PostgreSQL).
+WEBHOOK_TOKEN = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
 
 class BrickOwlNotifyForm(forms.Form):

@@ -20,14 +20,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from connections.models import Connection
 from connections.selectors import connection_get_by_webhook_token, connection_list_by_store_id
-from marketsync.webhooks.forms import ORDER_ID, BrickOwlNotifyForm
+from marketsync.webhooks.forms import ORDER_ID, WEBHOOK_TOKEN, BrickOwlNotifyForm
 
 # Repeats of the same notification within this many seconds are answered but not enqueued again.
 DEDUPE_SECONDS = 5
 
 
 def _connection(token: str, marketplace: str) -> Connection:
-    connection = connection_get_by_webhook_token(token=token, marketplace=marketplace)
+    connection = connection_get_by_webhook_token(token=token, marketplace=marketplace) if WEBHOOK_TOKEN.match(token) else None
     if connection is None or not connection.enabled:
         raise Http404("unknown webhook")
     return connection
@@ -43,7 +43,7 @@ def _order_ids_from_body(body: bytes) -> list[str]:
         return []
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser follows
         return []
     ids = []
     for note in data if isinstance(data, list) else []:

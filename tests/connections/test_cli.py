@@ -119,6 +119,10 @@ def test_delete_needs_yes_and_removes_only_that_connection(org):
         (("--marketplace", "refurbed"), "", "No credentials on stdin"),
         (("--marketplace", "refurbed", "--environment", "staging"), '{"api_key": "x"}', "Unknown environment"),
         (("--marketplace", "refurbed", "--options", "{"), '{"api_key": "x"}', "--options is not valid JSON"),
+        # junk a shell can carry: a NUL escaped in JSON (PostgreSQL's jsonb refused it: a traceback), a pasted file
+        (("--marketplace", "brickowl", "--options", '{"store_id": "\\u0000"}'), '{"api_key": "x"}', "control characters"),
+        (("--marketplace", "refurbed"), '{"api_key": "a\\u0000b"}', "'api_key' for Refurbed contains a control character"),
+        (("--marketplace", "refurbed"), json.dumps({"api_key": "k" * 3000}), "'api_key' for Refurbed is longer than 2048"),
     ],
 )
 def test_create_bad_input_says_what_was_wrong_and_stores_nothing(org, args, stdin, message):

@@ -223,6 +223,8 @@ def test_a_junk_search_is_named_beside_its_field(client, big_shop):
     ({"delta": "-5"}, "A reason is required"),
     ({"delta": "0", "reason": "nothing"}, "delta is 0"),
     ({"delta": "-5", "reason": "   "}, "A reason is required"),
+    ({"delta": "-5", "reason": "count\x00ed"}, "Null characters are not allowed"),
+    ({"delta": "-5", "reason": "count\x1bed"}, "control character"),
 ])
 def test_a_junk_adjustment_changes_nothing_and_says_why(client, data, says):
     org, _ = _shop()

@@ -72,9 +72,25 @@ def test_bulk_upload_lists_errors_by_line_and_sends_nothing(client, owner, live_
     response = client.post(reverse("listings:bulk_upload"), {"connection": live_connection.pk, "file": upload,
                                                              "delimiter": ",", "quotechar": '"', "encoding": "utf-8"})
     page = response.content.decode()
-    assert "Line 2: price &#x27;abc&#x27; is not a number." in page and "Line 3: sku is empty." in page
+    assert "Line 2: price must be a number (got &#x27;abc&#x27;)." in page and "Line 3: sku is empty." in page
     assert len(app["backmarket"].request_log) == before
     assert not BulkListingTask.objects.exists()
+
+
+def test_an_excel_csv_utf_8_upload_is_read_and_its_absurd_numbers_are_named_by_line(client, owner, live_connection, live_sim):
+    # Issue 10: the byte order mark made the header's 'sku' unknown; 1e308 and 10^23 went to Back Market.
+    app, _ = live_sim
+    before = len(app["backmarket"].request_log)
+    client.force_login(owner)
+    content = "sku,price,quantity\r\nA,1e308,1\r\nB,10,100000000000000000000000\r\n".encode("utf-8-sig")
+    upload = SimpleUploadedFile("excel.csv", content, content_type="text/csv")
+    response = client.post(reverse("listings:bulk_upload"), {"connection": live_connection.pk, "file": upload,
+                                                             "delimiter": ",", "quotechar": '"', "encoding": "utf-8"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "sku&#x27; is missing" not in page
+    assert "Line 2: price must be a positive number of at most 999999999999.99" in page
+    assert "Line 3: quantity must be at most 2147483647" in page
+    assert len(app["backmarket"].request_log) == before and not BulkListingTask.objects.exists()
 
 
 def test_bulk_upload_is_sent_followed_to_success_and_shows_results(

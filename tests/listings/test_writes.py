@@ -42,6 +42,13 @@ def test_update_sends_only_changes_audits_and_rereads(listings, transport, bm, o
         ({"quantity": "-1"}, "Quantity must be at least 0"),
         ({"warranty_delay": 6}, "Warranty must be at least 12"),
         ({"comment": "x" * 501}, "at most 500"),
+        ({"price": "1e308"}, "at most 999999999999.99"),
+        ({"price": "NaN"}, "positive number"),
+        ({"price": "sNaN"}, "positive number"),
+        ({"price": "0.004"}, "positive number"),
+        ({"quantity": 10**23}, "Quantity must be at most 2147483647"),
+        ({"quantity": "1e23"}, "Quantity must be a whole number"),
+        ({"warranty_delay": "9" * 40}, "Warranty must be at most"),
         ({"min_price": "100000"}, "cannot be above the price"),
         ({}, "Nothing to change"),
     ],
@@ -71,9 +78,19 @@ def test_back_market_refusal_is_reported_and_audited(listings, transport, bm):
     [
         ("price,quantity\n10,1\n", ",", ["Line 1: the required column 'sku' is missing."]),
         ("sku;price\nA;10\n", ",", ["Line 1: the required column 'sku' is missing (is the delimiter right?"]),
-        ("sku,price,quantity\nA,ten,1\nB,10,-1\nC,10\n", ",", ["Line 2: price 'ten' is not a number.",
-                                                               "Line 3: quantity cannot be negative.",
+        ("sku,price,quantity\nA,ten,1\nB,10,-1\nC,10\n", ",", ["Line 2: price must be a number (got 'ten').",
+                                                               "Line 3: quantity must be at least 0 (got -1).",
                                                                "Line 4: 2 fields, the header has 3."]),
+        # A price or a quantity past what anyone means (and past the columns): these were sent (issue 10).
+        ("sku,price,quantity\nA,1e308,1\nB,10,100000000000000000000000\nC,0.001,1\n", ",", [
+            "Line 2: price must be a positive number of at most 999999999999.99 (got '1e308').",
+            "Line 3: quantity must be at most 2147483647 (got '100000000000000000000000').",
+            "Line 4: price must be a positive number of at most 999999999999.99 (got '0.001')."]),
+        ("sku,quantity,warranty_delay,comment\nA,1e23,6,ok\nB,1,12,\"bad\x00comment\"\n", ",", [
+            "Line 2: quantity must be a whole number (got '1e23').", "Line 2: warranty_delay must be at least 12 (got 6).",
+            "Line 3: comment contains a control character"]),
+        ("sku,title\n" + "S" * 121 + ",x\nB,\"Pho\x1bne\"\n", ",", ["Line 2: sku must be at most 120 characters (got 121).",
+                                                                  "Line 3: title contains a control character"]),
         ("sku,price\nA,10\na,11\n", ",", ["Line 3: sku a already on line 2."]),
         ('sku,comment\nA,"open quote\n', ",", ["Line 2: unexpected end of data"]),
         ("", ",", ["The CSV is empty."]),
@@ -152,6 +169,16 @@ def test_a_comment_with_a_control_character_is_refused_and_audited_as_it_can_be_
         services.listing_update(listing=listing, comment="Batterie\x00 neuve", transport=transport)
     assert transport.requests == []
     assert AuditEntry.objects.get(action="listing_update").request_summary["comment"] == "Batterie neuve"
+
+
+def test_a_csv_from_excel_with_a_byte_order_mark_is_read_and_sent_without_it(connection, transport, bm):
+    # Excel's "CSV UTF-8" starts with U+FEFF: the header read as "\ufeffsku", refused as missing sku (issue 10).
+    sku = bm.listings[0]["sku"]
+    task = services.bulk_listing_submit(connection=connection, content=f"\ufeffsku,quantity\r\n{sku},3\r\n", transport=transport,
+                                        enqueue=False)
+    assert task.line_count == 1
+    body = [r for r in transport.requests if r.method == "POST"][0].read().decode()
+    assert f'"catalog":"sku,quantity\\r\\n{sku},3\\r\\n"' in body
 
 
 def test_a_refused_csv_lists_every_problem_in_the_one_error_type(connection, transport):

@@ -108,7 +108,7 @@ def test_an_operator_runs_the_order_writes_from_the_shell(live_sim, tmp_path):
     junk = shell.run("orders", "ship", str(accepted[0]), "--connection", "999", "--tracking-number", "X")
     assert junk.returncode == 1 and "No Back Market connection with id 999." in junk.stderr
     junk = shell.run("orders", "ship", str(accepted[0]), "--connection", "abc")
-    assert junk.returncode == 2 and "invalid int value: 'abc'" in junk.stderr
+    assert junk.returncode == 2 and "argument --connection: 'abc' is not an id" in junk.stderr
     junk = shell.run("orders", "picklist", "999999")
     assert junk.returncode == 1 and "No order 999999." in junk.stderr
     assert "Traceback" not in junk.stderr

@@ -41,6 +41,9 @@ def audits(action):
         ("49015420323751a", "", "15 digits"),
         ("", "S" * 51, "at most 50"),
         ("", "", "IMEI or a serial"),
+        ("", "SN\x00123", "Serial number contains a control character"),  # sent to Back Market, which cannot correct it
+        ("", "SN\udcff", "Serial number contains a control character"),  # a byte that is not UTF-8 on a command line
+        ("٤٩٠١٥٤٢٠٣٢٣٧٥١٨", "", "15 digits"),  # digits, but not ASCII ones
     ],
 )
 def test_invalid_identifiers_never_reach_back_market_and_are_audited(synced, transport, bm, imei, serial, message):
@@ -136,6 +139,35 @@ def test_control_characters_in_a_tracking_number_are_refused_and_audited_as_they
         services.order_ship(order=order, tracking_number="1Z\x0099", transport=transport)
     assert transport.requests == []
     assert audits("order_ship")[-1].request_summary["tracking_number"] == "1Z99"
+
+
+def test_a_serial_with_a_nul_byte_is_refused_before_any_request_and_audited_as_refused(synced, transport, bm):
+    # Issue 10: it reached Back Market (write-once there), then the audit row failed on PostgreSQL, a 500.
+    item = paid_item(bm)
+    with pytest.raises(WriteRefused, match="Serial number contains a control character") as caught:
+        services.orderline_identifiers_set(item=item, serial_number="SN\x00123", transport=transport)
+    assert caught.value.refused_locally and transport.requests == []
+    assert bm.lines[int(item.external_id)]["serial_number"] in ("", None)
+    [entry] = audits("orderline_identifiers")
+    assert (entry.outcome, entry.request_summary) == (
+        "failure", {"orderline": item.external_id, "imei": "", "serial_number": "SN123", "refused_locally": True})
+    assert "control character" in entry.error
+
+
+@pytest.mark.parametrize("field, value", [
+    ("tracking_number", "1Z\x0099"), ("tracking_url", "https://track.example/1Z\x00"), ("shipper", "UPS\x00"),
+    ("tracking_url", "javascript:alert(1)"), ("tracking_url", "https://exa mple.com/1Z"), ("tracking_url", "https://" + "t" * 300),
+    ("tracking_number", "1Z" * 101),
+])
+def test_junk_in_a_tracking_field_is_refused_before_any_request_and_audited(synced, transport, bm, field, value):
+    order = paid_item(bm).order
+    fields = {"tracking_number": "1Z99", "tracking_url": "https://track.example/1Z99", "shipper": "UPS", field: value}
+    with pytest.raises(WriteRefused, match="control character|must be an http|at most 200") as caught:
+        services.order_ship(order=order, transport=transport, **fields)
+    assert caught.value.refused_locally and transport.requests == []
+    [entry] = audits("order_ship")
+    assert entry.outcome == "failure" and entry.request_summary["refused_locally"]
+    assert "\x00" not in str(entry.request_summary)
 
 
 def test_a_refused_write_changes_nothing_locally(synced, transport, bm):

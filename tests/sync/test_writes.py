@@ -195,3 +195,42 @@ def test_the_intent_is_committed_so_a_write_inside_a_callers_transaction_is_refu
         marketplace_write(connection=connection, action="listing_update", target_type="listing", target_id="x", summary={},
                           send=lambda client: client.listing_update("x", {"quantity": 0}), transport=transport)
     assert transport.requests == []
+
+
+def test_a_failure_after_sending_keeps_the_record_of_what_was_sent_whatever_the_marketplace_answered(listing):
+    # The marketplace's error text is stored as it can be: a NUL in it made PostgreSQL refuse the outcome (issue 10).
+    router = respx.Router(assert_all_called=False)
+    router.post(url__regex=rf"{BM}/ws/listings/.+").mock(return_value=httpx.Response(
+        400, headers={"Content-Type": "application/json"}, content=b'"bad\\u0000 value \\ud83d"'))  # escaped, as JSON may
+    with pytest.raises(WriteRefused) as caught:
+        take_offline(listing, summary={"sku": listing.sku, "quantity": 0, "note": "sent\u0000"},
+                     transport=httpx.MockTransport(router.handler))
+    assert not caught.value.refused_locally
+    [entry] = entries()
+    entry.refresh_from_db()
+    assert entry.outcome == "failure" and "bad value" in entry.error and "\x00" not in entry.error
+    assert entry.request_summary == {"sku": listing.sku, "quantity": 0, "note": "sent"}
+
+
+def test_an_audit_entry_never_fails_on_its_content(connection):
+    # On PostgreSQL: jsonb refuses \u0000 and NaN, text refuses NUL, UTF-8 cannot hold a lone surrogate.
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+
+    from connections.services import audit_outcome_record, audit_record
+
+    user = get_user_model().objects.create_user(username="u" * 150)
+    entry = audit_record(
+        organization=connection.organization, connection=connection, user=user, action="orderline_identifiers",
+        target_type="orderline", target_id="9\x00" * 80, outcome=AuditEntry.Outcome.PENDING,
+        request_summary={"serial_number": "SN\x00123\udcff", "k\x00": ["\x1b[31m", b"by\x00tes"], "price": Decimal("1e308"),
+                         "nan": float("nan"), "at": datetime(2026, 1, 1, tzinfo=UTC), "ok": [1, 2.5, True, None]},
+        error="refused\x00 here",
+    )
+    audit_outcome_record(entry=entry, outcome=AuditEntry.Outcome.FAILURE, error="after\x00 sending \ud800", target_id="t\x00")
+    stored = AuditEntry.objects.get(pk=entry.pk)
+    assert stored.request_summary == {"serial_number": "SN123", "k": ["[31m", "bytes"], "price": "1E+308", "nan": "nan",
+                                      "at": "2026-01-01 00:00:00+00:00", "ok": [1, 2.5, True, None]}
+    assert (stored.error, stored.target_id, stored.actor) == ("after sending ", "t", "u" * 100)

@@ -1,5 +1,6 @@
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as fixed_zone
 
 import pytest
 from django.db import connection as db
@@ -7,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from marketsync.keyset import encode_cursor
 from orders.models import Order
 from orders.selectors import OrderFilters, order_book_page
 from tests.factories import make_connection, make_organization, make_user
@@ -195,7 +197,12 @@ def test_the_order_book_walks_every_order_once_through_its_pager(client, shop, s
     assert len(queries) == 3 and len(set(queries)) == 1
 
 
-@pytest.mark.parametrize("query", [{"after": "junk"}, {"before": "e30"}, {"after": "A" * 600}, {"page": "2"}, {"partial": "x" * 400}])
+@pytest.mark.parametrize("query", [
+    {"after": "junk"}, {"before": "e30"}, {"after": "A" * 600}, {"page": "2"}, {"partial": "x" * 400},
+    # cursors of the right shape holding what the list's key cannot be compared with (500s before)
+    {"after": encode_cursor("abc", 1)}, {"before": encode_cursor(1e308, 10**40)},
+    {"after": encode_cursor(datetime(1, 1, 1, tzinfo=fixed_zone(timedelta(hours=14))), 1)},
+])
 def test_a_junk_cursor_or_view_starts_the_order_book_at_the_top(client, shop, query):
     make_orders(make_connection(shop), 60)
     top = _ids(client.get(reverse("orders:order_list")))
@@ -210,6 +217,9 @@ def test_a_junk_cursor_or_view_starts_the_order_book_at_the_top(client, shop, qu
     ("marketplace", "x" * 400, "Select a valid choice."),
     ("q", "x" * 400, "Ensure this value has at most 200 characters"),
     ("sort", "\x00", "Select a valid choice."),
+    # The ends of the calendar: a day added to 9999-12-31 overflowed (a 500, issue 10).
+    ("date_to", "9999-12-31", "Give a date between 1900-01-01 and 2999-12-31."),
+    ("date_from", "0001-01-01", "Give a date between 1900-01-01 and 2999-12-31."),
 ])
 def test_a_junk_filter_is_named_beside_its_field_and_the_list_still_shows(client, shop, field, value, says):
     make_orders(make_connection(shop), 3)
@@ -220,6 +230,7 @@ def test_a_junk_filter_is_named_beside_its_field_and_the_list_still_shows(client
 
 @pytest.mark.parametrize("since, status", [
     ("2026-13-45T00:00:00+00:00", 400), ("2026-11-01T12:00:00", 400), ("yesterday", 400), ("x" * 400, 400), ("", 200),
+    ("9999-12-31T23:59:59-12:00", 400), ("0001-01-01T00:00:00+14:00", 400),  # beyond the calendar once in UTC
 ])
 def test_the_live_cue_answers_a_junk_moment_without_an_error(client, shop, since, status):
     make_orders(make_connection(shop), 2)

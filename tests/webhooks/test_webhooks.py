@@ -111,6 +111,23 @@ def test_brick_owl_notify_on_token_path_and_fixed_path_refreshes_the_order(
     assert httpx.URL(routed.requests[-1].url).params.get("order_id") == order_id
 
 
+@pytest.mark.parametrize("token", ["%00", "a%00b", "%01", "x" * 65, "%ff", "abc%0a"])
+def test_a_token_that_cannot_be_one_is_a_404_for_anyone_on_either_database(client, token):
+    # A NUL reached the connection look-up, and PostgreSQL refuses one in a query: anonymous 500s (issue 10).
+    brickowl_connection()
+    assert client.post(f"/webhooks/bricklink/{token}/", data=b"", content_type="application/json").status_code == 404
+    assert client.get(f"/webhooks/brickowl/{token}/", {"order_id": "1"}).status_code == 404
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"\x00\xff", b'[{"event_type": "Order", "resource_id": "1\\n"}]', b"1e999"])
+def test_a_junk_bricklink_body_is_answered_like_an_empty_one(client, django_capture_on_commit_callbacks, body):
+    # JSON nested past what the parser follows raised RecursionError: a 500 to whoever holds the token.
+    connection = bricklink_connection()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = _post(client, connection, body)
+    assert response.status_code == 200 and response.content == b"ok" and len(callbacks) == 1
+
+
 @pytest.mark.parametrize("query", [
     {}, {"order_id": ""}, {"order_id": "1" * 21}, {"order_id": "\x00"}, {"order_id": "1", "store_id": "9" * 400},
 ])

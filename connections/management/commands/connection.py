@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from connections import selectors, services
-from connections.management.cli import one_line_errors, read_credentials
+from connections.management.cli import OpsCommand, json_argument, one_line_errors, read_credentials
 from connections.models import Connection, Organization
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Create, list, rotate, disable, enable, delete, test connections and toggle their entity syncs."
     stealth_options = ("stdin",)
 
@@ -102,12 +102,7 @@ class Command(BaseCommand):
         marketplace = options["marketplace"]
         # Check the cheap things before asking for secrets.
         market = services._marketplace(marketplace)
-        extra = {}
-        if options["options"]:
-            try:
-                extra = json.loads(options["options"])
-            except json.JSONDecodeError as exc:
-                raise CommandError(f"--options is not valid JSON: {exc.msg} at column {exc.colno}.") from None
+        extra = json_argument(options["options"], "--options") if options["options"] else {}
         existing = selectors.connection_get(organization=organization, marketplace=market.value)
         if existing is not None:
             raise CommandError(services._duplicate_message(organization, market, existing.pk))

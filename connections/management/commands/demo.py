@@ -7,11 +7,13 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.core.validators import URLValidator
 from django.db import transaction
 
 from connections import selectors, services
-from connections.management.cli import one_line_errors
+from connections.management.cli import OpsCommand
 from connections.models import Connection, Membership, Organization
 from marketsync.marketplaces import CREDENTIAL_FIELDS, Marketplace
 from marketsync.simulator.core import simulator_token
@@ -33,11 +35,8 @@ SETTINGS = {
 API_ROOTS = {Marketplace.BRICKLINK: "/api/store/v1", Marketplace.BRICKOWL: "/v1"}
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Create (or refresh) the demo organization, its login and connections to the local simulator."
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        return one_line_errors(super().create_parser(prog_name, subcommand, **kwargs))
 
     def add_arguments(self, parser):
         parser.add_argument("--simulator-url", required=True, help="Where the simulator listens, e.g. http://127.0.0.1:8765")
@@ -46,6 +45,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         simulator_url = options["simulator_url"].rstrip("/")
+        for option, url in (("--simulator-url", simulator_url), ("--site-url", options["site_url"])):
+            try:  # before anything is created
+                URLValidator(schemes=["http", "https"])(url)
+            except ValidationError:
+                raise CommandError(f"{option} {url[:60]!r} is not an http(s) URL.") from None
         seed = options["seed"]
         password = secrets.token_urlsafe(12)
         try:

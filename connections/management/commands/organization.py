@@ -3,21 +3,17 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from connections import selectors, services
-from connections.management.cli import one_line_errors
+from connections.management.cli import OpsCommand
 from connections.models import Membership
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Create organizations and give users access to them."
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        return one_line_errors(super().create_parser(prog_name, subcommand, **kwargs))
-
     def add_arguments(self, parser):
-        one_line_errors(parser)
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         create = sub.add_parser("create", help="Create an organization.")
         create.add_argument("slug")

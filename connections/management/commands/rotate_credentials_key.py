@@ -5,12 +5,13 @@ the old key."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from connections import services
+from connections.management.cli import OpsCommand
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Re-encrypt every connection's credentials under the newest FIELD_ENCRYPTION_KEYS key."
 
     def handle(self, *args, **options):

@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from connections.management.cli import OpsCommand, record_id
 from connections.selectors import organization_get
 from inventory.catalog_sync import catalog_refresh
 from inventory.selectors import inventory_check, inventory_item_get, unmapped_list
 from inventory.services import inventory_adjust
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Check brick inventory against its reservations and ledger, or adjust an item's on-hand quantity."
 
     def add_arguments(self, parser):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         check = sub.add_parser("check", help="Verify reserved = open reservations and on-hand/reserved = the ledger.")
         check.add_argument("--org", default="", help="Organization slug (default: all).")
         adjust = sub.add_parser("adjust", help="Correct an item's on-hand quantity through the ledger.")
-        adjust.add_argument("item_id", type=int)
+        adjust.add_argument("item_id", type=record_id)
         adjust.add_argument("--delta", type=int, required=True, help="Signed change, e.g. -3 or 5.")
         adjust.add_argument("--reason", required=True)
         unmapped = sub.add_parser("unmapped", help="List Brick Owl lots and order items not translated to BrickLink's catalog.")

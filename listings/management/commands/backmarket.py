@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from connections.management.cli import OpsCommand, file_bytes, record_id
 from listings import selectors, writes
 from listings.models import BulkListingTask
 from marketsync.sync.errors import MarketplaceError
@@ -22,7 +23,7 @@ from marketsync.sync.writes import WriteRefused
 from orders.management.commands.orders import ORDER_WRITES, add_order_write_parsers, backmarket_connection, order_write_run
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Back Market writes: listing-update, bulk-listings (and orderline-identifiers, ship, invoice, as manage.py orders)."
 
     def add_arguments(self, parser):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         add_order_write_parsers(sub)
         p = sub.add_parser("listing-update", help="Update one listing (price, quantity, ...).")
         p.add_argument("listing", help="listing UUID, legacy id or SKU")
-        p.add_argument("--connection", type=int, required=True)
+        p.add_argument("--connection", type=record_id, required=True)
         p.add_argument("--price")
         p.add_argument("--min-price")
         p.add_argument("--quantity")
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         p.add_argument("--warranty")
         p = sub.add_parser("bulk-listings", help="Send a bulk listing CSV.")
         p.add_argument("file", help="the CSV file")
-        p.add_argument("--connection", type=int, required=True)
+        p.add_argument("--connection", type=record_id, required=True)
         p.add_argument("--delimiter", default=",")
         p.add_argument("--quotechar", default='"')
         p.add_argument("--encoding", default="utf-8")
@@ -70,10 +71,8 @@ class Command(BaseCommand):
 
     def bulk_listings(self, connection, options):
         path = Path(options["file"])
-        if not path.is_file():
-            raise CommandError(f"{path} is not a file.")
         try:
-            content = path.read_bytes().decode(options["encoding"])
+            content = file_bytes(options["file"]).decode(options["encoding"])
         except (UnicodeDecodeError, LookupError) as exc:
             raise CommandError(f"{path} cannot be read as {options['encoding']}: {exc}") from exc
         try:

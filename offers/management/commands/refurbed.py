@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from connections.management.cli import OpsCommand, record_id
 from connections.selectors import connection_get
 from marketsync.marketplaces import Marketplace
 from marketsync.sync.errors import MarketplaceError
@@ -15,13 +16,13 @@ WHAT = ("markets", "market", "currencies", "currency", "instance", "shipping-pro
 NEEDS_ARG = {"market": "CODE", "currency": "CODE", "instance": "ID"}
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Print Refurbed reference data (markets, currencies, an instance, shipping profiles, catalog templates) as JSON."
 
     def add_arguments(self, parser):
         parser.add_argument("what", choices=WHAT)
         parser.add_argument("value", nargs="?", help="CODE for market/currency, ID for instance")
-        parser.add_argument("--connection", type=int, required=True, help="id of a Refurbed connection")
+        parser.add_argument("--connection", type=record_id, required=True, help="id of a Refurbed connection")
         parser.add_argument("--category-type", default="ELECTRONICS", help="catalog-templates: ELECTRONICS, SPORTS or KIDS")
         parser.add_argument("--lang", default="EN", help="catalog-templates: EN or DE")
 

@@ -6,34 +6,27 @@ stays flat however many there are.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
 
+from connections.management.cli import OpsCommand
 from connections.selectors import organization_get
+from marketsync.forms import MomentField
 from marketsync.marketplaces import Marketplace
 from orders.export import csv_stream, json_stream
 from orders.selectors import OrderFilterError, OrderFilters, export_columns, order_export_rows
 
 
 def _since(value: str) -> datetime:
-    try:  # a well-formed but impossible date (2026-13-45) raises rather than returning None
-        moment = parse_datetime(value)
-        day = parse_date(value) if moment is None else None
-    except ValueError:
-        moment = day = None
-    if moment is None:
-        if day is None:
-            raise CommandError(f"--since '{value[:40]}' is not a date (YYYY-MM-DD) or an ISO date-time.")
-        moment = datetime.combine(day, time.min)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_current_timezone())
-    return moment
+    try:
+        return MomentField(local=True).clean(value)
+    except ValidationError as exc:
+        raise CommandError(f"--since '{value[:40]}': {' '.join(exc.messages)}") from None
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Export an organization's orders (or their items) as CSV or JSON on stdout."
 
     def add_arguments(self, parser):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from connections.management.cli import OpsCommand, file_bytes, record_id
 from connections.models import Connection
 from connections.selectors import connection_get
 from inventory.selectors import pick_list_rows
@@ -31,19 +32,19 @@ def add_order_write_parsers(sub) -> None:
     """The Back Market order write subcommands, on ``manage.py orders`` and ``manage.py backmarket``."""
     p = sub.add_parser("orderline-identifiers", help="Set the IMEI and/or serial number of a Back Market orderline.")
     p.add_argument("orderline", help="Back Market orderline id")
-    p.add_argument("--connection", type=int, required=True)
+    p.add_argument("--connection", type=record_id, required=True)
     p.add_argument("--imei", default="")
     p.add_argument("--serial", default="")
     p = sub.add_parser("ship", help="Mark a Back Market order shipped.")
     p.add_argument("order", help="Back Market order id")
-    p.add_argument("--connection", type=int, required=True)
+    p.add_argument("--connection", type=record_id, required=True)
     p.add_argument("--tracking-number", required=True)
     p.add_argument("--tracking-url", default="")
     p.add_argument("--shipper", default="")
     p = sub.add_parser("invoice", help="Upload a Back Market order's invoice PDF.")
     p.add_argument("order", help="Back Market order id")
     p.add_argument("file", help="the PDF file")
-    p.add_argument("--connection", type=int, required=True)
+    p.add_argument("--connection", type=record_id, required=True)
 
 
 def backmarket_connection(connection_id: int) -> Connection:
@@ -79,10 +80,9 @@ def order_write_run(command: BaseCommand, options: dict) -> None:
             out.write(f"Order {order.external_id} shipped: state {order.marketplace_status}, tracking {order.tracking_number}.")
         else:
             path = Path(options["file"])
-            if not path.is_file():
-                raise CommandError(f"{path} is not a file.")
+            content = file_bytes(options["file"])
             order = writes.order_invoice_upload(
-                order=_stored(order_get, connection, options["order"], "Order"), filename=path.name, content=path.read_bytes(),
+                order=_stored(order_get, connection, options["order"], "Order"), filename=path.name, content=content,
                 actor="command",
             )
             out.write(f"Invoice {path.name} uploaded for order {order.external_id}.")
@@ -90,7 +90,7 @@ def order_write_run(command: BaseCommand, options: dict) -> None:
         raise CommandError(exc.message) from exc
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Order tools. picklist ORDER_ID: print the pick list (location, part, colour, condition, quantity) of an order. "
         "orderline-identifiers, ship, invoice: Back Market order writes."

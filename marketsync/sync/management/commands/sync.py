@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from connections.management.cli import OpsCommand, record_id
 from connections.models import EntitySync
 from marketsync.sync.runner import run_entity_sync
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Sync now, in the foreground. Exits non-zero if any entity failed."
 
     def add_arguments(self, parser):
         parser.add_argument("--org", help="organization slug")
-        parser.add_argument("--connection", type=int, help="connection id")
+        parser.add_argument("--connection", type=record_id, help="connection id")
         parser.add_argument("--entity", nargs="+", help="entities (orders, offers, market_offers, ...)")
         parser.add_argument("--force", action="store_true", help="also run switched-off syncs and ones waiting for credentials")
 
