@@ -1,5 +1,6 @@
 """Storing orders and their items, one page at a time, for every marketplace; and what follows a stored page
-(BackShip shipments linked to their orders; brick stock reserved, released or consumed through the ledger)."""
+(BackShip shipments linked to their orders; stock reserved, released or consumed through the one ledger, for
+the items of every marketplace alike)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,18 @@ ITEM_FIELDS = [
 ]
 
 
-def order_upsert_page(*, connection: Connection, records: list[OrderRecord]) -> UpsertResult:
-    """Store a page of orders with their items: a constant number of queries, whatever the page size.
+def order_upsert_page(*, connection: Connection, records: list[OrderRecord], source: str = "sync") -> UpsertResult:
+    """Store a page of orders with their items (a constant number of queries, whatever the page size), then their
+    stock: all inside the caller's (page) transaction.
 
     An order's ``items_count`` is the sum of its item quantities. Items are
-    keyed by the marketplace's own id, unique per connection.
+    keyed by the marketplace's own id, unique per connection. Each item
+    reserves, releases or consumes its stock item through the ledger
+    (``inventory.services.reservation_apply_orders``), once however often it is read.
     """
-    result, _ = order_upsert_records(connection=connection, records=records)
+    result, stored = order_upsert_records(connection=connection, records=records)
+    present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
+    reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
     return result
 
 
@@ -40,11 +46,8 @@ def backmarket_order_upsert_page(*, connection: Connection, records: list[OrderR
 
 
 def brick_order_upsert_page(*, connection: Connection, records: list[OrderRecord], source: str = "sync") -> UpsertResult:
-    """BrickLink and Brick Owl orders, then their stock: all inside the caller's (page) transaction."""
-    result, stored = order_upsert_records(connection=connection, records=records)
-    present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
-    reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
-    return result
+    """BrickLink and Brick Owl orders: stored and reserved as every marketplace's (the wiring's name for them)."""
+    return order_upsert_page(connection=connection, records=records, source=source)
 
 
 def order_upsert_records(*, connection: Connection, records: list[OrderRecord]) -> tuple[UpsertResult, list[Order]]:
