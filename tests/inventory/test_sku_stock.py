@@ -221,3 +221,59 @@ def test_brick_lots_first_imported_count_their_stores_earlier_open_orders_too():
     item = InventoryItem.objects.get()
     assert (item.quantity_on_hand, item.quantity_reserved, item.quantity_available) == (44, 4, 40)
     assert inventory_check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("marketplace", ["backmarket", "refurbed"])
+def test_two_workers_refreshing_the_same_refurbished_order_at_once_reserve_once(marketplace):
+    """As brick orders' (``tests/inventory/test_ledger.py``): two workers store the same new order at once."""
+    import threading
+
+    import httpx
+    from django.db import connection as db
+
+    from conftest import require_server
+    from marketsync.sync.refresh import record_refresh
+    from marketsync.sync.runner import run_entity_sync
+    from tests.inventory.test_store_import import _store
+
+    if db.vendor != "postgresql":
+        require_server("PostgreSQL (DATABASE_URL) for concurrent workers")
+    app, org, _, backmarket, refurbed = _store()
+    connection = backmarket if marketplace == "backmarket" else refurbed
+    catalog = "listings" if marketplace == "backmarket" else "offers"
+    from connections.models import EntitySync
+
+    run_entity_sync(EntitySync.objects.get(connection=connection, entity=catalog).pk, transport=httpx.WSGITransport(app=app),
+                    force=True)
+    if marketplace == "backmarket":
+        order_id = str(app["backmarket"].control("new_order", {})["order_id"])
+    else:
+        order_id = app["refurbed"].control("add_orders", {"count": 1})["ids"][0]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def worker():
+        from django.db import connection as thread_db
+        try:
+            barrier.wait()
+            record_refresh(connection=connection, entity="orders", external_id=order_id, transport=httpx.WSGITransport(app=app))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            thread_db.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    order = Order.objects.get(connection=connection, external_id=order_id)
+    # the lines still open hold stock (a simulated new order may carry a line already cancelled)
+    lines = list(order.items.filter(status__in=["new", "accepted", "awaiting_payment"]).values_list("pk", "quantity"))
+    held = Reservation.objects.filter(order_item__order=order)
+    assert lines and held.count() == len(lines)
+    assert sorted(held.values_list("quantity", flat=True)) == sorted(q for _, q in lines)
+    assert StockMovement.objects.filter(reservation__in=held, kind="reserve").count() == len(lines)
+    assert inventory_check() == []
