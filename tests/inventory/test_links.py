@@ -197,3 +197,15 @@ def test_an_order_placed_after_the_import_is_a_new_sale():
     order_upsert_page(connection=bm, records=[_bm_order("8", placed_at=datetime.now(UTC) + timedelta(seconds=5))])
     phone = InventoryItem.objects.get(sku="PHONE-1")
     assert (phone.quantity_on_hand, phone.quantity_reserved) == (5, 1)
+
+
+def test_admin_shows_an_items_lots_listings_and_offers_read_only(client):
+    from django.contrib.auth import get_user_model
+
+    org, bm, rf = _shop()
+    phone = InventoryItem.objects.get(sku="PHONE-1")
+    stock_link_set(organization=org, connection_id=rf.pk, external_id="600001", item_id=phone.pk)
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    body = client.get(f"/admin/inventory/inventoryitem/{phone.pk}/change/").content.decode()
+    assert "PHONE-1" in body and "uuid-1" in body and "600001" in body
+    assert client.get("/admin/inventory/inventoryitem/?q=PHONE").status_code == 200
