@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponsePermanentRedirect
+from django.http import Http404, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -106,15 +106,17 @@ def stock_link_change(request):
     organization = organization_or_404(request)
     form = StockLinkForm(request.POST)
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    # Only a path of this site (the page the form was on); anything else goes back to the unlinked queue.
+    if not (back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                                                      require_https=request.is_secure())):
         back = ""
     back = back or reverse("inventory:inventory_unlinked")
     if not request.is_org_owner:
         messages.error(request, "Only an owner of the organization can change what a listing's stock is.")
-        return redirect(back)
+        return HttpResponseRedirect(back)
     if not form.is_valid():
         messages.error(request, f"Not changed: {form.error_text()}")
-        return redirect(back)
+        return HttpResponseRedirect(back)
     data = form.cleaned_data
     where = {"organization": organization, "connection_id": data["connection"], "external_id": data["external_id"],
              "user": request.user, "source": "page"}
@@ -132,7 +134,7 @@ def stock_link_change(request):
                 back = reverse("inventory:inventory_item", args=[item.pk])
     except StockLinkError as exc:
         messages.error(request, f"Not changed: {exc}")
-    return redirect(back)
+    return HttpResponseRedirect(back)
 
 
 @login_required

@@ -209,3 +209,34 @@ def test_admin_shows_an_items_lots_listings_and_offers_read_only(client):
     body = client.get(f"/admin/inventory/inventoryitem/{phone.pk}/change/").content.decode()
     assert "PHONE-1" in body and "uuid-1" in body and "600001" in body
     assert client.get("/admin/inventory/inventoryitem/?q=PHONE").status_code == 200
+
+
+def test_junk_in_the_link_doors_is_never_a_500(client):
+    from tests.web.test_junk_input import JUNK
+
+    org, bm, rf = _shop()
+    client.force_login(make_user("owner", org, role="owner"))
+    fields = ("connection", "external_id", "action", "item", "sku", "next", "kind", "after", "before")
+    for junk in JUNK:
+        for action in (junk, "link", "unlink", "create"):
+            data = {**dict.fromkeys(fields, junk), "action": action}
+            assert client.post("/inventory/link/", data).status_code == 302, (junk, action)
+            data.update(connection=str(bm.pk))
+            assert client.post("/inventory/link/", data).status_code == 302, (junk, action)
+        assert client.get("/inventory/unlinked/", dict.fromkeys(fields, junk)).status_code == 200, junk
+    # junk SKUs never reach a row: every junk post named a listing that is not there, or was refused
+    assert InventoryItem.objects.filter(organization=org).count() == 2
+
+
+def test_stock_list_finds_sku_items_and_filters_drift_across_listings_and_offers(client):
+    org, bm, rf = _shop()
+    client.force_login(make_user("ada", org))
+    body = client.get("/inventory/", {"part": "phone-1"}).content.decode()
+    assert "PHONE-1" in body and "TAB-1" not in body and "Back Market uuid-1: 5" in body
+    assert "PHONE-1" not in client.get("/inventory/", {"drift": "1"}).content.decode()  # every row in step
+    phone = InventoryItem.objects.get(sku="PHONE-1")
+    stock_link_set(organization=org, connection_id=rf.pk, external_id="600001", item_id=phone.pk)
+    body = client.get("/inventory/", {"drift": "1"}).content.decode()
+    assert "PHONE-1" in body and "Refurbed 600001: 3" in body and "drift -2, someone at Refurbed" in body
+    Offer.objects.filter(external_id="600001").update(pushed_quantity=3)  # what marketsync pushed: in step with it
+    assert "PHONE-1" not in client.get("/inventory/", {"drift": "1"}).content.decode()
