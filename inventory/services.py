@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -37,7 +37,10 @@ from orders.models import Order, OrderItem
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
 SKU_MARKETPLACES = ("backmarket", "refurbed")  # their order lines each have their own state
 ITEM_KEY = ("part_number", "item_type", "color_id", "condition", "location")
-ITEM_UNIQUE = ["organization", *ITEM_KEY, "sku"]  # the items' unconditional key (sku "" for brick items)
+ITEM_UNIQUE = ["organization", *ITEM_KEY, "sku"]
+# What matching an order item to stock and reserving for it read of the item.
+MATCH_FIELDS = ("order_id", "external_id", "status", "quantity", "listing_ref", "sku", "part_number", "color_id", "condition",
+                "location", "details")  # the items' unconditional key (sku "" for brick items)
 # How long before an import stored a listing its quantity is taken to have been read. An order placed in this
 # window is treated as not yet taken out of that quantity: on hand comes out too low (drift shows) rather than
 # too high (an oversell), whatever the marketplace's clock and the time between fetching and storing a page.
@@ -217,23 +220,18 @@ class _SkuMatcher:
 
 def sku_item_ids(*, organization_id: int, skus: Iterable[str]) -> dict[str, list[int]]:
     """The stock items of each SKU: the one whose SKU is exactly it, else those whose SKU differs only in case
-    (Back Market's SKUs ignore case; more than one is ambiguous). A SKU with no item is left out."""
+    (Back Market's SKUs ignore case; more than one is ambiguous). A SKU with no item is left out. One query."""
     skus = {s for s in skus if s}
     if not skus:
         return {}
-    found = {sku: [pk] for sku, pk in InventoryItem.objects.filter(organization_id=organization_id, sku__in=skus)
-             .values_list("sku", "pk")}
-    rest = {s.lower(): s for s in skus if s not in found}
-    if rest:
-        rows = (InventoryItem.objects.filter(organization_id=organization_id).exclude(sku="")
-                .annotate(sku_ci=Lower("sku")).filter(sku_ci__in=list(rest)).order_by("pk").values_list("sku_ci", "pk"))
-        by_lower: dict[str, list[int]] = {}
-        for sku_ci, pk in rows:
-            by_lower.setdefault(sku_ci, []).append(pk)
-        for sku in skus - set(found):
-            if sku.lower() in by_lower:
-                found[sku] = by_lower[sku.lower()]
-    return found
+    rows = (InventoryItem.objects.filter(organization_id=organization_id).exclude(sku="").annotate(sku_ci=Lower("sku"))
+            .filter(Q(sku__in=skus) | Q(sku_ci__in={s.lower() for s in skus})).order_by("pk").values_list("sku", "pk"))
+    exact: dict[str, int] = {}
+    by_lower: dict[str, list[int]] = {}
+    for sku, pk in rows:
+        exact[sku] = pk
+        by_lower.setdefault(sku.lower(), []).append(pk)
+    return {sku: [exact[sku]] if sku in exact else by_lower[sku.lower()] for sku in skus if sku in exact or sku.lower() in by_lower}
 
 
 def _sku_matcher(connection: Connection, items: list[OrderItem]) -> _SkuMatcher:
@@ -293,13 +291,16 @@ def reservation_apply_orders(
     if not orders:
         return
     present = present or {}
-    items = list(OrderItem.objects.filter(order__in=orders).select_related("order").order_by("order_id", "id"))
-    reservations = dict(Reservation.objects.filter(order_item__in=items).values_list("order_item_id", "pk"))
+    by_id = {order.pk: order for order in orders}
+    # Only what stock needs: the rows' raw payloads would cost more to read than everything else here.
+    items = list(OrderItem.objects.filter(order_id__in=list(by_id)).only(*MATCH_FIELDS)
+                 .annotate(reservation_id=F("reservations__pk")).order_by("order_id", "id"))
+    reservations = {i.pk: i.reservation_id for i in items if i.reservation_id is not None}
     matcher = _matcher(connection, [i for i in items if i.pk not in reservations])
     unmatched: set[int] = set()
     by_line = connection.marketplace in SKU_MARKETPLACES
     for item in items:
-        order = item.order
+        order = by_id[item.order_id]
         effect = stock_effect(item.status if by_line else order.status)
         fetched = present.get(order.external_id)
         if fetched is not None and item.external_id not in fetched:
@@ -333,7 +334,7 @@ def reservation_retry_unmatched(*, organization: Organization, source: str = "im
     for connection in Connection.objects.filter(organization=organization):
         orders = list(Order.objects.filter(connection=connection, has_unmatched_items=True).exclude(
             status__in=list(CONSUMING | RELEASING)
-        ))
+        ).only("pk", "external_id", "status", "placed_at"))
         reservation_apply_orders(connection=connection, orders=orders, source=source)
         count += len(orders)
     return count
