@@ -18,8 +18,27 @@ from orders.models import Order, OrderItem
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
 MARKETPLACE_LABELS = {"bricklink": "BrickLink", "brickowl": "Brick Owl", "backmarket": "Back Market", "refurbed": "Refurbed"}
-LINK_KINDS = ("lot", "listing", "offer")  # where each marketplace keeps what it sells: lots, listings, offers
 UNLINKED_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class LinkKind:
+    """Where marketplaces keep the rows that sell a stock item (lots, listings, offers), and their fields' names."""
+
+    name: str  # lot | listing | offer
+    model: type
+    link: str  # the foreign key to the stock item
+    quantity: str  # the marketplace's quantity
+    title: str
+
+
+LINK_KINDS = {
+    "lot": LinkKind("lot", InventoryLot, "item", "marketplace_quantity", "remarks"),
+    "listing": LinkKind("listing", Listing, "stock_item", "quantity", "title"),
+    "offer": LinkKind("offer", Offer, "stock_item", "stock", "instance_name"),
+}
+MARKETPLACE_LINK_KIND = {"bricklink": LINK_KINDS["lot"], "brickowl": LINK_KINDS["lot"], "backmarket": LINK_KINDS["listing"],
+                         "refurbed": LINK_KINDS["offer"]}
 
 
 ITEM_PAGE_SIZE = 100
@@ -285,16 +304,9 @@ class UnlinkedRow:
         return self.kind != "lot"
 
 
-_UNLINKED = {  # kind -> (model, link, quantity, title)
-    "lot": (InventoryLot, "item", "marketplace_quantity", "remarks"),
-    "listing": (Listing, "stock_item", "quantity", "title"),
-    "offer": (Offer, "stock_item", "stock", "instance_name"),
-}
-
-
 def _unlinked_rows(organization: Organization, kind: str) -> QuerySet:
-    model, link, _, _ = _UNLINKED[kind]
-    return model.objects.filter(organization=organization, **{f"{link}__isnull": True}, removed_at__isnull=True)
+    link = LINK_KINDS[kind]
+    return link.model.objects.filter(organization=organization, **{f"{link.link}__isnull": True}, removed_at__isnull=True)
 
 
 def unlinked_page(
@@ -302,7 +314,7 @@ def unlinked_page(
 ) -> KeysetPage:
     """One page of the organization's live lots, listings or offers (``kind``) that no stock item sells, oldest
     first (keyset on the partial ``*_org_unlinked_idx`` indexes), each as an ``UnlinkedRow`` with its reason."""
-    model, _, quantity, title = _UNLINKED[kind]
+    quantity, title = LINK_KINDS[kind].quantity, LINK_KINDS[kind].title
     page = keyset_page(_unlinked_rows(organization, kind).select_related("connection"), key="id", after=after, before=before,
                        limit=limit, descending=False)
     skus = {row.sku.lower() for row in page.rows if getattr(row, "sku", "")}
@@ -342,9 +354,8 @@ def link_row_get(*, organization: Organization, connection_id: int, external_id:
     connection = Connection.objects.filter(organization=organization, pk=connection_id).first()
     if connection is None:
         return None
-    model = {"bricklink": InventoryLot, "brickowl": InventoryLot, "backmarket": Listing, "refurbed": Offer}.get(
-        connection.marketplace)
-    if model is None:
+    kind = MARKETPLACE_LINK_KIND.get(connection.marketplace)
+    if kind is None:
         return None
-    return model.objects.filter(organization=organization, connection=connection, external_id=external_id).select_related(
+    return kind.model.objects.filter(organization=organization, connection=connection, external_id=external_id).select_related(
         "connection").first()

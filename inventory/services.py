@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -28,6 +28,7 @@ from django.utils import timezone
 from connections.models import Connection, Organization
 from connections.services import audit_record
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.selectors import MARKETPLACE_LINK_KIND, LinkKind, link_row_get
 from listings.models import Listing
 from marketsync.sync.records import LotRecord, UnifiedStatus
 from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
@@ -37,10 +38,10 @@ from orders.models import Order, OrderItem
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
 SKU_MARKETPLACES = ("backmarket", "refurbed")  # their order lines each have their own state
 ITEM_KEY = ("part_number", "item_type", "color_id", "condition", "location")
-ITEM_UNIQUE = ["organization", *ITEM_KEY, "sku"]
+ITEM_UNIQUE = ["organization", *ITEM_KEY, "sku"]  # the items' unconditional key (sku "" for brick items)
 # What matching an order item to stock and reserving for it read of the item.
 MATCH_FIELDS = ("order_id", "external_id", "status", "quantity", "listing_ref", "sku", "part_number", "color_id", "condition",
-                "location", "details")  # the items' unconditional key (sku "" for brick items)
+                "location", "details")
 # How long before an import stored a listing its quantity is taken to have been read. An order placed in this
 # window is treated as not yet taken out of that quantity: on hand comes out too low (drift shows) rather than
 # too high (an oversell), whatever the marketplace's clock and the time between fetching and storing a page.
@@ -427,24 +428,6 @@ def _record_first_counts(org_id: int, connection: Connection, first: dict[int, i
 # --- Back Market listings and Refurbed offers: linked by SKU ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LinkKind:
-    """Where one marketplace keeps the rows that sell a stock item, and what their fields are called."""
-
-    model: type[models.Model]
-    link: str  # the foreign key to the stock item
-    quantity: str  # the marketplace's quantity
-    title: str
-
-
-LINK_KINDS = {
-    "bricklink": LinkKind(InventoryLot, "item", "marketplace_quantity", "remarks"),
-    "brickowl": LinkKind(InventoryLot, "item", "marketplace_quantity", "remarks"),
-    "backmarket": LinkKind(Listing, "stock_item", "quantity", "title"),
-    "refurbed": LinkKind(Offer, "stock_item", "stock", "instance_name"),
-}
-
-
 def stock_link_imported(*, connection: Connection, row_ids: Iterable[int]) -> int:
     """After a page of Back Market listings or Refurbed offers is stored: link each to the stock item of its
     SKU, creating the items first seen (on hand = the row's quantity). Returns how many rows were linked.
@@ -453,7 +436,7 @@ def stock_link_imported(*, connection: Connection, row_ids: Iterable[int]) -> in
     row with no SKU, or whose SKU matches several items (differing only in case), is left unlinked — it is
     listed in the unlinked queue, never dropped. Then the open orders waiting for these items reserve.
     """
-    kind = LINK_KINDS[connection.marketplace]
+    kind = MARKETPLACE_LINK_KIND[connection.marketplace]
     org_id = connection.organization_id
     rows = list(
         kind.model.objects.filter(connection=connection, pk__in=list(row_ids), link_manual=False)
@@ -530,13 +513,11 @@ class StockLinkError(ValueError):
 
 
 def _link_target(*, organization: Organization, connection_id: int, external_id: str):
-    from inventory.selectors import link_row_get
-
     row = link_row_get(organization=organization, connection_id=connection_id, external_id=str(external_id).strip())
     if row is None:
         raise StockLinkError(f"No lot, listing or offer {str(external_id)[:80]!r} on connection {connection_id} of "
                              f"{organization.slug}.")
-    return row, LINK_KINDS[row.connection.marketplace]
+    return row, MARKETPLACE_LINK_KIND[row.connection.marketplace]
 
 
 def _link_write(*, row, kind: LinkKind, item_id: int | None, action: str, user, actor: str, source: str, summary: dict) -> None:
