@@ -57,6 +57,19 @@ class StockConflict(Exception):
     """The item moved between our read and our write; the page's transaction is retried by the engine."""
 
 
+def stock_lock_organization(*, organization_id: int) -> None:
+    """Hold the organization's stock until the caller's transaction ends: its order pages' stock steps, imports
+    that create items or link listings, and owners' link changes then run one at a time. Without it an order page
+    could find no stock item for a line (and flag it) while an import is creating that item and looking for
+    flagged orders, each blind to the other's uncommitted rows, and the line would never reserve.
+
+    Callers take it before any other row lock of theirs on stock or orders, so it cannot deadlock with them.
+    ``FOR NO KEY UPDATE`` on the organization's row: rows that merely reference the organization are still
+    inserted freely. (SQLite has one writer at a time anyway.)
+    """
+    list(Organization.objects.select_for_update(no_key=True).filter(pk=organization_id).values_list("pk", flat=True))
+
+
 def stock_effect(status: str) -> str:
     if status in CONSUMING:
         return CONSUME
@@ -286,7 +299,8 @@ def reservation_apply_orders(
     ``present`` maps an order's external id to the external ids of the items it
     has now, when they were fetched; a stored item no longer present is released.
     Orders first seen already shipped or cancelled move no stock. Back Market and Refurbed lines each have
-    their own state, which decides; a brick order's status decides for all its items.
+    their own state, which decides; a brick order's status decides for all its items. The caller holds the
+    organization's stock (``stock_lock_organization``).
     """
     orders = list(orders)
     if not orders:
@@ -330,7 +344,7 @@ def reservation_apply_orders(
 
 def reservation_retry_unmatched(*, organization: Organization, source: str = "import") -> int:
     """After an import or a link change: try again to match the items of open orders that had none (an item
-    first seen now, or a listing newly linked, may be what they sell)."""
+    first seen now, or a listing newly linked, may be what they sell). The caller holds the organization's stock."""
     count = 0
     for connection in Connection.objects.filter(organization=organization):
         orders = list(Order.objects.filter(connection=connection, has_unmatched_items=True).exclude(
@@ -356,6 +370,12 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
     """
     if not records:
         return UpsertResult()
+    with transaction.atomic(savepoint=False):  # the page's transaction, where there is one
+        stock_lock_organization(organization_id=connection.organization_id)
+        return _upsert_lots(connection=connection, records=records)
+
+
+def _upsert_lots(*, connection: Connection, records: list[LotRecord]) -> UpsertResult:
     now = timezone.now()
     org_id = connection.organization_id
     manual = dict(
@@ -436,10 +456,16 @@ def stock_link_imported(*, connection: Connection, row_ids: Iterable[int]) -> in
     row with no SKU, or whose SKU matches several items (differing only in case), is left unlinked — it is
     listed in the unlinked queue, never dropped. Then the open orders waiting for these items reserve.
     """
+    with transaction.atomic(savepoint=False):  # the page's transaction, where there is one
+        stock_lock_organization(organization_id=connection.organization_id)
+        return _link_imported(connection=connection, row_ids=list(row_ids))
+
+
+def _link_imported(*, connection: Connection, row_ids: list[int]) -> int:
     kind = MARKETPLACE_LINK_KIND[connection.marketplace]
     org_id = connection.organization_id
     rows = list(
-        kind.model.objects.filter(connection=connection, pk__in=list(row_ids), link_manual=False)
+        kind.model.objects.filter(connection=connection, pk__in=row_ids, link_manual=False)
         .values_list("pk", "sku", kind.quantity, kind.title, f"{kind.link}_id", f"{kind.link}__sku")
     )
     due = [(pk, sku, qty, title, current) for pk, sku, qty, title, current, current_sku in rows
@@ -524,6 +550,7 @@ def _link_write(*, row, kind: LinkKind, item_id: int | None, action: str, user, 
     """Point the row at ``item_id`` (None: unlink) for good — imports leave it — and audit it; then the open orders
     that were waiting for a stock item try again."""
     with transaction.atomic():
+        stock_lock_organization(organization_id=row.organization_id)
         before = getattr(row, f"{kind.link}_id")
         kind.model.objects.filter(pk=row.pk).update(**{f"{kind.link}_id": item_id, "link_manual": True})
         audit_record(
@@ -583,6 +610,7 @@ def stock_item_create_from_listing(
     quantity = max(0, getattr(row, kind.quantity) or 0)
     try:
         with transaction.atomic():
+            stock_lock_organization(organization_id=organization.pk)
             item = InventoryItem.objects.create(
                 organization=organization, sku=sku, item_type="", name=str(getattr(row, kind.title) or "")[:300],
                 quantity_on_hand=quantity, version=1, imported_from=row.connection,

@@ -4,9 +4,11 @@ the items of every marketplace alike)."""
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from backship.services import shipment_link_orders
 from connections.models import Connection
-from inventory.services import reservation_apply_orders
+from inventory.services import reservation_apply_orders, stock_lock_organization
 from marketsync.sync.records import OrderRecord
 from marketsync.sync.upsert import UpsertResult, bulk_upsert
 from orders.models import Order, OrderItem
@@ -30,11 +32,15 @@ def order_upsert_page(*, connection: Connection, records: list[OrderRecord], sou
     An order's ``items_count`` is the sum of its item quantities. Items are
     keyed by the marketplace's own id, unique per connection. Each item
     reserves, releases or consumes its stock item through the ledger
-    (``inventory.services.reservation_apply_orders``), once however often it is read.
+    (``inventory.services.reservation_apply_orders``), once however often it is read. The organization's
+    stock is held first (``stock_lock_organization``), before the orders' own rows, so a page and an import
+    linking listings at the same time neither miss nor deadlock each other.
     """
-    result, stored = order_upsert_records(connection=connection, records=records)
-    present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
-    reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
+    with transaction.atomic(savepoint=False):  # the page's transaction, where there is one
+        stock_lock_organization(organization_id=connection.organization_id)
+        result, stored = order_upsert_records(connection=connection, records=records)
+        present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
+        reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
     return result
 
 

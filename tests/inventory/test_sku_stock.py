@@ -277,3 +277,66 @@ def test_two_workers_refreshing_the_same_refurbished_order_at_once_reserve_once(
     assert sorted(held.values_list("quantity", flat=True)) == sorted(q for _, q in lines)
     assert StockMovement.objects.filter(reservation__in=held, kind="reserve").count() == len(lines)
     assert inventory_check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_page_and_the_import_creating_its_stock_item_at_once_do_not_miss_each_other():
+    """An order page finds no stock item for its line and flags it, but has not committed yet, while the listing
+    import creates the item and looks for flagged orders: the import waits for the page (the organization's stock
+    is held), then reserves the line. Without that it would see no flag, and the line would never reserve."""
+    import threading
+    import time
+
+    from django.db import connection as db
+
+    from conftest import require_server
+
+    if db.vendor != "postgresql":
+        require_server("PostgreSQL (DATABASE_URL) for concurrent workers")
+    org, bm, _ = _shop()
+    stored, release, errors = threading.Event(), threading.Event(), []
+
+    def order_page():
+        from django.db import connection as thread_db
+        try:
+            with transaction.atomic():
+                order_upsert_page(connection=bm, records=[_bm_order("1")])
+                stored.set()
+                release.wait(60)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            stored.set()
+            thread_db.close()
+
+    def listing_import():
+        from django.db import connection as thread_db
+        try:
+            with transaction.atomic():
+                listing_upsert_page(connection=bm, records=[_listing(quantity=5)])
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            thread_db.close()
+
+    orders_thread = threading.Thread(target=order_page)
+    orders_thread.start()
+    assert stored.wait(60)
+    import_thread = threading.Thread(target=listing_import)
+    import_thread.start()
+    deadline = time.monotonic() + 60
+    with db.cursor() as cursor:  # until the import has finished, or is waiting for a lock the page holds
+        while import_thread.is_alive() and time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.02)
+    release.set()
+    orders_thread.join(60)
+    import_thread.join(60)
+    assert errors == []
+    item = _item()
+    assert (item.quantity_on_hand, item.quantity_reserved, item.quantity_available) == (6, 1, 5)
+    assert Order.objects.get().has_unmatched_items is False
+    assert inventory_check() == []
