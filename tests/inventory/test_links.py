@@ -240,3 +240,18 @@ def test_stock_list_finds_sku_items_and_filters_drift_across_listings_and_offers
     assert "PHONE-1" in body and "Refurbed 600001: 3" in body and "drift -2, someone at Refurbed" in body
     Offer.objects.filter(external_id="600001").update(pushed_quantity=3)  # what marketsync pushed: in step with it
     assert "PHONE-1" not in client.get("/inventory/", {"drift": "1"}).content.decode()
+
+
+def test_an_owner_creates_a_stock_item_from_an_unlinked_listing_on_the_unlinked_page(client):
+    org, bm, _ = _shop()
+    client.force_login(make_user("owner", org, role="owner"))
+    body = client.get("/inventory/unlinked/?kind=listing").content.decode()
+    assert "uuid-2" in body and "Create stock item" in body
+    response = client.post("/inventory/link/", {"connection": bm.pk, "external_id": "uuid-2", "action": "create",
+                                                "sku": "PHONE-2"})
+    item = InventoryItem.objects.get(organization=org, sku="PHONE-2")
+    assert response.status_code == 302 and response["Location"] == f"/inventory/{item.pk}/"
+    assert item.quantity_on_hand == 2 and Listing.objects.get(external_id="uuid-2").stock_item_id == item.pk
+    response = client.post("/inventory/link/", {"connection": bm.pk, "external_id": "uuid-2", "action": "create",
+                                                "sku": "PHONE-2"}, follow=True)
+    assert "Not changed" in response.content.decode() and InventoryItem.objects.filter(sku="PHONE-2").count() == 1
