@@ -39,7 +39,7 @@ BRICK_MARKETPLACES = ("bricklink", "brickowl")
 SKU_MARKETPLACES = ("backmarket", "refurbed")  # their order lines each have their own state
 ITEM_KEY = ("part_number", "item_type", "color_id", "condition", "location")
 ITEM_UNIQUE = ["organization", *ITEM_KEY, "sku"]  # the items' unconditional key (sku "" for brick items)
-# What matching an order item to stock and reserving for it read of the item.
+# What matching an order item to stock and reserving for it read of the item (a named row, not a model: cheaper).
 MATCH_FIELDS = ("order_id", "external_id", "status", "quantity", "listing_ref", "sku", "part_number", "color_id", "condition",
                 "location", "details")
 # How long before an import stored a listing its quantity is taken to have been read. An order placed in this
@@ -208,7 +208,7 @@ class _Matcher:
     by_bricklink_lot: dict[str, int]
     by_key: dict[tuple, int]
 
-    def match(self, item: OrderItem) -> int | None:
+    def match(self, item) -> int | None:  # an order item's MATCH_FIELDS, as a named row
         if item.listing_ref and item.listing_ref in self.by_lot:
             return self.by_lot[item.listing_ref]
         bl_lot = str((item.details or {}).get("bl_lot_id") or "")
@@ -225,7 +225,7 @@ class _SkuMatcher:
     by_listing: dict[str, int | None]
     by_sku: dict[str, list[int]]
 
-    def match(self, item: OrderItem) -> int | None:
+    def match(self, item) -> int | None:  # an order item's MATCH_FIELDS, as a named row
         if item.listing_ref and item.listing_ref in self.by_listing:
             return self.by_listing[item.listing_ref]
         found = self.by_sku.get(item.sku) or []
@@ -248,7 +248,7 @@ def sku_item_ids(*, organization_id: int, skus: Iterable[str]) -> dict[str, list
     return {sku: [exact[sku]] if sku in exact else by_lower[sku.lower()] for sku in skus if sku in exact or sku.lower() in by_lower}
 
 
-def _sku_matcher(connection: Connection, items: list[OrderItem]) -> _SkuMatcher:
+def _sku_matcher(connection: Connection, items: list) -> _SkuMatcher:
     refs = {i.listing_ref for i in items if i.listing_ref}
     by_listing: dict[str, int | None] = {}
     if refs and connection.marketplace == "backmarket":  # an orderline names its listing by the legacy id
@@ -260,7 +260,7 @@ def _sku_matcher(connection: Connection, items: list[OrderItem]) -> _SkuMatcher:
     return _SkuMatcher(by_listing, sku_item_ids(organization_id=connection.organization_id, skus={i.sku for i in items}))
 
 
-def _matcher(connection: Connection, items: list[OrderItem]) -> _Matcher | _SkuMatcher:
+def _matcher(connection: Connection, items: list) -> _Matcher | _SkuMatcher:
     if connection.marketplace in SKU_MARKETPLACES:
         return _sku_matcher(connection, items)
     lot_ids = {i.listing_ref for i in items if i.listing_ref}
@@ -308,8 +308,8 @@ def reservation_apply_orders(
     present = present or {}
     by_id = {order.pk: order for order in orders}
     # Only what stock needs: the rows' raw payloads would cost more to read than everything else here.
-    items = list(OrderItem.objects.filter(order_id__in=list(by_id)).only(*MATCH_FIELDS)
-                 .annotate(reservation_id=F("reservations__pk")).order_by("order_id", "id"))
+    items = list(OrderItem.objects.filter(order_id__in=list(by_id)).annotate(reservation_id=F("reservations__pk"))
+                 .order_by("order_id", "id").values_list("pk", *MATCH_FIELDS, "reservation_id", named=True))
     reservations = {i.pk: i.reservation_id for i in items if i.reservation_id is not None}
     matcher = _matcher(connection, [i for i in items if i.pk not in reservations])
     unmatched: set[int] = set()
