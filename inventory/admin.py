@@ -1,13 +1,16 @@
-"""Admin for brick inventory, lots, reservations and the ledger.
+"""Admin for stock items, their lots, listings and offers, reservations and the ledger.
 
-Quantities are read-only here: stock moves only through the ledger (orders,
+Quantities and links are read-only here: stock moves only through the ledger (orders,
 or ``manage.py inventory adjust`` / the item page), so the admin cannot break
-``quantity_reserved`` = open reservations.
+``quantity_reserved`` = open reservations; links change on the pages or with
+``manage.py inventory link`` / ``unlink`` (audited).
 """
 
 from django.contrib import admin
 
 from inventory.models import CatalogColor, CatalogItem, InventoryItem, InventoryLot, Reservation, StockMovement, UnmappedLot
+from listings.models import Listing
+from offers.models import Offer
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -21,26 +24,46 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class InventoryLotInline(admin.TabularInline):
-    model = InventoryLot
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
-    fields = ("connection", "external_id", "external_bricklink_id", "marketplace_quantity", "unit_price", "remarks", "removed_at")
-    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class InventoryLotInline(ReadOnlyInline):
+    model = InventoryLot
+    fields = ("connection", "external_id", "external_bricklink_id", "marketplace_quantity", "pushed_quantity", "pushed_at",
+              "link_manual", "unit_price", "remarks", "removed_at")
+    readonly_fields = fields
+
+
+class ListingInline(ReadOnlyInline):
+    model = Listing
+    fields = ("connection", "external_id", "sku", "quantity", "pushed_quantity", "pushed_at", "link_manual", "removed_at")
+    readonly_fields = fields
+
+
+class OfferInline(ReadOnlyInline):
+    model = Offer
+    fields = ("connection", "external_id", "sku", "stock", "pushed_quantity", "pushed_at", "link_manual", "removed_at")
+    readonly_fields = fields
+
 
 @admin.register(InventoryItem)
 class InventoryItemAdmin(admin.ModelAdmin):
-    list_display = ("part_number", "color_name", "condition", "location", "quantity_on_hand", "quantity_reserved", "organization")
+    list_display = ("__str__", "sku", "part_number", "color_name", "condition", "location", "quantity_on_hand", "quantity_reserved",
+                    "organization")
     list_filter = ("organization", "condition", "item_type")
-    search_fields = ("part_number", "name", "color_name", "location")
-    readonly_fields = ("organization", "part_number", "item_type", "color_id", "condition", "location", "quantity_on_hand",
-                       "quantity_reserved", "version", "created_at", "updated_at")
-    fields = readonly_fields[:5] + ("color_name", "name") + readonly_fields[5:]
-    inlines = [InventoryLotInline]
+    search_fields = ("sku", "part_number", "name", "color_name", "location")
+    readonly_fields = ("organization", "sku", "part_number", "item_type", "color_id", "condition", "location", "quantity_on_hand",
+                       "quantity_reserved", "version", "imported_from", "imported_at", "created_at", "updated_at")
+    fields = readonly_fields[:7] + ("color_name", "name") + readonly_fields[7:]
+    inlines = [InventoryLotInline, ListingInline, OfferInline]
 
     def has_add_permission(self, request):
         return False
@@ -48,7 +71,7 @@ class InventoryItemAdmin(admin.ModelAdmin):
 
 @admin.register(InventoryLot)
 class InventoryLotAdmin(ReadOnlyAdmin):
-    list_display = ("external_id", "connection", "item", "marketplace_quantity", "removed_at")
+    list_display = ("external_id", "connection", "item", "marketplace_quantity", "pushed_quantity", "link_manual", "removed_at")
     list_filter = ("connection__marketplace",)
     search_fields = ("external_id", "external_bricklink_id", "item__part_number")
     raw_id_fields = ("item",)

@@ -42,3 +42,30 @@ class InventoryAdjustForm(forms.Form):
     def error_text(self) -> str:
         """Every error, each after its field's label: for the message shown on the item page."""
         return " ".join(f"{self.fields[name].label}: {' '.join(errors)}" for name, errors in self.errors.items())
+
+
+class StockLinkForm(forms.Form):
+    """An owner's change of one lot's, listing's or offer's link: to a stock item, none, or a new SKU item."""
+
+    ACTIONS = (("link", "Link to stock item"), ("unlink", "Unlink"), ("create", "Create a stock item from it"))
+
+    connection = forms.IntegerField(min_value=1, max_value=2**62, error_messages={
+        "invalid": "Connection: a connection id is a whole number.", "required": "Connection: which connection?"})
+    external_id = forms.CharField(label="Marketplace id", max_length=80)
+    action = forms.ChoiceField(choices=ACTIONS)
+    item = forms.IntegerField(label="Stock item id", required=False, min_value=1, max_value=2**62,
+                              error_messages={"invalid": "The stock item id is a whole number, e.g. 42."})
+    sku = forms.CharField(label="SKU of the new item", required=False, max_length=256)
+    next = forms.CharField(required=False, max_length=500)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "link" and not data.get("item"):
+            self.add_error("item", "Which stock item? Give its id (shown on its page).")
+        return data
+
+    def error_text(self) -> str:
+        return " ".join(
+            f"{self.fields[name].label or name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)
+            for name, errors in self.errors.items()
+        )

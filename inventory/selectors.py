@@ -1,19 +1,45 @@
-"""Brick inventory reads shared by pages, admin, commands and the connections page."""
+"""Stock reads shared by pages, admin, commands and the connections page: stock items of all four marketplaces,
+the lots, listings and offers linked to them (with their drift), and the queues of what is not linked or matched."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Lower
 
 from connections.models import Connection, Organization
 from inventory.catalog import catalog_translate, unmapped_order_items
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement, UnmappedLot
+from listings.models import Listing
 from marketsync.keyset import KeysetPage, keyset_page
+from offers.models import Offer
 from orders.models import Order, OrderItem
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
+MARKETPLACE_LABELS = {"bricklink": "BrickLink", "brickowl": "Brick Owl", "backmarket": "Back Market", "refurbed": "Refurbed"}
+UNLINKED_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class LinkKind:
+    """Where marketplaces keep the rows that sell a stock item (lots, listings, offers), and their fields' names."""
+
+    name: str  # lot | listing | offer
+    model: type
+    link: str  # the foreign key to the stock item
+    quantity: str  # the marketplace's quantity
+    title: str
+
+
+LINK_KINDS = {
+    "lot": LinkKind("lot", InventoryLot, "item", "marketplace_quantity", "remarks"),
+    "listing": LinkKind("listing", Listing, "stock_item", "quantity", "title"),
+    "offer": LinkKind("offer", Offer, "stock_item", "stock", "instance_name"),
+}
+MARKETPLACE_LINK_KIND = {"bricklink": LINK_KINDS["lot"], "brickowl": LINK_KINDS["lot"], "backmarket": LINK_KINDS["listing"],
+                         "refurbed": LINK_KINDS["offer"]}
 
 
 ITEM_PAGE_SIZE = 100
@@ -26,39 +52,109 @@ def inventory_item_page(
     *, organization: Organization, part: str = "", color: str = "", location: str = "", drift_only: bool = False,
     after: str = "", before: str = "", limit: int = ITEM_PAGE_SIZE,
 ) -> KeysetPage:
-    """One page of the organization's items, in shelf order (location, part, colour), with their live lots
-    (``live_lots``), by keyset on the ``inventoryitem_org_shelf_idx`` index."""
-    lots = InventoryLot.objects.filter(removed_at__isnull=True).select_related("connection").order_by("connection__marketplace")
-    qs = InventoryItem.objects.filter(organization=organization).prefetch_related(Prefetch("lots", queryset=lots, to_attr="live_lots"))
+    """One page of the organization's items, in shelf order (location, part, colour; SKU items, which have none,
+    first), with their live lots, listings and offers (``live_lots``, ``live_listings``, ``live_offers``: see
+    ``stock_item_links``), by keyset on the ``inventoryitem_org_shelf_idx`` index."""
+    live = {"removed_at__isnull": True}
+    qs = InventoryItem.objects.filter(organization=organization).prefetch_related(
+        Prefetch("lots", queryset=InventoryLot.objects.filter(**live).select_related("connection").order_by("connection_id", "id"),
+                 to_attr="live_lots"),
+        Prefetch("listings", queryset=Listing.objects.filter(**live).select_related("connection").order_by("connection_id", "id"),
+                 to_attr="live_listings"),
+        Prefetch("offers", queryset=Offer.objects.filter(**live).select_related("connection").order_by("connection_id", "id"),
+                 to_attr="live_offers"),
+    )
     if part:
-        qs = qs.filter(Q(part_number__icontains=part) | Q(name__icontains=part))
+        qs = qs.filter(Q(part_number__icontains=part) | Q(name__icontains=part) | Q(sku__icontains=part))
     if color:
         qs = qs.filter(Q(color_name__icontains=color) | Q(color_id=color))
     if location:
         qs = qs.filter(location__icontains=location)
     if drift_only:
-        drifting = InventoryLot.objects.filter(item=OuterRef("pk"), removed_at__isnull=True).exclude(
-            marketplace_quantity=F("item__quantity_on_hand") - F("item__quantity_reserved")
-        )
-        qs = qs.filter(Q(pk__in=Subquery(drifting.values("item_id"))))
+        qs = qs.filter(_drifting(InventoryLot, "item", "marketplace_quantity") | _drifting(Listing, "stock_item", "quantity")
+                       | _drifting(Offer, "stock_item", "stock"))
     return keyset_page(qs, key=("location", "part_number", "color_id"), after=after, before=before, limit=limit,
                        descending=False)
 
 
-def lot_drift(*, item: InventoryItem, lot: InventoryLot) -> int:
-    """Marketplace quantity minus what the seller has available locally (0 = in step)."""
-    return lot.marketplace_quantity - item.quantity_available
+def _drifting(model, link: str, quantity: str) -> Exists:
+    """Items with a live linked row whose marketplace quantity is not what marketsync last pushed (or, before any
+    push, not what is available here)."""
+    available = F(f"{link}__quantity_on_hand") - F(f"{link}__quantity_reserved")
+    off = (Q(pushed_quantity__isnull=False) & ~Q(**{quantity: F("pushed_quantity")})) | (
+        Q(pushed_quantity__isnull=True) & ~Q(**{quantity: available}))
+    return Exists(model.objects.filter(off, **{link: OuterRef("pk")}, removed_at__isnull=True))
+
+
+@dataclass
+class LinkedListing:
+    """One lot, listing or offer that sells a stock item, in the same shape for every marketplace.
+
+    ``drift``: the marketplace's quantity minus what marketsync last pushed there (before any push: minus what is
+    available here); ``changed_by``: "marketsync" when the marketplace shows what was last pushed, else who must
+    have changed it, "someone at <marketplace>".
+    """
+
+    kind: str  # lot | listing | offer
+    row_id: int
+    marketplace: str
+    connection: Connection
+    external_id: str
+    title: str
+    marketplace_quantity: int
+    pushed_quantity: int | None
+    pushed_at: datetime | None
+    drift: int
+    changed_by: str
+    removed: bool
+    link_manual: bool
+
+    @property
+    def marketplace_label(self) -> str:
+        return MARKETPLACE_LABELS.get(self.marketplace, self.marketplace)
+
+
+def linked_listing(*, item: InventoryItem, row: InventoryLot | Listing | Offer) -> LinkedListing:
+    """A lot, listing or offer of the item as a ``LinkedListing``."""
+    if isinstance(row, InventoryLot):
+        kind, quantity, title = "lot", row.marketplace_quantity, row.remarks
+        if row.external_bricklink_id:
+            title = f"BrickLink lot {row.external_bricklink_id}" + (f" · {title}" if title else "")
+    elif isinstance(row, Listing):
+        kind, quantity, title = "listing", row.quantity, row.title
+    else:
+        kind, quantity, title = "offer", row.stock, row.instance_name
+    marketplace = row.connection.marketplace
+    expected = row.pushed_quantity if row.pushed_quantity is not None else item.quantity_available
+    by_us = row.pushed_quantity is not None and quantity == row.pushed_quantity
+    return LinkedListing(
+        kind=kind, row_id=row.pk, marketplace=marketplace, connection=row.connection, external_id=row.external_id,
+        title=title, marketplace_quantity=quantity, pushed_quantity=row.pushed_quantity, pushed_at=row.pushed_at,
+        drift=quantity - expected, changed_by="marketsync" if by_us else f"someone at {MARKETPLACE_LABELS.get(marketplace, marketplace)}",
+        removed=row.removed_at is not None, link_manual=row.link_manual,
+    )
+
+
+def stock_item_links(*, item: InventoryItem, include_removed: bool = True) -> list[LinkedListing]:
+    """Every lot, listing and offer linked to the item, on every connection, in one shape (gone ones included
+    unless ``include_removed`` is false): for the item's page, reconcile and the stock push. Uses the rows
+    prefetched by ``inventory_item_page`` when there are."""
+    if hasattr(item, "live_lots") and not include_removed:
+        rows = [*item.live_lots, *item.live_listings, *item.live_offers]
+    else:
+        live = {} if include_removed else {"removed_at__isnull": True}
+        rows = [
+            *InventoryLot.objects.filter(item=item, **live).select_related("connection").order_by("connection_id", "id"),
+            *Listing.objects.filter(stock_item=item, **live).select_related("connection").order_by("connection_id", "id"),
+            *Offer.objects.filter(stock_item=item, **live).select_related("connection").order_by("connection_id", "id"),
+        ]
+    return [linked_listing(item=item, row=row) for row in rows]
 
 
 def inventory_item_get(*, organization: Organization | None, item_id: int) -> InventoryItem | None:
     """One item of the organization (of any, with ``organization=None``: ops commands), or None."""
     qs = InventoryItem.objects.select_related("organization")
     return (qs if organization is None else qs.filter(organization=organization)).filter(pk=item_id).first()
-
-
-def inventory_lot_list(*, item: InventoryItem) -> list[InventoryLot]:
-    """Every lot linked to the item, gone ones included, by connection."""
-    return list(item.lots.select_related("connection").order_by("connection_id", "id"))
 
 
 def reservation_open_list(*, item: InventoryItem) -> list[Reservation]:
@@ -78,11 +174,10 @@ def stock_movement_page(*, item: InventoryItem, after: str = "", before: str = "
 
 
 def _unmatched_items(*, organization: Organization) -> QuerySet[OrderItem]:
-    """Order items of brick orders that no inventory item matched (flagged on their order)."""
+    """Order items of any marketplace that no stock item matched (flagged on their order)."""
     return OrderItem.objects.filter(
         organization=organization,
         order__organization=organization,  # the same, said of the order: lets the partial index start there
-        order__marketplace__in=BRICK_MARKETPLACES,
         order__has_unmatched_items=True,
         reservations__isnull=True,
     )
@@ -233,3 +328,86 @@ def unmapped_list(*, organization: Organization, limit: int = UNMAPPED_LIST_CAP)
             reason=translation.problem or "mapped at the next catalog run",
         ))
     return rows
+
+
+# --- the unlinked queue: lots, listings and offers no stock item sells ------------------------------------------
+
+
+@dataclass
+class UnlinkedRow:
+    """A lot, listing or offer without a stock item, and why (its stock is not tracked until it is linked)."""
+
+    kind: str
+    row_id: int
+    connection: Connection
+    external_id: str
+    sku: str
+    title: str
+    marketplace_quantity: int
+    reason: str
+
+    @property
+    def marketplace_label(self) -> str:
+        return MARKETPLACE_LABELS.get(self.connection.marketplace, self.connection.marketplace)
+
+    @property
+    def can_create_item(self) -> bool:
+        """A SKU item can be made from a listing or an offer (a lot's item comes from its part, on import)."""
+        return self.kind != "lot"
+
+
+def _unlinked_rows(organization: Organization, kind: str) -> QuerySet:
+    link = LINK_KINDS[kind]
+    return link.model.objects.filter(organization=organization, **{f"{link.link}__isnull": True}, removed_at__isnull=True)
+
+
+def unlinked_page(
+    *, organization: Organization, kind: str = "listing", after: str = "", before: str = "", limit: int = UNLINKED_PAGE_SIZE
+) -> KeysetPage:
+    """One page of the organization's live lots, listings or offers (``kind``) that no stock item sells, oldest
+    first (keyset on the partial ``*_org_unlinked_idx`` indexes), each as an ``UnlinkedRow`` with its reason."""
+    quantity, title = LINK_KINDS[kind].quantity, LINK_KINDS[kind].title
+    page = keyset_page(_unlinked_rows(organization, kind).select_related("connection"), key="id", after=after, before=before,
+                       limit=limit, descending=False)
+    skus = {row.sku.lower() for row in page.rows if getattr(row, "sku", "")}
+    matches: dict[str, int] = {}
+    if skus:
+        for sku_ci, count in (InventoryItem.objects.filter(organization=organization).exclude(sku="")
+                              .annotate(sku_ci=Lower("sku")).filter(sku_ci__in=list(skus)).values("sku_ci")
+                              .annotate(n=Count("pk")).values_list("sku_ci", "n")):
+            matches[sku_ci] = count
+    page.rows = [
+        UnlinkedRow(kind=kind, row_id=row.pk, connection=row.connection, external_id=row.external_id,
+                    sku=getattr(row, "sku", ""), title=getattr(row, title) or "", marketplace_quantity=getattr(row, quantity),
+                    reason=_unlinked_reason(row, matches))
+        for row in page.rows
+    ]
+    return page
+
+
+def _unlinked_reason(row, matches: dict[str, int]) -> str:
+    if row.link_manual:
+        return "unlinked by an owner"
+    sku = getattr(row, "sku", None)
+    if sku == "":
+        return "no SKU"
+    if sku is not None and matches.get(sku.lower(), 0) > 1:
+        return f"its SKU matches {matches[sku.lower()]} stock items that differ only in case"
+    return "not linked yet: the next import links it"
+
+
+def unlinked_counts(*, organization: Organization, cap: int = UNMATCHED_COUNT_CAP) -> dict[str, int]:
+    """How many lots, listings and offers are unlinked, each counted up to ``cap`` + 1 (a bounded read)."""
+    return {kind: len(_unlinked_rows(organization, kind).values_list("pk", flat=True)[: cap + 1]) for kind in LINK_KINDS}
+
+
+def link_row_get(*, organization: Organization, connection_id: int, external_id: str):
+    """The lot, listing or offer of one of the organization's connections, by the marketplace's id, or None."""
+    connection = Connection.objects.filter(organization=organization, pk=connection_id).first()
+    if connection is None:
+        return None
+    kind = MARKETPLACE_LINK_KIND.get(connection.marketplace)
+    if kind is None:
+        return None
+    return kind.model.objects.filter(organization=organization, connection=connection, external_id=external_id).select_related(
+        "connection").first()

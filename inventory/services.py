@@ -1,4 +1,5 @@
-"""Brick inventory writes: lot imports, order-item matching, and the reservation ledger.
+"""Stock writes for all four marketplaces: imports that link lots, listings and offers to stock items,
+order-item matching, the reservation ledger, and owners' link changes.
 
 Every stock change goes through ``_move``, which bumps the item's version with
 a conditional UPDATE and writes one ``StockMovement`` keyed by (item, version):
@@ -6,29 +7,48 @@ a movement computed from a stale read cannot be stored. A reservation's steps
 are keyed the same way, and a reservation is settled (released or consumed) at
 most once — database constraints, so a re-synced order, a duplicate
 notification, a retried task or two workers at once cannot count twice.
+
+On hand is the seller's figure: a stock item first seen in an import starts from that listing's quantity, and
+orders of that connection placed before the quantity was read reserve *and* add to on hand (the marketplace
+had already taken them out of its figure), whichever of the two imports, listings or orders, comes first.
+Available then equals the marketplace's quantity and nothing is subtracted twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from connections.models import Connection, Organization
 from connections.services import CONTROL_CHARACTERS, audit_record
 from inventory.catalog import catalog_lots_translate, unmapped_lots_remove_unseen
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.selectors import MARKETPLACE_LINK_KIND, LinkKind, link_row_get
+from listings.models import Listing
 from marketsync.sync.errors import BadRecord
 from marketsync.sync.limits import fit_row
 from marketsync.sync.records import LotRecord, UnifiedStatus
 from marketsync.sync.upsert import UpsertResult, bulk_upsert, fitting_rows, mark_unseen_removed
+from offers.models import Offer
 from orders.models import Order, OrderItem
 
 BRICK_MARKETPLACES = ("bricklink", "brickowl")
+SKU_MARKETPLACES = ("backmarket", "refurbed")  # their order lines each have their own state
 ITEM_KEY = ("part_number", "item_type", "color_id", "condition", "location")
+ITEM_UNIQUE = ["organization", *ITEM_KEY, "sku"]  # the items' unconditional key (sku "" for brick items)
+# What matching an order item to stock and reserving for it read of the item (a named row, not a model: cheaper).
+MATCH_FIELDS = ("order_id", "external_id", "status", "quantity", "listing_ref", "sku", "part_number", "color_id", "condition",
+                "location", "details")
+# How long before an import stored a listing its quantity is taken to have been read. An order placed in this
+# window is treated as not yet taken out of that quantity: on hand comes out too low (drift shows) rather than
+# too high (an oversell), whatever the marketplace's clock and the time between fetching and storing a page.
+IMPORT_READ_MARGIN = timedelta(seconds=60)
 
 # What an order in each unified status does to its items' stock.
 RESERVE, RELEASE, CONSUME = "reserve", "release", "consume"
@@ -43,6 +63,19 @@ RELEASING = frozenset({UnifiedStatus.CANCELLED, UnifiedStatus.REFUNDED, UnifiedS
 
 class StockConflict(Exception):
     """The item moved between our read and our write; the page's transaction is retried by the engine."""
+
+
+def stock_lock_organization(*, organization_id: int) -> None:
+    """Hold the organization's stock until the caller's transaction ends: its order pages' stock steps, imports
+    that create items or link listings, and owners' link changes then run one at a time. Without it an order page
+    could find no stock item for a line (and flag it) while an import is creating that item and looking for
+    flagged orders, each blind to the other's uncommitted rows, and the line would never reserve.
+
+    Callers take it before any other row lock of theirs on stock or orders, so it cannot deadlock with them.
+    ``FOR NO KEY UPDATE`` on the organization's row: rows that merely reference the organization are still
+    inserted freely. (SQLite has one writer at a time anyway.)
+    """
+    list(Organization.objects.select_for_update(no_key=True).filter(pk=organization_id).values_list("pk", flat=True))
 
 
 def stock_effect(status: str) -> str:
@@ -99,19 +132,40 @@ def _move(
     )
 
 
-def _reservation_step(reservation_id: int, effect: str, quantity: int, *, source: str, clamp_reserved: bool = False) -> None:
-    """Bring one reservation to what its order item needs now; a no-op when it already is."""
+def _read_before_import(*, item_id: int, connection_id: int | None, placed_at: datetime | None) -> bool:
+    """Was this order (of ``connection_id``, placed at ``placed_at``) already out of the marketplace quantity that
+    set the item's on hand? Only that connection's orders, placed before the quantity was read, were."""
+    if connection_id is None or placed_at is None:
+        return False
+    item = InventoryItem.objects.filter(pk=item_id).values("imported_from_id", "imported_at").first()
+    return bool(item and item["imported_from_id"] == connection_id and item["imported_at"] and placed_at <= item["imported_at"])
+
+
+def _reservation_step(
+    reservation_id: int, effect: str, quantity: int, *, source: str, clamp_reserved: bool = False,
+    connection_id: int | None = None, placed_at: datetime | None = None,
+) -> None:
+    """Bring one reservation to what its order item needs now; a no-op when it already is.
+
+    Its first step also adds the quantity to on hand when the order was already out of the marketplace
+    quantity that set on hand (``_read_before_import``): available stays what the marketplace shows.
+    """
     with transaction.atomic():
         res = Reservation.objects.select_for_update().get(pk=reservation_id)
         if res.state != Reservation.State.OPEN:
             return  # settled once, for good
         quantity = max(0, quantity)
+        reason = ""
         if effect == RESERVE:
             delta = quantity - res.quantity
             if delta == 0:
                 return
             changes = {"quantity": quantity}
             kind, on_hand_delta, reserved_delta = StockMovement.Kind.RESERVE, 0, delta
+            if res.version == 0 and delta > 0 and _read_before_import(item_id=res.item_id, connection_id=connection_id,
+                                                                      placed_at=placed_at):
+                on_hand_delta = delta
+                reason = "placed before the import read the marketplace's quantity, which already left it out"
         elif effect == RELEASE:
             changes = {"state": Reservation.State.RELEASED}
             kind, on_hand_delta, reserved_delta = StockMovement.Kind.RELEASE, 0, -res.quantity
@@ -134,6 +188,7 @@ def _reservation_step(reservation_id: int, effect: str, quantity: int, *, source
             on_hand_delta=on_hand_delta,
             reserved_delta=reserved_delta,
             source=source,
+            reason=reason,
             reservation=res,
             reservation_sequence=step,
             order_item_id=res.order_item_id,
@@ -161,7 +216,7 @@ class _Matcher:
     by_bricklink_lot: dict[str, int]
     by_key: dict[tuple, int]
 
-    def match(self, item: OrderItem) -> int | None:
+    def match(self, item) -> int | None:  # an order item's MATCH_FIELDS, as a named row
         if item.listing_ref and item.listing_ref in self.by_lot:
             return self.by_lot[item.listing_ref]
         bl_lot = str((item.details or {}).get("bl_lot_id") or "")
@@ -170,7 +225,52 @@ class _Matcher:
         return self.by_key.get((item.part_number, item.color_id, item.condition, item.location))
 
 
-def _matcher(connection: Connection, items: list[OrderItem]) -> _Matcher:
+@dataclass
+class _SkuMatcher:
+    """Back Market orderlines and Refurbed order items: through the listing or offer they came from (its link,
+    or none when an owner unlinked it), else by SKU."""
+
+    by_listing: dict[str, int | None]
+    by_sku: dict[str, list[int]]
+
+    def match(self, item) -> int | None:  # an order item's MATCH_FIELDS, as a named row
+        if item.listing_ref and item.listing_ref in self.by_listing:
+            return self.by_listing[item.listing_ref]
+        found = self.by_sku.get(item.sku) or []
+        return found[0] if len(found) == 1 else None
+
+
+def sku_item_ids(*, organization_id: int, skus: Iterable[str]) -> dict[str, list[int]]:
+    """The stock items of each SKU: the one whose SKU is exactly it, else those whose SKU differs only in case
+    (Back Market's SKUs ignore case; more than one is ambiguous). A SKU with no item is left out. One query."""
+    skus = {s for s in skus if s}
+    if not skus:
+        return {}
+    rows = (InventoryItem.objects.filter(organization_id=organization_id).exclude(sku="").annotate(sku_ci=Lower("sku"))
+            .filter(Q(sku__in=skus) | Q(sku_ci__in={s.lower() for s in skus})).order_by("pk").values_list("sku", "pk"))
+    exact: dict[str, int] = {}
+    by_lower: dict[str, list[int]] = {}
+    for sku, pk in rows:
+        exact[sku] = pk
+        by_lower.setdefault(sku.lower(), []).append(pk)
+    return {sku: [exact[sku]] if sku in exact else by_lower[sku.lower()] for sku in skus if sku in exact or sku.lower() in by_lower}
+
+
+def _sku_matcher(connection: Connection, items: list) -> _SkuMatcher:
+    refs = {i.listing_ref for i in items if i.listing_ref}
+    by_listing: dict[str, int | None] = {}
+    if refs and connection.marketplace == "backmarket":  # an orderline names its listing by the legacy id
+        by_listing = dict(Listing.objects.filter(connection=connection, legacy_id__in=refs).exclude(legacy_id="")
+                          .order_by("-pk").values_list("legacy_id", "stock_item_id"))
+    elif refs:
+        by_listing = dict(Offer.objects.filter(connection=connection, external_id__in=refs).values_list("external_id",
+                                                                                                          "stock_item_id"))
+    return _SkuMatcher(by_listing, sku_item_ids(organization_id=connection.organization_id, skus={i.sku for i in items}))
+
+
+def _matcher(connection: Connection, items: list) -> _Matcher | _SkuMatcher:
+    if connection.marketplace in SKU_MARKETPLACES:
+        return _sku_matcher(connection, items)
     lot_ids = {i.listing_ref for i in items if i.listing_ref}
     bl_lots = {str((i.details or {}).get("bl_lot_id")) for i in items if (i.details or {}).get("bl_lot_id")}
     parts = {i.part_number for i in items if i.part_number}
@@ -206,19 +306,25 @@ def reservation_apply_orders(
 
     ``present`` maps an order's external id to the external ids of the items it
     has now, when they were fetched; a stored item no longer present is released.
-    Orders first seen already shipped or cancelled move no stock.
+    Orders first seen already shipped or cancelled move no stock. Back Market and Refurbed lines each have
+    their own state, which decides; a brick order's status decides for all its items. The caller holds the
+    organization's stock (``stock_lock_organization``).
     """
     orders = list(orders)
     if not orders:
         return
     present = present or {}
-    items = list(OrderItem.objects.filter(order__in=orders).select_related("order").order_by("order_id", "id"))
-    reservations = dict(Reservation.objects.filter(order_item__in=items).values_list("order_item_id", "pk"))
+    by_id = {order.pk: order for order in orders}
+    # Only what stock needs: the rows' raw payloads would cost more to read than everything else here.
+    items = list(OrderItem.objects.filter(order_id__in=list(by_id)).annotate(reservation_id=F("reservations__pk"))
+                 .order_by("order_id", "id").values_list("pk", *MATCH_FIELDS, "reservation_id", named=True))
+    reservations = {i.pk: i.reservation_id for i in items if i.reservation_id is not None}
     matcher = _matcher(connection, [i for i in items if i.pk not in reservations])
     unmatched: set[int] = set()
+    by_line = connection.marketplace in SKU_MARKETPLACES
     for item in items:
-        order = item.order
-        effect = stock_effect(order.status)
+        order = by_id[item.order_id]
+        effect = stock_effect(item.status if by_line else order.status)
         fetched = present.get(order.external_id)
         if fetched is not None and item.external_id not in fetched:
             effect = RELEASE  # a batch was removed from the order
@@ -234,7 +340,8 @@ def reservation_apply_orders(
                 organization_id=connection.organization_id, item_id=inventory_item_id, order_item_id=item.pk
             ).pk
         refunded = int((item.details or {}).get("refunded_quantity") or 0)  # Brick Owl partial refunds
-        _reservation_step(reservation_id, effect, item.quantity - refunded, source=source)
+        _reservation_step(reservation_id, effect, item.quantity - refunded, source=source, connection_id=connection.pk,
+                          placed_at=order.placed_at)
     order_ids = [o.pk for o in orders]
     Order.objects.filter(pk__in=order_ids).exclude(pk__in=unmatched).filter(has_unmatched_items=True).update(
         has_unmatched_items=False
@@ -244,12 +351,13 @@ def reservation_apply_orders(
 
 
 def reservation_retry_unmatched(*, organization: Organization, source: str = "import") -> int:
-    """After an inventory import: try again to match the items of open orders that had none."""
+    """After an import or a link change: try again to match the items of open orders that had none (an item
+    first seen now, or a listing newly linked, may be what they sell). The caller holds the organization's stock."""
     count = 0
-    for connection in Connection.objects.filter(organization=organization, marketplace__in=BRICK_MARKETPLACES):
+    for connection in Connection.objects.filter(organization=organization):
         orders = list(Order.objects.filter(connection=connection, has_unmatched_items=True).exclude(
             status__in=list(CONSUMING | RELEASING)
-        ))
+        ).only("pk", "external_id", "status", "placed_at"))
         reservation_apply_orders(connection=connection, orders=orders, source=source)
         count += len(orders)
     return count
@@ -263,12 +371,21 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
 
     A re-import updates the lot's marketplace quantity but never the item's
     on-hand figure, which only the ledger moves. A Brick Owl lot carrying a
-    BrickLink lot id joins that lot's item. A lot with a value that does not
-    fit its column, or whose item's would not, is skipped and named in
+    BrickLink lot id joins that lot's item. A lot whose link an owner set or
+    removed keeps it. Items first seen here remember this connection and when
+    its quantities were read (``imported_from``/``imported_at``), and the open
+    orders that were waiting for them reserve at once. A lot with a value that
+    does not fit its column, or whose item's would not, is skipped and named in
     ``bad_records`` (and creates no item).
     """
     if not records:
         return UpsertResult()
+    with transaction.atomic(savepoint=False):  # the page's transaction, where there is one
+        stock_lock_organization(organization_id=connection.organization_id)
+        return _upsert_lots(connection=connection, records=records)
+
+
+def _upsert_lots(*, connection: Connection, records: list[LotRecord]) -> UpsertResult:
     now = timezone.now()
     org_id = connection.organization_id
     lots, bad = fitting_rows(
@@ -285,11 +402,15 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
     )
     fitting = {lot.external_id for lot in lots}
     records = [r for r in records if r.external_id in fitting]
+    manual = dict(
+        InventoryLot.objects.filter(connection=connection, external_id__in={r.external_id for r in records}, link_manual=True)
+        .values_list("external_id", "item_id")
+    )
     bl_ids = {r.external_bricklink_id for r in records if r.external_bricklink_id}
     linked_items = {
         external_id: (item_id, names)
         for external_id, item_id, *names in InventoryLot.objects.filter(
-            organization_id=org_id, connection__marketplace="bricklink", external_id__in=bl_ids
+            organization_id=org_id, connection__marketplace="bricklink", external_id__in=bl_ids, item__isnull=False
         ).exclude(connection=connection).values_list("external_id", "item_id", "item__part_number", "item__item_type", "item__color_id")
     } if bl_ids else {}
     linked = {external_id: item_id for external_id, (item_id, _names) in linked_items.items()}
@@ -297,13 +418,12 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
         # Brick Owl's own ids in BrickLink's terms; what cannot be translated nor linked waits in the unmapped queue.
         records = catalog_lots_translate(connection=connection, records=records, linked_bricklink_lots=linked, now=now)
         if not records:
-            return UpsertResult()
-    own = [r for r in records if r.external_bricklink_id not in linked]
+            return UpsertResult(bad_records=bad)
+    own = [r for r in records if r.external_bricklink_id not in linked and r.external_id not in manual]
     existing = {
         tuple(row[1:]): row[0]
-        for row in InventoryItem.objects.filter(organization_id=org_id, part_number__in={r.part_number for r in own}).values_list(
-            "pk", *ITEM_KEY
-        )
+        for row in InventoryItem.objects.filter(organization_id=org_id, sku="", part_number__in={r.part_number for r in own})
+        .values_list("pk", *ITEM_KEY)
     }
     fresh: dict[tuple, int] = {}
     names: dict[tuple, LotRecord] = {}
@@ -318,6 +438,7 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
             part_number=r.part_number, item_type=r.item_type, color_id=r.color_id, condition=r.condition, location=r.location,
             color_name=r.color_name, name=r.name,
             quantity_on_hand=fresh.get(key, 0), version=1 if key in fresh else 0,
+            imported_from=connection, imported_at=now - IMPORT_READ_MARGIN,
         )
         problem = fit_row(item)
         if problem:
@@ -326,29 +447,25 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
             items.append(item)
     if unfit:
         bad += [BadRecord(r.external_id, f"its inventory item: {unfit[r.key]}") for r in own if r.key in unfit]
-        records = [r for r in records if r.external_bricklink_id in linked or r.key not in unfit]
-    _, stored = bulk_upsert(
-        InventoryItem, items, unique_fields=["organization", *ITEM_KEY], update_fields=["color_name", "name", "updated_at"],
-        fitted=True,
-    )
+        records = [r for r in records if r.external_bricklink_id in linked or r.external_id in manual or r.key not in unfit]
+    _, stored = bulk_upsert(InventoryItem, items, unique_fields=ITEM_UNIQUE, update_fields=["color_name", "name", "updated_at"],
+                            fitted=True)
     item_ids = {tuple(getattr(o, f) for f in ITEM_KEY): o.pk for o in stored}
-    StockMovement.objects.bulk_create(
-        StockMovement(
-            organization_id=org_id, item_id=item_ids[key], sequence=1, kind=StockMovement.Kind.ADJUST,
-            on_hand_before=0, on_hand_after=qty, reserved_before=0, reserved_after=0,
-            source=f"import:{connection.marketplace}", reason="first seen in the marketplace's inventory",
-        )
-        for key, qty in fresh.items() if key in item_ids
-    )
+    _record_first_counts(org_id, connection, {item_ids[key]: qty for key, qty in fresh.items() if key in item_ids})
     lots = []
     for r in records:
-        # A lot joining a BrickLink lot's item is named as that item is; any other as its record (translated).
-        item_id, names = linked_items.get(r.external_bricklink_id) or (item_ids[r.key], (r.part_number, r.item_type, r.color_id))
+        # An owner's link stands; a lot joining a BrickLink lot's item is named as that item is; any other as its
+        # record (translated).
+        own_names = (r.part_number, r.item_type, r.color_id)
+        if r.external_id in manual:
+            item_id, lot_names = manual[r.external_id], own_names
+        else:
+            item_id, lot_names = linked_items.get(r.external_bricklink_id) or (item_ids[r.key], own_names)
         lots.append(InventoryLot(
             organization_id=org_id, connection=connection, item_id=item_id,
             external_id=r.external_id, external_bricklink_id=r.external_bricklink_id,
             marketplace_quantity=r.quantity, unit_price=r.unit_price, remarks=r.remarks[:255], raw=r.raw,
-            last_seen_at=now, removed_at=None, part_number=names[0], item_type=names[1], color_id=names[2],
+            last_seen_at=now, removed_at=None, part_number=lot_names[0], item_type=lot_names[1], color_id=lot_names[2],
             brickowl_boid=r.brickowl_boid, brickowl_color_id=r.brickowl_color_id, brickowl_type=r.brickowl_type,
         ))
     result, _ = bulk_upsert(
@@ -361,6 +478,70 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
     result.bad_records = bad + result.bad_records
     reservation_retry_unmatched(organization=connection.organization)
     return result
+
+
+def _record_first_counts(org_id: int, connection: Connection, first: dict[int, int]) -> None:
+    """The ledger's first line of each item just created by an import: on hand from the marketplace's quantity."""
+    StockMovement.objects.bulk_create(
+        StockMovement(
+            organization_id=org_id, item_id=item_id, sequence=1, kind=StockMovement.Kind.ADJUST,
+            on_hand_before=0, on_hand_after=qty, reserved_before=0, reserved_after=0,
+            source=f"import:{connection.marketplace}", reason="first seen in the marketplace's inventory",
+        )
+        for item_id, qty in first.items()
+    )
+
+
+# --- Back Market listings and Refurbed offers: linked by SKU ---------------------------------------------------
+
+
+def stock_link_imported(*, connection: Connection, row_ids: Iterable[int]) -> int:
+    """After a page of Back Market listings or Refurbed offers is stored: link each to the stock item of its
+    SKU, creating the items first seen (on hand = the row's quantity). Returns how many rows were linked.
+
+    Rows an owner linked or unlinked are left alone; a row whose SKU changed moves to the new SKU's item; a
+    row with no SKU, or whose SKU matches several items (differing only in case), is left unlinked — it is
+    listed in the unlinked queue, never dropped. Then the open orders waiting for these items reserve.
+    """
+    with transaction.atomic(savepoint=False):  # the page's transaction, where there is one
+        stock_lock_organization(organization_id=connection.organization_id)
+        return _link_imported(connection=connection, row_ids=list(row_ids))
+
+
+def _link_imported(*, connection: Connection, row_ids: list[int]) -> int:
+    kind = MARKETPLACE_LINK_KIND[connection.marketplace]
+    org_id = connection.organization_id
+    rows = list(
+        kind.model.objects.filter(connection=connection, pk__in=row_ids, link_manual=False)
+        .values_list("pk", "sku", kind.quantity, kind.title, f"{kind.link}_id", f"{kind.link}__sku")
+    )
+    due = [(pk, sku, qty, title, current) for pk, sku, qty, title, current, current_sku in rows
+           if current is None or (current_sku or "").lower() != sku.lower()]
+    if not due:
+        return 0
+    matches = sku_item_ids(organization_id=org_id, skus={sku for _, sku, *_ in due})
+    now = timezone.now()
+    fresh: dict[str, InventoryItem] = {}
+    for _pk, sku, qty, title, _current in due:
+        if sku and sku not in matches:
+            item = fresh.setdefault(sku, InventoryItem(
+                organization_id=org_id, sku=sku, item_type="", name=str(title or "")[:300], version=1,
+                imported_from=connection, imported_at=now - IMPORT_READ_MARGIN,
+            ))
+            item.quantity_on_hand += max(0, qty or 0)  # the same SKU twice in one store: both its listings' units
+    if fresh:
+        _, stored = bulk_upsert(InventoryItem, fresh.values(), unique_fields=ITEM_UNIQUE, update_fields=["updated_at"])
+        _record_first_counts(org_id, connection, {o.pk: o.quantity_on_hand for o in stored})
+        matches.update({o.sku: [o.pk] for o in stored})
+    changed = []
+    for pk, sku, _qty, _title, current in due:
+        found = matches.get(sku) or []
+        target = found[0] if sku and len(found) == 1 else None
+        if target != current:
+            changed.append(kind.model(pk=pk, **{f"{kind.link}_id": target}))
+    kind.model.objects.bulk_update(changed, [kind.link], batch_size=500)
+    reservation_retry_unmatched(organization=connection.organization)
+    return sum(1 for row in changed if getattr(row, f"{kind.link}_id") is not None)
 
 
 def inventory_mark_removed(*, connection: Connection, seen_before) -> int:
@@ -409,3 +590,100 @@ def reservation_release_for_connection(*, connection: Connection, source: str = 
     for reservation_id in ids:
         _reservation_step(reservation_id, RELEASE, 0, source=source, clamp_reserved=True)
     return len(ids)
+
+
+# --- owners' link changes (page and CLI) -------------------------------------------------------------------------
+
+
+class StockLinkError(ValueError):
+    """A link change that cannot be made; the message says why, for the page and the command line."""
+
+
+def _link_target(*, organization: Organization, connection_id: int, external_id: str):
+    row = link_row_get(organization=organization, connection_id=connection_id, external_id=str(external_id).strip())
+    if row is None:
+        raise StockLinkError(f"No lot, listing or offer {str(external_id)[:80]!r} on connection {connection_id} of "
+                             f"{organization.slug}.")
+    return row, MARKETPLACE_LINK_KIND[row.connection.marketplace]
+
+
+def _link_write(*, row, kind: LinkKind, item_id: int | None, action: str, user, actor: str, source: str, summary: dict) -> None:
+    """Point the row at ``item_id`` (None: unlink) for good — imports leave it — and audit it; then the open orders
+    that were waiting for a stock item try again."""
+    with transaction.atomic():
+        stock_lock_organization(organization_id=row.organization_id)
+        before = getattr(row, f"{kind.link}_id")
+        kind.model.objects.filter(pk=row.pk).update(**{f"{kind.link}_id": item_id, "link_manual": True})
+        audit_record(
+            organization=row.organization, connection=row.connection, action=action, target_type=kind.model._meta.model_name,
+            target_id=row.external_id, outcome="success", user=user, actor=actor,
+            request_summary={"from_item": before, "to_item": item_id, "source": source, **summary},
+        )
+    setattr(row, f"{kind.link}_id", item_id)
+    row.link_manual = True
+    if item_id is not None:
+        reservation_retry_unmatched(organization=row.organization, source=source)
+
+
+def stock_link_set(
+    *, organization: Organization, connection_id: int, external_id: str, item_id: int, user=None, actor: str = "",
+    source: str = "page",
+):
+    """An owner links a lot, listing or offer to one of the organization's stock items (replacing its link)."""
+    row, kind = _link_target(organization=organization, connection_id=connection_id, external_id=external_id)
+    if not InventoryItem.objects.filter(organization=organization, pk=item_id).exists():
+        raise StockLinkError(f"No stock item {item_id} in {organization.slug}.")
+    if getattr(row, f"{kind.link}_id") == item_id:
+        raise StockLinkError(f"{row.connection.marketplace_label} {row.external_id} is already linked to stock item {item_id}.")
+    _link_write(row=row, kind=kind, item_id=item_id, action="inventory.link", user=user, actor=actor, source=source, summary={})
+    return row
+
+
+def stock_unlink(*, organization: Organization, connection_id: int, external_id: str, user=None, actor: str = "",
+                 source: str = "page"):
+    """An owner unlinks a lot, listing or offer: its stock is no longer tracked (it joins the unlinked queue), and
+    imports do not link it again. Reservations already made against the item stay with it."""
+    row, kind = _link_target(organization=organization, connection_id=connection_id, external_id=external_id)
+    if getattr(row, f"{kind.link}_id") is None:
+        raise StockLinkError(f"{row.connection.marketplace_label} {row.external_id} is not linked to a stock item.")
+    _link_write(row=row, kind=kind, item_id=None, action="inventory.unlink", user=user, actor=actor, source=source, summary={})
+    return row
+
+
+def stock_item_create_from_listing(
+    *, organization: Organization, connection_id: int, external_id: str, sku: str = "", user=None, actor: str = "",
+    source: str = "page",
+) -> InventoryItem:
+    """An owner makes a new SKU stock item from a Back Market listing or a Refurbed offer (``sku``: the item's SKU,
+    by default the row's own) and links the row to it. On hand starts from the row's quantity, as on import, and
+    the connection's open orders placed before that quantity was read add to it as they reserve."""
+    row, kind = _link_target(organization=organization, connection_id=connection_id, external_id=external_id)
+    if kind.model is InventoryLot:
+        raise StockLinkError("A lot's stock item comes from its part, colour, condition and location on import; link the "
+                             "lot to an existing item instead.")
+    sku = (sku or row.sku or "").strip()
+    if not sku:
+        raise StockLinkError(f"{row.connection.marketplace_label} {row.external_id} has no SKU: give the new item's SKU.")
+    if len(sku) > InventoryItem._meta.get_field("sku").max_length or any(ord(c) < 32 for c in sku):
+        raise StockLinkError("The SKU must be at most 256 printable characters.")
+    if sku_item_ids(organization_id=organization.pk, skus=[sku]):
+        raise StockLinkError(f"A stock item with SKU {sku!r} (or the same SKU in another case) exists: link to it instead.")
+    quantity = max(0, getattr(row, kind.quantity) or 0)
+    try:
+        with transaction.atomic():
+            stock_lock_organization(organization_id=organization.pk)
+            item = InventoryItem.objects.create(
+                organization=organization, sku=sku, item_type="", name=str(getattr(row, kind.title) or "")[:300],
+                quantity_on_hand=quantity, version=1, imported_from=row.connection,
+                imported_at=(row.last_seen_at or timezone.now()) - IMPORT_READ_MARGIN,
+            )
+            StockMovement.objects.create(
+                organization=organization, item=item, sequence=1, kind=StockMovement.Kind.ADJUST, on_hand_before=0,
+                on_hand_after=quantity, reserved_before=0, reserved_after=0, source=source,
+                reason=f"created from {row.connection.marketplace_label} {row.external_id}"[:255],
+            )
+            _link_write(row=row, kind=kind, item_id=item.pk, action="inventory.create_from_listing", user=user, actor=actor,
+                        source=source, summary={"sku": sku, "on_hand": quantity})
+    except IntegrityError as exc:  # another owner made it at the same moment
+        raise StockLinkError(f"A stock item with SKU {sku!r} exists: link to it instead.") from exc
+    return item

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", views.inventory_list, name="inventory_list"),
     path("unmatched/", views.unmatched_items, name="inventory_unmatched"),
     path("unmapped/", views.unmapped_items, name="inventory_unmapped"),
+    path("unlinked/", views.unlinked_listings, name="inventory_unlinked"),
+    path("link/", views.stock_link_change, name="stock_link_change"),
     path("<int:pk>/", views.inventory_item_detail, name="inventory_item"),
     path("<int:pk>/adjust/", views.inventory_item_adjust, name="inventory_item_adjust"),
 ]

@@ -1,4 +1,5 @@
-"""Brick inventory pages: the stock list, an item's ledger, and order items no stock matched. Thin doors."""
+"""Stock pages: the stock list, an item's links and ledger, order items no stock matched, lots/listings/offers no
+stock item sells, and owners' link changes. Thin doors."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponsePermanentRedirect
+from django.http import Http404, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from connections.middleware import organization_or_404
+from connections.selectors import connection_list
 from inventory import selectors
-from inventory.forms import InventoryAdjustForm, InventoryFilterForm
-from inventory.services import inventory_adjust
+from inventory.forms import InventoryAdjustForm, InventoryFilterForm, StockLinkForm
+from inventory.services import StockLinkError, inventory_adjust, stock_item_create_from_listing, stock_link_set, stock_unlink
 from marketsync.keyset import CursorForm
 
 
@@ -26,11 +29,13 @@ def inventory_list(request):
     filters = form.filters()
     cursor = CursorForm(request.GET)
     page = selectors.inventory_item_page(organization=organization, **filters, **cursor.cursors())
-    rows = [(item, [(lot, selectors.lot_drift(item=item, lot=lot)) for lot in item.live_lots]) for item in page.rows]
+    rows = [(item, selectors.stock_item_links(item=item, include_removed=False)) for item in page.rows]
     unmatched = selectors.unmatched_item_count(organization=organization)
+    unlinked = sum(selectors.unlinked_counts(organization=organization).values())
     return render(request, "inventory/inventory_list.html", {
         "form": form, "page": page, "rows": rows, "base_query": cursor.base_query(), "searched": any(filters.values()),
         "unmatched_count": f"{selectors.UNMATCHED_COUNT_CAP}+" if unmatched > selectors.UNMATCHED_COUNT_CAP else unmatched,
+        "unlinked_count": unlinked,
         "webhooks": selectors.webhook_addresses(organization=organization, base=request.build_absolute_uri("/"))
         if request.is_org_owner else [],
     })
@@ -46,12 +51,13 @@ def inventory_item_detail(request, pk: int):
     cursor = CursorForm(request.GET)
     return render(request, "inventory/inventory_item.html", {
         "item": item,
-        "lots": [(lot, selectors.lot_drift(item=item, lot=lot)) for lot in selectors.inventory_lot_list(item=item)],
+        "links": selectors.stock_item_links(item=item),
         "movements": selectors.stock_movement_page(item=item, **cursor.cursors()),
         "base_query": cursor.base_query(),
         "reservations": selectors.reservation_open_list(item=item),
         "can_write": bool(request.is_org_owner),
         "adjust_form": InventoryAdjustForm(),
+        "connections": connection_list(organization=organization) if request.is_org_owner else [],
     })
 
 
@@ -76,6 +82,59 @@ def inventory_item_adjust(request, pk: int):
     else:
         messages.success(request, f"On hand {movement.on_hand_before} → {movement.on_hand_after}.")
     return redirect("inventory:inventory_item", pk=item.pk)
+
+
+@login_required
+@require_GET
+def unlinked_listings(request):
+    organization = organization_or_404(request)
+    kind = request.GET.get("kind", "listing")
+    if kind not in selectors.LINK_KINDS:
+        kind = "listing"
+    cursor = CursorForm(request.GET)
+    page = selectors.unlinked_page(organization=organization, kind=kind, **cursor.cursors())
+    return render(request, "inventory/unlinked.html", {
+        "page": page, "kind": kind, "counts": selectors.unlinked_counts(organization=organization),
+        "base_query": cursor.base_query(), "can_write": bool(request.is_org_owner),
+    })
+
+
+@login_required
+@require_POST
+def stock_link_change(request):
+    """An owner links, unlinks, or makes a stock item from a lot, listing or offer; back to where the form was."""
+    organization = organization_or_404(request)
+    form = StockLinkForm(request.POST)
+    back = request.POST.get("next", "")
+    # Only a path of this site (the page the form was on); anything else goes back to the unlinked queue.
+    if not (back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                                                      require_https=request.is_secure())):
+        back = ""
+    back = back or reverse("inventory:inventory_unlinked")
+    if not request.is_org_owner:
+        messages.error(request, "Only an owner of the organization can change what a listing's stock is.")
+        return HttpResponseRedirect(back)
+    if not form.is_valid():
+        messages.error(request, f"Not changed: {form.error_text()}")
+        return HttpResponseRedirect(back)
+    data = form.cleaned_data
+    where = {"organization": organization, "connection_id": data["connection"], "external_id": data["external_id"],
+             "user": request.user, "source": "page"}
+    try:
+        if data["action"] == "link":
+            row = stock_link_set(item_id=data["item"], **where)
+            messages.success(request, f"{row.connection.marketplace_label} {row.external_id} now sells stock item {data['item']}.")
+        elif data["action"] == "unlink":
+            row = stock_unlink(**where)
+            messages.success(request, f"{row.connection.marketplace_label} {row.external_id} is unlinked: its stock is not tracked.")
+        else:
+            item = stock_item_create_from_listing(sku=data["sku"], **where)
+            messages.success(request, f"Stock item {item.pk} ({item}) created, on hand {item.quantity_on_hand}.")
+            if not request.POST.get("next"):
+                back = reverse("inventory:inventory_item", args=[item.pk])
+    except StockLinkError as exc:
+        messages.error(request, f"Not changed: {exc}")
+    return HttpResponseRedirect(back)
 
 
 @login_required

@@ -6,10 +6,12 @@ from django.conf import settings
 from django.db import models
 
 from connections.models import Connection, Organization
+from inventory.models import StockLinkFields
 
 
-class Listing(models.Model):
-    """A Back Market listing (the seller's offer of a product at a grade)."""
+class Listing(StockLinkFields):
+    """A Back Market listing (the seller's offer of a product at a grade), linked to the stock item it sells
+    (by SKU on import; an owner can change it)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="listings")
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="listings")
@@ -32,12 +34,19 @@ class Listing(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True, help_text="No longer returned by a full sweep.")
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(auto_now=True)
+    stock_item = models.ForeignKey("inventory.InventoryItem", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="listings")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="listing_unique_per_connection")]
         indexes = [
             models.Index(fields=["organization", "sku", "id"], name="listing_org_sku_id_idx"),
             models.Index(fields=["connection", "last_seen_at"], name="listing_conn_seen_idx"),
+            # An orderline names its listing by the legacy id: the order's reservation finds the link through it.
+            models.Index(fields=["connection", "legacy_id"], name="listing_conn_legacy_idx"),
+            # The unlinked queue walks only the listings without a stock item.
+            models.Index(fields=["organization", "id"], condition=models.Q(stock_item__isnull=True),
+                         name="listing_org_unlinked_idx"),
         ]
         ordering = ["sku", "id"]
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from connections.models import Connection
+from inventory.services import stock_link_imported
 from listings.models import Listing
 from marketsync.marketplaces.backmarket.mapping import ListingRecord
 from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
@@ -22,7 +23,8 @@ LISTING_FIELDS = [
 
 # ------------------------------------------------------------------ storage (sync)
 def listing_upsert_page(*, connection: Connection, records: list[ListingRecord]) -> UpsertResult:
-    """Store a page of listings; each is marked seen now (and no longer removed)."""
+    """Store a page of listings; each is marked seen now (and no longer removed), and linked to the stock item of
+    its SKU (``inventory.services.stock_link_imported``)."""
     now = timezone.now()
     rows = [
         Listing(
@@ -35,10 +37,11 @@ def listing_upsert_page(*, connection: Connection, records: list[ListingRecord])
         )
         for record in records
     ]
-    result, _ = bulk_upsert(
+    result, stored = bulk_upsert(
         Listing, rows, unique_fields=["connection", "external_id"],
         update_fields=LISTING_FIELDS + ["last_seen_at", "removed_at", "last_synced_at"],
     )
+    stock_link_imported(connection=connection, row_ids=[row.pk for row in stored])
     return result
 
 

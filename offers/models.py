@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 
 from connections.models import Connection, Organization
+from inventory.models import StockLinkFields
 
 
 class OfferFields(models.Model):
@@ -40,13 +41,20 @@ class OfferFields(models.Model):
         abstract = True
 
 
-class Offer(OfferFields):
+class Offer(OfferFields, StockLinkFields):
+    """A Refurbed offer, linked to the stock item it sells (by SKU on import; an owner can change it)."""
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="offers")
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="offers")
+    stock_item = models.ForeignKey("inventory.InventoryItem", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="offers")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="offer_unique_per_connection")]
         indexes = [
+            # The unlinked queue walks only the offers without a stock item.
+            models.Index(fields=["organization", "id"], condition=models.Q(stock_item__isnull=True),
+                         name="offer_org_unlinked_idx"),
             models.Index(fields=["organization", "-marketplace_created_at", "-id"], name="offer_org_created_idx"),
             models.Index(fields=["organization", "state", "-marketplace_created_at", "-id"], name="offer_org_state_id_idx"),
             models.Index(fields=["organization", "sku"], name="offer_org_sku_idx"),

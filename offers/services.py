@@ -7,6 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from connections.models import Connection
+from inventory.services import stock_link_imported
 from marketsync.sync.records import MarketOfferRecord, OfferRecord
 from marketsync.sync.upsert import UpsertResult, bulk_upsert, mark_unseen_removed
 from offers.models import MarketOffer, Offer
@@ -22,8 +23,8 @@ MARKET_OFFER_FIELDS = OFFER_FIELDS + [
 ]
 
 
-def _upsert_seen(model, fields: list[str], *, connection: Connection, records: list) -> UpsertResult:
-    """Store a page of a swept model; each row is marked seen now, so no longer removed.
+def _upsert_seen(model, fields: list[str], *, connection: Connection, records: list) -> tuple[UpsertResult, list]:
+    """Store a page of a swept model; each row is marked seen now, so no longer removed. Returns the stored rows too.
 
     Prices are rounded to their columns' cents by the upsert, which also skips (and names) an offer whose value
     does not fit its column.
@@ -34,18 +35,20 @@ def _upsert_seen(model, fields: list[str], *, connection: Connection, records: l
               last_seen_at=now, removed_at=None, **{f: getattr(r, f) for f in fields})
         for r in records
     ]
-    result, _ = bulk_upsert(model, rows, unique_fields=["connection", "external_id"],
-                            update_fields=fields + ["last_seen_at", "removed_at"])
-    return result
+    return bulk_upsert(model, rows, unique_fields=["connection", "external_id"],
+                       update_fields=fields + ["last_seen_at", "removed_at"])
 
 
 def offer_upsert_page(*, connection: Connection, records: list[OfferRecord]) -> UpsertResult:
-    """Store a page of offers: two or three queries whatever the page size."""
-    return _upsert_seen(Offer, OFFER_FIELDS, connection=connection, records=records)
+    """Store a page of offers (two or three queries whatever the page size), then link each to the stock item of
+    its SKU (``inventory.services.stock_link_imported``)."""
+    result, stored = _upsert_seen(Offer, OFFER_FIELDS, connection=connection, records=records)
+    stock_link_imported(connection=connection, row_ids=[row.pk for row in stored])
+    return result
 
 
 def market_offer_upsert_page(*, connection: Connection, records: list[MarketOfferRecord]) -> UpsertResult:
-    return _upsert_seen(MarketOffer, MARKET_OFFER_FIELDS, connection=connection, records=records)
+    return _upsert_seen(MarketOffer, MARKET_OFFER_FIELDS, connection=connection, records=records)[0]
 
 
 def offer_mark_removed(*, connection: Connection, seen_before: datetime) -> int:

@@ -1,12 +1,15 @@
 """Storing orders and their items, one page at a time, for every marketplace; and what follows a stored page
-(BackShip shipments linked to their orders; brick stock reserved, released or consumed through the ledger)."""
+(BackShip shipments linked to their orders; stock reserved, released or consumed through the one ledger, for
+the items of every marketplace alike)."""
 
 from __future__ import annotations
+
+from django.db import transaction
 
 from backship.services import shipment_link_orders
 from connections.models import Connection
 from inventory.catalog import catalog_apply
-from inventory.services import reservation_apply_orders
+from inventory.services import reservation_apply_orders, stock_lock_organization
 from marketsync.sync.errors import BadRecord
 from marketsync.sync.limits import fit_row
 from marketsync.sync.records import OrderItemRecord, OrderRecord
@@ -25,15 +28,30 @@ ITEM_FIELDS = [
 ]
 
 
-def order_upsert_page(*, connection: Connection, records: list[OrderRecord]) -> UpsertResult:
-    """Store a page of orders with their items: a constant number of queries, whatever the page size.
+def order_upsert_page(*, connection: Connection, records: list[OrderRecord], source: str = "sync") -> UpsertResult:
+    """Store a page of orders with their items (a constant number of queries, whatever the page size), then their
+    stock: all inside the caller's (page) transaction.
 
     An order's ``items_count`` is the sum of its item quantities. Items are
     keyed by the marketplace's own id, unique per connection. An order with a
     value that does not fit its column, its own or one of its items', is not
-    stored at all (never half) and is named in ``bad_records``.
+    stored at all (never half) and is named in ``bad_records``. Each item
+    reserves, releases or consumes its stock item through the ledger
+    (``inventory.services.reservation_apply_orders``), once however often it is read. The organization's
+    stock is held first (``stock_lock_organization``), before the orders' own rows, so a page and an import
+    linking listings at the same time neither miss nor deadlock each other. Brick Owl's items are first put in
+    BrickLink's terms (its colour ids and BOIDs are its own); one that cannot be translated yet is stored with
+    blank BrickLink ids, listed as unmapped, and matched by its lot where it can be.
     """
-    result, _ = order_upsert_records(connection=connection, records=records)
+    with transaction.atomic(savepoint=False):  # the page's transaction, where there is one
+        stock_lock_organization(organization_id=connection.organization_id)
+        if connection.marketplace == "brickowl":
+            items = [item for record in records for item in (record.items or [])]
+            if items:
+                catalog_apply(organization_id=connection.organization_id, rows=items)
+        result, stored = order_upsert_records(connection=connection, records=records)
+        present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
+        reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
     return result
 
 
@@ -45,19 +63,8 @@ def backmarket_order_upsert_page(*, connection: Connection, records: list[OrderR
 
 
 def brick_order_upsert_page(*, connection: Connection, records: list[OrderRecord], source: str = "sync") -> UpsertResult:
-    """BrickLink and Brick Owl orders, then their stock: all inside the caller's (page) transaction.
-
-    Brick Owl's items are first put in BrickLink's terms (its colour ids and BOIDs are its own); one that cannot be
-    translated yet is stored with blank BrickLink ids, listed as unmapped, and matched by its lot where it can be.
-    """
-    if connection.marketplace == "brickowl":
-        items = [item for record in records for item in (record.items or [])]
-        if items:
-            catalog_apply(organization_id=connection.organization_id, rows=items)
-    result, stored = order_upsert_records(connection=connection, records=records)
-    present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
-    reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
-    return result
+    """BrickLink and Brick Owl orders: stored and reserved as every marketplace's (the wiring's name for them)."""
+    return order_upsert_page(connection=connection, records=records, source=source)
 
 
 def _item_row(connection: Connection, item: OrderItemRecord) -> OrderItem:

@@ -143,3 +143,34 @@ def test_stock_models_keep_their_tables_constraints_and_indexes():
 @pytest.mark.django_db
 def test_models_and_migrations_agree():
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits 1 if a migration is missing
+
+
+BEFORE_SKU = [("inventory", "0003_brickowl_catalog_translation"), ("listings", "0005_listing_index_serves_the_page_order"),
+              ("offers", "0002_offer_state_index_ends_in_id")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_brick_items_become_brick_stock_items_remembering_their_first_lots_connection():
+    _migrate(BEFORE_SKU)
+    try:
+        old = MigrationExecutor(connection).loader.project_state(BEFORE_SKU).apps
+        org = make_organization("bricks")
+        bricklink, brickowl = make_connection(org, "bricklink"), make_connection(org, "brickowl")
+        Item = old.get_model("inventory", "InventoryItem")
+        item = Item.objects.create(organization_id=org.pk, part_number="3001", color_id="5", condition="new", location="B07",
+                                   quantity_on_hand=40, version=1)
+        lonely = Item.objects.create(organization_id=org.pk, part_number="3002", color_id="5", condition="new")
+        Lot = old.get_model("inventory", "InventoryLot")
+        Lot.objects.create(organization_id=org.pk, connection_id=bricklink.pk, item_id=item.pk, external_id="900",
+                           marketplace_quantity=40)
+        Lot.objects.create(organization_id=org.pk, connection_id=brickowl.pk, item_id=item.pk, external_id="7",
+                           marketplace_quantity=40)
+    finally:
+        _migrate_to_latest()
+    moved = InventoryItem.objects.get(pk=item.pk)
+    assert (moved.sku, moved.imported_from_id, moved.imported_at, moved.quantity_on_hand) == (
+        "", bricklink.pk, moved.created_at, 40)
+    assert InventoryItem.objects.get(pk=lonely.pk).imported_from_id is None
+    assert set(InventoryLot.objects.values_list("item_id", "link_manual", "pushed_quantity")) == {(item.pk, False, None)}
+    with pytest.raises(IntegrityError), transaction.atomic():  # the key still refuses the same part twice
+        InventoryItem.objects.create(organization=org, part_number="3001", color_id="5", condition="new", location="B07")

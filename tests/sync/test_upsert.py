@@ -10,7 +10,7 @@ from marketsync.sync.upsert import bulk_upsert
 from tests.factories import make_organization
 
 pytestmark = pytest.mark.django_db
-KEY = ["organization", "part_number", "item_type", "color_id", "condition", "location"]
+KEY = ["organization", "part_number", "item_type", "color_id", "condition", "location", "sku"]
 
 
 def _items(org, prefix: str, n: int, name: str = "") -> list[InventoryItem]:

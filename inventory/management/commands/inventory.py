@@ -1,5 +1,7 @@
 """``manage.py inventory check [--org SLUG]``, ``manage.py inventory adjust ITEM_ID --delta N --reason TEXT``,
-``manage.py inventory unmapped --org SLUG [--json]`` and ``manage.py inventory catalog-refresh [--lookups N]``."""
+``manage.py inventory unmapped --org SLUG [--json]``, ``manage.py inventory catalog-refresh [--lookups N]``, and
+owners' link changes: ``inventory link --connection ID --external-id X (--item ITEM_ID | --new-item [--sku SKU])``,
+``inventory unlink --connection ID --external-id X``, ``inventory unlinked --org SLUG``."""
 
 from __future__ import annotations
 
@@ -9,14 +11,15 @@ import sys
 from django.core.management.base import CommandError
 
 from connections.management.cli import OpsCommand, record_id
-from connections.selectors import organization_get
+from connections.selectors import connection_get, organization_get
 from inventory.catalog_sync import catalog_refresh
-from inventory.selectors import inventory_check, inventory_item_get, unmapped_list
-from inventory.services import inventory_adjust
+from inventory.selectors import LINK_KINDS, inventory_check, inventory_item_get, unlinked_page, unmapped_list
+from inventory.services import StockLinkError, inventory_adjust, stock_item_create_from_listing, stock_link_set, stock_unlink
 
 
 class Command(OpsCommand):
-    help = "Check brick inventory against its reservations and ledger, or adjust an item's on-hand quantity."
+    help = ("Check stock against its reservations and ledger, adjust an item's on-hand quantity, change which stock "
+            "item a lot, listing or offer sells, or list and refresh Brick Owl's catalog translation.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -31,6 +34,17 @@ class Command(OpsCommand):
         unmapped.add_argument("--json", action="store_true", help="One JSON object per line.")
         catalog = sub.add_parser("catalog-refresh", help="Run Brick Owl's catalog refresh now (colours, BOID lookups).")
         catalog.add_argument("--lookups", type=int, default=None, help="Most id lookups this run (default: the setting).")
+        link = sub.add_parser("link", help="Link a lot, listing or offer to a stock item (imports then leave the link).")
+        unlink = sub.add_parser("unlink", help="Unlink a lot, listing or offer: its stock is no longer tracked.")
+        for parser in (link, unlink):
+            parser.add_argument("--connection", type=record_id, required=True, help="The connection's id.")
+            parser.add_argument("--external-id", required=True, help="The marketplace's id of the lot, listing or offer.")
+        target = link.add_mutually_exclusive_group(required=True)
+        target.add_argument("--item", type=record_id, help="The stock item's id.")
+        target.add_argument("--new-item", action="store_true", help="Create a SKU stock item from the listing or offer.")
+        link.add_argument("--sku", default="", help="With --new-item: the new item's SKU (default: the listing's own).")
+        unlinked = sub.add_parser("unlinked", help="List the lots, listings and offers no stock item sells.")
+        unlinked.add_argument("--org", required=True, help="Organization slug.")
 
     def handle(self, *args, action: str, **options):
         if action == "check":
@@ -39,7 +53,49 @@ class Command(OpsCommand):
             return self.unmapped(options["org"], as_json=options["json"])
         if action == "catalog-refresh":
             return self.catalog_refresh(options["lookups"])
+        if action in ("link", "unlink"):
+            return self.change_link(action, options)
+        if action == "unlinked":
+            return self.list_unlinked(options["org"])
         return self.adjust(options["item_id"], options["delta"], options["reason"])
+
+    def change_link(self, action: str, options: dict) -> None:
+        connection = connection_get(organization=None, connection_id=options["connection"])
+        if connection is None:
+            raise CommandError(f"No connection with id {options['connection']}.")
+        where = {"organization": connection.organization, "connection_id": connection.pk,
+                 "external_id": options["external_id"], "actor": "command", "source": "command"}
+        try:
+            if action == "unlink":
+                row = stock_unlink(**where)
+                self.stdout.write(f"{connection.marketplace_label} {row.external_id} unlinked: its stock is not tracked.")
+            elif options["new_item"]:
+                item = stock_item_create_from_listing(sku=options["sku"], **where)
+                self.stdout.write(f"Created stock item {item.pk} ({item}), on hand {item.quantity_on_hand}, linked to "
+                                  f"{connection.marketplace_label} {options['external_id']}.")
+            else:
+                row = stock_link_set(item_id=options["item"], **where)
+                self.stdout.write(f"{connection.marketplace_label} {row.external_id} now sells stock item {options['item']}.")
+        except StockLinkError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def list_unlinked(self, slug: str) -> None:
+        organization = organization_get(slug=slug)
+        if organization is None:
+            raise CommandError(f"No organization with slug {slug!r}.")
+        total = 0
+        for kind in LINK_KINDS:
+            after = ""
+            while True:
+                page = unlinked_page(organization=organization, kind=kind, after=after)
+                for row in page.rows:
+                    total += 1
+                    self.stdout.write(f"{row.marketplace_label}\tconnection {row.connection.pk}\t{kind} {row.external_id}\t"
+                                      f"sku {row.sku or '-'}\tqty {row.marketplace_quantity}\t{row.reason}")
+                if not page.next_cursor:
+                    break
+                after = page.next_cursor
+        self.stdout.write(f"{total} unlinked.")
 
     # Not ``check``: that is Django's system check, which every real command line runs first.
     def check_ledger(self, slug: str) -> None:
