@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 
 from connections.models import Connection, Organization
+from marketsync.sync.records import LotSaleStatus
 
 
 class InventoryItem(models.Model):
@@ -81,6 +82,8 @@ class InventoryLot(models.Model):
     brickowl_boid = models.CharField(max_length=40, blank=True, default="")
     brickowl_color_id = models.CharField(max_length=16, blank=True, default="")
     brickowl_type = models.CharField(max_length=20, blank=True, default="")
+    # In a stockroom, unavailable or reserved: the seller's units (counted on hand by its item), offered to nobody.
+    sale_status = models.CharField(max_length=16, choices=LotSaleStatus.choices, default=LotSaleStatus.FOR_SALE)
 
     class Meta:
         db_table = "listings_inventorylot"
@@ -90,6 +93,11 @@ class InventoryLot(models.Model):
 
     def __str__(self) -> str:
         return f"lot {self.external_id} ({self.marketplace_quantity})"
+
+    @property
+    def quantity_for_sale(self) -> int:
+        """What buyers can order from this lot: its quantity when it is for sale, else none."""
+        return self.marketplace_quantity if self.sale_status == LotSaleStatus.FOR_SALE else 0
 
 
 class Reservation(models.Model):
