@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from connections.models import Connection, Organization
+from marketsync.sync.records import LotSaleStatus
 
 # A SKU item leaves every field of the brick key blank.
 BRICK_KEY_BLANK = models.Q(part_number="", item_type="", color_id="", condition="", location="")
@@ -131,6 +132,8 @@ class InventoryLot(StockLinkFields):
     brickowl_boid = models.CharField(max_length=40, blank=True, default="")
     brickowl_color_id = models.CharField(max_length=16, blank=True, default="")
     brickowl_type = models.CharField(max_length=20, blank=True, default="")
+    # In a stockroom, unavailable or reserved: the seller's units (counted on hand by its item), offered to nobody.
+    sale_status = models.CharField(max_length=16, choices=LotSaleStatus.choices, default=LotSaleStatus.FOR_SALE)
 
     class Meta:
         db_table = "listings_inventorylot"
@@ -144,6 +147,11 @@ class InventoryLot(StockLinkFields):
 
     def __str__(self) -> str:
         return f"lot {self.external_id} ({self.marketplace_quantity})"
+
+    @property
+    def quantity_for_sale(self) -> int:
+        """What buyers can order from this lot: its quantity when it is for sale, else none."""
+        return self.marketplace_quantity if self.sale_status == LotSaleStatus.FOR_SALE else 0
 
 
 class Reservation(models.Model):

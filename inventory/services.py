@@ -377,6 +377,8 @@ def inventory_upsert_lots(*, connection: Connection, records: list[LotRecord]) -
     orders that were waiting for them reserve at once. A lot with a value that
     does not fit its column, or whose item's would not, is skipped and named in
     ``bad_records`` (and creates no item).
+    A lot not for sale (stockroom, unavailable, reserved) keeps that status: its units are the seller's, counted
+    on hand, never as offered for sale (``quantity_for_sale``).
     """
     if not records:
         return UpsertResult()
@@ -467,12 +469,13 @@ def _upsert_lots(*, connection: Connection, records: list[LotRecord]) -> UpsertR
             marketplace_quantity=r.quantity, unit_price=r.unit_price, remarks=r.remarks[:255], raw=r.raw,
             last_seen_at=now, removed_at=None, part_number=lot_names[0], item_type=lot_names[1], color_id=lot_names[2],
             brickowl_boid=r.brickowl_boid, brickowl_color_id=r.brickowl_color_id, brickowl_type=r.brickowl_type,
+            sale_status=r.sale_status,
         ))
     result, _ = bulk_upsert(
         InventoryLot, lots, unique_fields=["connection", "external_id"],
         update_fields=["item", "external_bricklink_id", "marketplace_quantity", "unit_price", "remarks", "raw", "last_seen_at",
                        "removed_at", "part_number", "item_type", "color_id", "brickowl_boid", "brickowl_color_id",
-                       "brickowl_type"],
+                       "brickowl_type", "sale_status"],
     )
     # The translated names were not part of the first fit: bulk_upsert fits them again and names any misfit.
     result.bad_records = bad + result.bad_records

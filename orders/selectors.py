@@ -433,14 +433,18 @@ def order_ids_by_marketplace_status(
     placed_since: datetime | None = None,
     read_before: datetime | None = None,
     limit: int | None = None,
+    known_filed: bool | None = None,
 ) -> list[str]:
     """External ids of the connection's orders, chosen by their marketplace status: the orders a sync re-reads.
 
     ``states``: only these (any when None); ``exclude_states``: none of these; ``placed_since``: placed at or
     after it; ``read_before``: last read from the marketplace (stored) before it, least recently read first, at
-    most ``limit``. Without ``read_before``, numeric ids in numeric order.
+    most ``limit``. Without ``read_before``, numeric ids in numeric order. ``known_filed``: only those last read
+    as filed (BrickLink's ``is_filed``), or only those not (when False).
     """
     rows = Order.objects.filter(connection=connection)
+    if known_filed is not None:
+        rows = rows.filter(details__is_filed=True) if known_filed else rows.exclude(details__is_filed=True)
     if states is not None:
         rows = rows.filter(marketplace_status__in=list(states))
     if exclude_states:

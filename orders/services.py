@@ -13,6 +13,7 @@ from inventory.services import reservation_apply_orders, stock_lock_organization
 from marketsync.sync.errors import BadRecord
 from marketsync.sync.limits import fit_row
 from marketsync.sync.records import OrderItemRecord, OrderRecord
+from marketsync.sync.statuses import BRICKLINK_PURGED
 from marketsync.sync.upsert import UpsertResult, bulk_upsert, fitting_rows
 from orders.models import Order, OrderItem
 
@@ -49,9 +50,11 @@ def order_upsert_page(*, connection: Connection, records: list[OrderRecord], sou
             items = [item for record in records for item in (record.items or [])]
             if items:
                 catalog_apply(organization_id=connection.organization_id, rows=items)
+        purged = _keep_purged_outcomes(connection, records)
         result, stored = order_upsert_records(connection=connection, records=records)
         present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
-        reservation_apply_orders(connection=connection, orders=stored, present=present, source=source)
+        reservation_apply_orders(connection=connection, orders=[o for o in stored if o.external_id not in purged],
+                                 present=present, source=source)
     return result
 
 
@@ -65,6 +68,22 @@ def backmarket_order_upsert_page(*, connection: Connection, records: list[OrderR
 def brick_order_upsert_page(*, connection: Connection, records: list[OrderRecord], source: str = "sync") -> UpsertResult:
     """BrickLink and Brick Owl orders: stored and reserved as every marketplace's (the wiring's name for them)."""
     return order_upsert_page(connection=connection, records=records, source=source)
+
+
+def _keep_purged_outcomes(connection: Connection, records: list[OrderRecord]) -> set[str]:
+    """BrickLink's PURGED orders: BrickLink deleted their items about six months after they closed. Each keeps its
+    last known outcome and its items (the record's empty item list is not the order's), and none moves stock.
+    Returns their external ids. One never stored keeps what its record says (``bricklink_purged_outcome``)."""
+    purged = {str(r.external_id): r for r in records if r.marketplace_status == BRICKLINK_PURGED
+              and connection.marketplace == "bricklink"}
+    if not purged:
+        return set()
+    for external_id, status in Order.objects.filter(connection=connection, external_id__in=list(purged)).values_list(
+        "external_id", "status"
+    ):
+        purged[external_id].status = status
+        purged[external_id].items = None
+    return set(purged)
 
 
 def _item_row(connection: Connection, item: OrderItemRecord) -> OrderItem:
@@ -84,6 +103,10 @@ def order_upsert_records(*, connection: Connection, records: list[OrderRecord]) 
     """As ``order_upsert_page``, also returning the stored orders (with pks) for follow-up work."""
     bad: list[BadRecord] = []
     orders, items_of = [], {}
+    # An order whose items were not fetched keeps its stored count (one query, only when there is such an order).
+    unfetched = [str(r.external_id) for r in records if r.items is None]
+    kept_counts = dict(Order.objects.filter(connection=connection, external_id__in=unfetched).values_list(
+        "external_id", "items_count")) if unfetched else {}
     for record in records:
         external_id = str(record.external_id)
         items = [_item_row(connection, item) for item in record.items or []]
@@ -92,15 +115,13 @@ def order_upsert_records(*, connection: Connection, records: list[OrderRecord]) 
             bad.append(BadRecord(external_id, problem))
             continue
         values = {f: getattr(record, f) for f in ORDER_FIELDS}
-        if record.items is not None:
-            values["items_count"] = sum(item.quantity for item in record.items)
+        values["items_count"] = (sum(item.quantity for item in record.items) if record.items is not None
+                                 else kept_counts.get(external_id, 0))
         orders.append(Order(organization_id=connection.organization_id, connection=connection,
                             marketplace=connection.marketplace, external_id=external_id, **values))
         items_of[external_id] = items
     orders, misfits = fitting_rows(orders, unique_fields=["connection", "external_id"])
-    update_fields = ORDER_FIELDS + ["last_synced_at"]
-    if all(record.items is not None for record in records):
-        update_fields.append("items_count")
+    update_fields = ORDER_FIELDS + ["last_synced_at", "items_count"]
     result, stored = bulk_upsert(Order, orders, unique_fields=["connection", "external_id"], update_fields=update_fields,
                                  fitted=True)
     result.bad_records = bad + misfits

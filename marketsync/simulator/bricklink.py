@@ -32,8 +32,12 @@ PARTS = [
     ("3062b", "Brick, Round 1 x 1 Open Stud"), ("4073", "Plate, Round 1 x 1 Straight Side"), ("54200", "Slope 30 1 x 1 x 2/3"),
 ]
 BUYERS = ["brickfan42", "plate_stacker", "moc_maker", "greeble_guy", "tilequeen", "studs_up", "clutchpower", "minifig_max"]
-# status plan of a new order: (hours after ordering, status)
-PLAN = [(0, "PENDING"), (2, "PAID"), (24, "PACKED"), (48, "SHIPPED"), (144, "RECEIVED"), (240, "COMPLETED")]
+# status plan of a new order: (hours after ordering, status). READY (invoice sent) comes before the buyer pays.
+PLAN = [(0, "PENDING"), (1, "READY"), (2, "PAID"), (24, "PACKED"), (48, "SHIPPED"), (144, "RECEIVED"), (240, "COMPLETED")]
+# The order lifecycle (bricklink.md, corrections): statuses before payment, and the lot status filter's letters.
+PRE_PAYMENT = ("PENDING", "UPDATED", "PROCESSING", "READY")
+STOCKROOMS = {"S": "A", "B": "B", "C": "C"}
+LOT_STATUSES = ("Y", "S", "B", "C", "N", "R")
 
 
 def ts(moment: datetime) -> str:
@@ -192,11 +196,17 @@ class BrickLinkSimulator(MarketplaceSimulator):
             "date_status_changed": ts(order["date_status_changed"]), "seller_name": "simstore", "store_name": "Sim Bricks",
             "buyer_name": order["buyer_name"], "total_count": sum(line["quantity"] for line in lines), "unique_count": len(lines),
             "status": order["status"], "is_filed": order["is_filed"],
-            "payment": {"method": "PayPal", "status": "Received" if order["status"] not in ("PENDING",) else "None",
-                        "currency_code": "EUR"},
+            "payment": {"method": "PayPal", "status": self._payment_status(order), "currency_code": "EUR"},
             "cost": {"currency_code": "EUR", "subtotal": money(subtotal), "grand_total": money(grand)},
             "disp_cost": {"currency_code": "EUR", "subtotal": money(subtotal), "grand_total": money(grand)},
         }
+
+    @staticmethod
+    def _payment_status(order: dict) -> str:
+        """``Received`` once paid (PAID and after, or marked paid by the seller), ``None`` before."""
+        if order.get("payment_status"):
+            return order["payment_status"]
+        return "None" if order["status"] in PRE_PAYMENT else "Received"
 
     def _detail(self, order: dict) -> dict:
         data = self._summary(order)
@@ -316,9 +326,9 @@ class BrickLinkSimulator(MarketplaceSimulator):
                 continue
             if args.get("color_id") and not self._filter(str(lot["color_id"]), args["color_id"]):
                 continue
-            if args.get("status") and not self._filter("Y", args["status"]):
+            if args.get("status") and not self._filter(lot.get("_status", "Y"), args["status"]):
                 continue
-            lots.append(dict(lot))
+            lots.append({k: v for k, v in lot.items() if not k.startswith("_")})
         return lots
 
     # --- control ----------------------------------------------------------------------------------
@@ -377,6 +387,34 @@ class BrickLinkSimulator(MarketplaceSimulator):
             order = self._order(data)
             order["is_filed"] = bool(data.get("filed", True))
             return {"order_id": order["order_id"], "is_filed": order["is_filed"]}
+        if action == "pay":
+            # The buyer's money arrives (or the seller marks it, as PUT /orders/{id}/payment_status does): the
+            # payment status moves, the order status need not.
+            order = self._order(data)
+            order["payment_status"] = str(data.get("payment_status", "Received"))
+            return {"order_id": order["order_id"], "payment_status": order["payment_status"]}
+        if action == "purge":
+            # About six months after an order closes BrickLink deletes its items and marks it PURGED (the system,
+            # never the seller). The items endpoint then answers an empty list.
+            order = self._order(data)
+            self._set_status(order, "PURGED")
+            order["batches"] = []
+            return {"order_id": order["order_id"], "status": "PURGED"}
+        if action == "set_lot_status":
+            # A lot moved to a stockroom (S, B, C: is_stock_room with stock_room_id A/B/C), made unavailable (N),
+            # reserved for a buyer (R), or back for sale (Y). Only the stockroom has fields; every status answers
+            # GET /inventories?status=... filters.
+            lot = self.lots.get(int(data.get("inventory_id", 0)))
+            status = str(data.get("status", "")).upper()
+            if lot is None or status not in LOT_STATUSES:
+                raise BadRequest(f"set_lot_status needs a known inventory_id and a status among {LOT_STATUSES}")
+            lot["_status"] = status
+            lot["is_stock_room"] = status in STOCKROOMS
+            if status in STOCKROOMS:
+                lot["stock_room_id"] = STOCKROOMS[status]
+            else:
+                lot.pop("stock_room_id", None)
+            return {"inventory_id": lot["inventory_id"], "status": status}
         if action == "set_tracking":
             # shipping.tracking_no edited (as PUT /orders/{id} does): not in the list entry, no status change, no push.
             order = self._order(data)

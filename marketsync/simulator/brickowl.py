@@ -34,7 +34,8 @@ from marketsync.simulator.core import MarketplaceSimulator, SimClock, SimulatorC
 STORE_ID = "1"
 STATUSES = ["Pending", "Payment Submitted", "Payment Received", "Processing", "Processed", "Shipped", "Received", "On Hold",
             "Cancelled"]
-PLAN = [(0, 0), (2, 2), (12, 3), (48, 5), (144, 6)]
+# Pending, then the buyer submits payment (1: not arrived yet), then Payment Received (2): only then ready to ship.
+PLAN = [(0, 0), (1, 1), (2, 2), (12, 3), (48, 5), (144, 6)]
 
 # Brick Owl's colours (its own ids; a simulator choice apart from Black = 38), each with the BrickLink ids Brick Owl
 # lists for it (``bl_ids``), keyed here by the BrickLink colour the seeded lots share with the BrickLink simulator.

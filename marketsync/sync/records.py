@@ -6,27 +6,23 @@ so nothing is lost. The apps' services store them: orders and their items
 (``orders.services``), offers (``offers.services``), brick lots
 (``inventory.services``). Nothing here knows Django models.
 
-The unified order status, and each marketplace's own statuses mapped onto it:
+The unified order status is defined here; each marketplace's statuses are mapped
+onto it in one place, ``marketsync/sync/statuses.py`` (documented for the app in
+``orders/status.py``). The marketplace's own status is always stored beside the
+unified one; a status no table knows maps to UNKNOWN and is shown as such.
 
-One table, so a merchant on four marketplaces filters one way. The
-marketplace's own status is always stored beside the unified one; a status
-this table does not know maps to UNKNOWN and is shown as such, never an error.
-
-| unified           | meaning                                   | Refurbed            | Back Market (order state) | BrickLink                         | Brick Owl (status id)     |
-|-------------------|-------------------------------------------|---------------------|---------------------------|-----------------------------------|---------------------------|
-| awaiting_payment  | placed, not paid: do not ship             | —                   | 0 (payment pending)       | PENDING, UPDATED                  | 0 Pending, 1 Payment Submitted |
-| new               | paid, waiting for the seller to accept    | NEW                 | 1 (to accept)             | PAID                              | 2 Payment Received        |
-| accepted          | accepted / being prepared: ready to ship  | ACCEPTED            | 3 (accepted, to ship)     | PACKED, READY, PROCESSING         | 3 Processing, 4 Processed |
-| shipped           | handed to the carrier                     | SHIPPED             | 9 (shipped)               | SHIPPED                           | 5 Shipped                 |
-| delivered         | received by the buyer                     | —                   | —                         | RECEIVED, COMPLETED               | 6 Received                |
-| cancelled         | cancelled before shipping                 | CANCELLED, REJECTED | cancelled                 | CANCELLED, PURGED                 | 8 Cancelled               |
-| returned          | sent back by the buyer                    | RETURNED            | returned                  | —                                 | —                         |
-| refunded          | money given back                          | —                   | refunded                  | —                                 | —                         |
-| on_hold           | needs attention (disputes, alerts)        | —                   | —                         | NPB, NSS, NRS, NPX, OCR           | 7 On Hold                 |
-| unknown           | a status this table does not know         |                     |                           |                                   |                           |
-
-The per-marketplace maps live in each adapter's ``mapping.py``; they use
-these values only.
+| unified           | meaning                                               |
+|-------------------|-------------------------------------------------------|
+| awaiting_payment  | placed, not paid: do not ship                         |
+| new               | paid, waiting for the seller to accept or pack        |
+| accepted          | paid, accepted / being prepared                       |
+| shipped           | handed to the carrier                                 |
+| delivered         | received by the buyer (or closed after shipping)      |
+| cancelled         | cancelled before shipping                             |
+| returned          | sent back by the buyer                                |
+| refunded          | money given back                                      |
+| on_hold           | needs attention (disputes, alerts)                    |
+| unknown           | a status no table knows                               |
 """
 
 from __future__ import annotations
@@ -55,13 +51,8 @@ class UnifiedStatus(models.TextChoices):
 OPEN_STATUSES = frozenset(
     {UnifiedStatus.AWAITING_PAYMENT, UnifiedStatus.NEW, UnifiedStatus.ACCEPTED, UnifiedStatus.ON_HOLD, UnifiedStatus.UNKNOWN}
 )
-# "Ready to ship" in the order book: paid and not yet shipped.
+# "Ready to ship" in the order book: paid and not yet shipped (never AWAITING_PAYMENT).
 READY_TO_SHIP_STATUSES = frozenset({UnifiedStatus.NEW, UnifiedStatus.ACCEPTED})
-
-
-def unified_status(mapping: dict[str, str], marketplace_status: object) -> str:
-    """Look a marketplace status up in an adapter's map; unknown statuses stay visible as UNKNOWN."""
-    return mapping.get(str(marketplace_status), UnifiedStatus.UNKNOWN)
 
 
 # ------------------------------------------------------------------ orders
@@ -163,6 +154,19 @@ class MarketOfferRecord(OfferRecord):
 NEW, USED = "new", "used"
 
 
+class LotSaleStatus(models.TextChoices):
+    """Whether a lot is offered for sale. Lots in a stockroom, unavailable or reserved for a buyer are the seller's
+    units on hand but invisible to buyers (bricklink.md §3 and its corrections, "Lots that are not for sale"):
+    their quantity is never counted as offered for sale."""
+
+    FOR_SALE = "for_sale", "For sale"
+    STOCKROOM_A = "stockroom_a", "Stockroom A"
+    STOCKROOM_B = "stockroom_b", "Stockroom B"
+    STOCKROOM_C = "stockroom_c", "Stockroom C"
+    UNAVAILABLE = "unavailable", "Unavailable"
+    RESERVED = "reserved", "Reserved for a buyer"
+
+
 def condition_coarse(value: object) -> str:
     """BrickLink ``N``/``U`` and Brick Owl condition codes (``new``, ``news``, ``usedg``, ...) as new or used."""
     text = str(value or "").strip().lower()
@@ -188,6 +192,7 @@ class LotRecord:
     external_bricklink_id: str = ""
     remarks: str = ""
     raw: dict = field(default_factory=dict)
+    sale_status: str = LotSaleStatus.FOR_SALE
     # As on OrderItemRecord: Brick Owl's BOID, colour id and type name, before translation.
     brickowl_boid: str = ""
     brickowl_color_id: str = ""

@@ -9,7 +9,8 @@ from typing import Any
 
 from marketsync.marketplaces.backmarket.client import parse_datetime
 from marketsync.sync.errors import BadRecord
-from marketsync.sync.records import OrderItemRecord, OrderRecord, UnifiedStatus, unified_status
+from marketsync.sync.records import OrderItemRecord, OrderRecord, UnifiedStatus
+from marketsync.sync.statuses import BACKMARKET_LINE_STATUS, BACKMARKET_ORDER_STATUS, unified_status
 
 ORDER_STATE_LABELS = {
     0: "New (payment check pending)", 10: "Pending payment", 1: "Paid: accept or cancel each line",
@@ -26,26 +27,6 @@ RETURN_REASON_LABELS = {
     21: "Faulty on opening", 22: "Failure on first use", 23: "Failure during warranty", 24: "Non-compliant", 25: "Other",
 }
 
-ORDER_STATUS = {
-    "0": UnifiedStatus.AWAITING_PAYMENT,
-    "10": UnifiedStatus.AWAITING_PAYMENT,
-    "1": UnifiedStatus.NEW,
-    "3": UnifiedStatus.ACCEPTED,
-    "8": UnifiedStatus.CANCELLED,
-    "9": UnifiedStatus.SHIPPED,
-}
-ORDERLINE_STATUS = {
-    "0": UnifiedStatus.AWAITING_PAYMENT,
-    "8": UnifiedStatus.AWAITING_PAYMENT,
-    "9": UnifiedStatus.ON_HOLD,
-    "1": UnifiedStatus.NEW,
-    "2": UnifiedStatus.ACCEPTED,
-    "3": UnifiedStatus.SHIPPED,
-    "4": UnifiedStatus.CANCELLED,
-    "5": UnifiedStatus.REFUNDED,
-    "6": UnifiedStatus.RETURNED,
-    "7": UnifiedStatus.CANCELLED,
-}
 CLOSED_LINE_STATES = {4, 5, 6, 7}
 
 ADDRESS_FIELDS = {
@@ -99,7 +80,7 @@ def orderline_record(line: dict) -> OrderItemRecord:
     return_reason = _int(line.get("return_reason"))
     return OrderItemRecord(
         external_id=str(_int(line["id"])),
-        status=unified_status(ORDERLINE_STATUS, state),
+        status=unified_status(BACKMARKET_LINE_STATUS, state),
         marketplace_status=str(state),
         sku=str(line.get("listing") or ""),
         title=str(line.get("product") or "")[:500],
@@ -140,7 +121,7 @@ def order_status(state: int, lines: list[OrderItemRecord]) -> str:
         if any(s == 5 for s in line_states):
             return UnifiedStatus.REFUNDED
         return UnifiedStatus.CANCELLED
-    return unified_status(ORDER_STATUS, state)
+    return unified_status(BACKMARKET_ORDER_STATUS, state)
 
 
 def order_record(data: dict) -> OrderRecord:

@@ -32,9 +32,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
-from marketsync.marketplaces.bricklink.mapping import lot_record, order_record, text, timestamp
+from marketsync.marketplaces.bricklink.mapping import LISTED_SALE_STATUS, lot_record, order_record, text, timestamp
 from marketsync.sync.pages import Page, cursor_start, fetched_pages, whole_sweep_page
 from marketsync.sync.records import OrderRecord
+from marketsync.sync.statuses import BRICKLINK_PRE_PAYMENT, bricklink_money_arrived
 
 PAGE_SIZE = 25
 # Freshness: statuses BrickLink no longer changes, and statuses that still change for a while after shipping.
@@ -43,10 +44,15 @@ SETTLING_STATUSES = ("SHIPPED", "RECEIVED", "COMPLETED")
 
 
 def list_fingerprint(entry: dict) -> str:
-    """What an order's list entry shows of it beyond the status change time: an edit of its items moves it."""
+    """What an order's list entry shows of it beyond the status change time: an edit of its items moves it, and so
+    does money arriving for an order still in a pre-payment status (a payment status change need not move
+    ``date_status_changed``, and it makes the order ready to ship). Orders without such a payment read as before."""
     cost = entry.get("cost") if isinstance(entry.get("cost"), dict) else {}
-    parts = (entry.get("status"), entry.get("total_count"), entry.get("unique_count"), cost.get("subtotal"),
-             cost.get("grand_total"))
+    payment = entry.get("payment") if isinstance(entry.get("payment"), dict) else {}
+    parts = [entry.get("status"), entry.get("total_count"), entry.get("unique_count"), cost.get("subtotal"),
+             cost.get("grand_total")]
+    if text(entry.get("status")).upper() in BRICKLINK_PRE_PAYMENT and bricklink_money_arrived(payment.get("status")):
+        parts.append("money arrived")
     return "|".join(text(part).strip().upper() for part in parts)
 
 
@@ -100,7 +106,7 @@ class OrdersAdapter:
                 changed[order_id] = summary
         if spare:
             for order_id in self._due_rereads(now, listed, changed):
-                changed[order_id] = listed[order_id]
+                changed[order_id] = listed.get(order_id) or {"order_id": order_id}
         base = {"start": start.isoformat(), "last_status_change": latest, "checked_at": now.isoformat(),
                 "filed_listed_at": filed_listed_at}
         if not changed:
@@ -125,8 +131,13 @@ class OrdersAdapter:
         return elapsed >= timedelta(seconds=settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS)
 
     def _due_rereads(self, now: datetime, listed: dict[str, dict], changed: dict[str, dict]) -> list[str]:
-        """Orders due a full re-read this tick: listed now (an order in no list is filed until the next filed
-        listing, or purged and gone), not read already, at most the per-tick share of the budget."""
+        """Orders due a full re-read this tick, not read already, at most the per-tick share of the budget: first the
+        open orders that vanished from the list (filed or purged since: read by id at once, so a filed order
+        that still changes is not left waiting for the filed listing; once read as filed, that listing covers
+        it), then the listed ones due by age (an order in no list is filed, or purged and gone)."""
+        vanished = [order_id for order_id in self.stored_ids(exclude_states=FINAL_STATUSES + SETTLING_STATUSES,
+                                                             known_filed=False)
+                    if order_id not in listed]
         due = self.stored_ids(
             exclude_states=FINAL_STATUSES + SETTLING_STATUSES,
             read_before=now - timedelta(seconds=settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS),
@@ -137,25 +148,33 @@ class OrdersAdapter:
                 states=SETTLING_STATUSES, placed_since=now - timedelta(days=window),
                 read_before=now - timedelta(seconds=settings.BRICKLINK_SHIPPED_REFRESH_SECONDS),
             )
-        return [order_id for order_id in due if order_id in listed and order_id not in changed][
-            : settings.BRICKLINK_REREADS_PER_TICK
-        ]
+        due = vanished + [order_id for order_id in due if order_id in listed and order_id not in vanished]
+        return [order_id for order_id in due if order_id not in changed][: settings.BRICKLINK_REREADS_PER_TICK]
 
     def fetch_one(self, external_id: str) -> OrderRecord:
         return self.fetch(external_id)
 
     def fetch(self, order_id: str, summary: dict | None = None) -> OrderRecord:
+        """An order by id: its list entry when it is listed (a vanished one has only its id), else its detail."""
         detail = self.client.order(order_id)
         items = self.client.order_items(order_id)
-        record = order_record(summary or detail, detail, items)
-        record.details["list_fingerprint"] = list_fingerprint(summary or detail)
+        listed = summary if summary and "status" in summary else detail
+        record = order_record(listed, detail, items)
+        record.details["list_fingerprint"] = list_fingerprint(listed)
         return record
 
 
 class InventoryAdapter:
+    """The whole inventory in one ``GET /inventories`` (stockroom lots say so in their fields), and the unavailable
+    (``status=N``) and reserved (``status=R``) lots, which carry no field saying so: two more calls per import."""
+
     def __init__(self, client: BrickLinkClient) -> None:
         self.client = client
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
-        yield whole_sweep_page(self.client.inventories(), lot_record, lambda raw: text(raw.get("inventory_id")), started_at=started)
+        lots = self.client.inventories()
+        listed_as = {text(raw.get("inventory_id")): letter for letter in LISTED_SALE_STATUS
+                     for raw in self.client.inventories(status=letter)}
+        yield whole_sweep_page(lots, lambda raw: lot_record(raw, listed_as.get(text(raw.get("inventory_id")), "")),
+                               lambda raw: text(raw.get("inventory_id")), started_at=started)

@@ -218,8 +218,9 @@ class BrickLinkClient:
     def order_items(self, order_id: str | int) -> list[dict]:
         return flatten_batches(self._data(f"/orders/{order_id}/items"))
 
-    def inventories(self) -> list[dict]:
-        data = self._data("/inventories")
+    def inventories(self, *, status: str | None = None) -> list[dict]:
+        """Every lot, or those of one ``status`` filter (Y for sale, S/B/C stockrooms, N unavailable, R reserved)."""
+        data = self._data("/inventories", status=status)
         if not isinstance(data, list):
             raise BadResponse("GET /inventories returned no list of lots.")
         return data

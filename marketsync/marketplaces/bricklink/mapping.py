@@ -6,26 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord, UnifiedStatus, condition_coarse, unified_status
-
-STATUS_MAP: dict[str, str] = {
-    "PENDING": UnifiedStatus.AWAITING_PAYMENT,
-    "UPDATED": UnifiedStatus.AWAITING_PAYMENT,
-    "PROCESSING": UnifiedStatus.ACCEPTED,
-    "READY": UnifiedStatus.ACCEPTED,
-    "PAID": UnifiedStatus.NEW,
-    "PACKED": UnifiedStatus.ACCEPTED,
-    "SHIPPED": UnifiedStatus.SHIPPED,
-    "RECEIVED": UnifiedStatus.DELIVERED,
-    "COMPLETED": UnifiedStatus.DELIVERED,
-    "CANCELLED": UnifiedStatus.CANCELLED,
-    "PURGED": UnifiedStatus.CANCELLED,
-    "NPB": UnifiedStatus.ON_HOLD,
-    "NPX": UnifiedStatus.ON_HOLD,
-    "NRS": UnifiedStatus.ON_HOLD,
-    "NSS": UnifiedStatus.ON_HOLD,
-    "OCR": UnifiedStatus.ON_HOLD,
-}
+from marketsync.sync.records import LotRecord, LotSaleStatus, OrderItemRecord, OrderRecord, condition_coarse
+from marketsync.sync.statuses import BRICKLINK_PURGED, bricklink_purged_outcome, bricklink_status
 
 
 def money(value: Any) -> Decimal | None:
@@ -47,10 +29,6 @@ def timestamp(value: Any) -> datetime | None:
 
 def text(value: Any) -> str:
     return "" if value is None else str(value)
-
-
-def status_of(raw_status: Any) -> str:
-    return unified_status(STATUS_MAP, text(raw_status).upper())
 
 
 def item_external_id(order_id: str, inventory_id: str, seen: dict[str, int]) -> str:
@@ -99,10 +77,14 @@ def order_record(summary: dict, detail: dict | None, items: list[dict] | None) -
     if not order_id:
         raise ValueError("order without order_id")
     marketplace_status = text(data.get("status")).upper()
-    status = status_of(marketplace_status)
     cost = data.get("cost") or {}
     payment = data.get("payment") or {}
     shipping = data.get("shipping") or {}
+    purged = marketplace_status == BRICKLINK_PURGED
+    if purged:  # a stored order keeps its last known outcome (orders.services); this is for one never seen before
+        status = bricklink_purged_outcome(shipped=bool(shipping.get("date_shipped")))
+    else:
+        status = bricklink_status(marketplace_status, payment.get("status"))
     address = shipping.get("address") or {}
     name = address.get("name") or {}
     seen: dict[str, int] = {}
@@ -139,6 +121,7 @@ def order_record(summary: dict, detail: dict | None, items: list[dict] | None) -
             "total_count": data.get("total_count"),
             "unique_count": data.get("unique_count"),
             "is_filed": bool(data.get("is_filed")),
+            "purged": purged,
             "remarks": text(data.get("remarks")),
             "store_name": text(data.get("store_name")),
         },
@@ -149,7 +132,20 @@ def order_record(summary: dict, detail: dict | None, items: list[dict] | None) -
     )
 
 
-def lot_record(raw: dict) -> LotRecord:
+# GET /inventories?status= letters (bricklink.md §3) of the lots not for sale that carry no field saying so.
+LISTED_SALE_STATUS = {"N": LotSaleStatus.UNAVAILABLE, "R": LotSaleStatus.RESERVED}
+STOCKROOMS = {"A": LotSaleStatus.STOCKROOM_A, "B": LotSaleStatus.STOCKROOM_B, "C": LotSaleStatus.STOCKROOM_C}
+
+
+def lot_sale_status(raw: dict, listed_as: str = "") -> str:
+    """A stockroom lot says so (``is_stock_room``, ``stock_room_id`` A/B/C; stockroom A when no id is given);
+    unavailable and reserved lots are known only by the status filter they were listed under (``listed_as``)."""
+    if raw.get("is_stock_room") in (True, "true", "True", 1, "1"):
+        return STOCKROOMS.get(text(raw.get("stock_room_id")).upper(), LotSaleStatus.STOCKROOM_A)
+    return LISTED_SALE_STATUS.get(listed_as, LotSaleStatus.FOR_SALE)
+
+
+def lot_record(raw: dict, listed_as: str = "") -> LotRecord:
     item = raw.get("item") or {}
     remarks = text(raw.get("remarks")).strip()
     inventory_id = text(raw.get("inventory_id"))
@@ -168,6 +164,7 @@ def lot_record(raw: dict) -> LotRecord:
         unit_price=money(raw.get("unit_price")),
         remarks=remarks,
         raw=raw,
+        sale_status=lot_sale_status(raw, listed_as),
     )
 
 

@@ -15,23 +15,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marketsync.sync.records import LotRecord, OrderItemRecord, OrderRecord, UnifiedStatus, condition_coarse, unified_status
+from marketsync.sync.records import LotRecord, LotSaleStatus, OrderItemRecord, OrderRecord, condition_coarse
+from marketsync.sync.statuses import BRICKOWL_STATUS_NAMES, brickowl_status
 
-STATUS_NAMES = {
-    "0": "Pending", "1": "Payment Submitted", "2": "Payment Received", "3": "Processing", "4": "Processed",
-    "5": "Shipped", "6": "Received", "7": "On Hold", "8": "Cancelled",
-}
-STATUS_MAP: dict[str, str] = {
-    "0": UnifiedStatus.AWAITING_PAYMENT,
-    "1": UnifiedStatus.AWAITING_PAYMENT,
-    "2": UnifiedStatus.NEW,
-    "3": UnifiedStatus.ACCEPTED,
-    "4": UnifiedStatus.ACCEPTED,
-    "5": UnifiedStatus.SHIPPED,
-    "6": UnifiedStatus.DELIVERED,
-    "7": UnifiedStatus.ON_HOLD,
-    "8": UnifiedStatus.CANCELLED,
-}
+STATUS_NAMES = BRICKOWL_STATUS_NAMES
 # full_con codes -> BrickLink-style completeness (sets)
 COMPLETENESS = {"news": "S", "newc": "C", "newi": "B", "usedc": "C", "usedi": "B"}
 # Brick Owl's item types (the ``type`` argument's documented values) -> BrickLink's. Not upper-cased: "Minifigure"
@@ -165,7 +152,7 @@ def order_record(entry: dict, view: dict | None, items: list[dict] | None) -> Or
         raise ValueError("order without order_id")
     status_id = status_id_of(data)
     marketplace_status = STATUS_NAMES.get(status_id, text(data.get("status")) or status_id)
-    status = unified_status(STATUS_MAP, status_id)
+    status = brickowl_status(status_id)
     currency = text(data.get("base_currency"))[:3]
     name = " ".join(filter(None, [text(data.get("ship_first_name")), text(data.get("ship_last_name"))]))
     address = {
@@ -221,6 +208,8 @@ def lot_record(raw: dict) -> LotRecord:
         external_bricklink_id=bricklink_lot(raw),
         remarks=note,
         raw=raw,
+        # brickowl.md §3: ``for_sale`` 0/1; a lot not for sale is the seller's, but offered to nobody.
+        sale_status=LotSaleStatus.FOR_SALE if text(raw.get("for_sale")) in ("", "1") else LotSaleStatus.UNAVAILABLE,
         **names,
     )
 

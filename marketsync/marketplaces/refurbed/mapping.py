@@ -11,27 +11,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marketsync.sync.errors import BadRecord
-from marketsync.sync.records import MarketOfferRecord, OfferRecord, OrderItemRecord, OrderRecord, UnifiedStatus, unified_status
-
-ORDER_STATUS = {
-    "NEW": UnifiedStatus.NEW,
-    "ACCEPTED": UnifiedStatus.ACCEPTED,
-    "SHIPPED": UnifiedStatus.SHIPPED,
-    "FULFILLED": UnifiedStatus.SHIPPED,  # shipped, some items since returned
-    "PARTIALLY_FULFILLED": UnifiedStatus.SHIPPED,  # some shipped, the rest rejected or cancelled
-    "REJECTED": UnifiedStatus.CANCELLED,
-    "CANCELLED": UnifiedStatus.CANCELLED,
-    "UNFULFILLED": UnifiedStatus.CANCELLED,
-    "RETURNED": UnifiedStatus.RETURNED,
-}
-ITEM_STATUS = {
-    "NEW": UnifiedStatus.NEW,
-    "ACCEPTED": UnifiedStatus.ACCEPTED,
-    "SHIPPED": UnifiedStatus.SHIPPED,
-    "REJECTED": UnifiedStatus.CANCELLED,
-    "CANCELLED": UnifiedStatus.CANCELLED,
-    "RETURNED": UnifiedStatus.RETURNED,
-}
+from marketsync.sync.records import MarketOfferRecord, OfferRecord, OrderItemRecord, OrderRecord
+from marketsync.sync.statuses import REFURBED_ITEM_STATUS, REFURBED_ORDER_STATUS, unified_status
 
 ORDER_DETAIL_FIELDS = (
     "labels", "payment_method", "settlement_currency_code", "settlement_exchange_rate", "total_paid", "total_refunded",
@@ -104,7 +85,7 @@ def item_record(payload: dict) -> OrderItemRecord:
         details["grading"] = offer_data["offer_grading"]
     return OrderItemRecord(
         external_id=item_id,
-        status=unified_status(ITEM_STATUS, state),
+        status=unified_status(REFURBED_ITEM_STATUS, state),
         marketplace_status=state[:64],
         sku=str(payload.get("sku") or "")[:120],
         title=str(payload.get("name") or "")[:500],
@@ -136,7 +117,7 @@ def order_record(payload: dict) -> OrderRecord:
         raw = {k: v for k, v in payload.items() if k != "items"}
         return OrderRecord(
             external_id=order_id,
-            status=unified_status(ORDER_STATUS, state),
+            status=unified_status(REFURBED_ORDER_STATUS, state),
             marketplace_status=state[:64],
             placed_at=parse_time(payload.get("released_at"), "released_at"),
             currency=str(payload.get("currency_code") or "")[:3],

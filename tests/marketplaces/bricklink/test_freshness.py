@@ -174,7 +174,7 @@ def test_the_default_pacing_keeps_a_busy_store_inside_the_daily_budget():
     worst = (
         ticks * (1 + 2 * settings.BRICKLINK_REREADS_PER_TICK)  # order list + re-reads at their cap on every tick
         + 86400 // settings.BRICKLINK_OPEN_ORDER_REFRESH_SECONDS  # filed listing
-        + ticks  # inventory import
+        + 3 * ticks  # inventory import: the whole list, then the unavailable (N) and reserved (R) lots
         + 40 * 6 * 2  # new orders and status moves: details and items
     )
     assert worst <= settings.BRICKLINK_DAILY_CALL_LIMIT * settings.BRICKLINK_INVENTORY_PAUSE_AT

@@ -1,31 +1,13 @@
 from decimal import Decimal
 
-import pytest
-
-from marketsync.marketplaces.bricklink.mapping import STATUS_MAP, order_record
-from marketsync.marketplaces.brickowl.mapping import STATUS_MAP as OWL_STATUS_MAP
-from marketsync.sync.records import UnifiedStatus
+from marketsync.marketplaces.bricklink.mapping import order_record
 
 ITEM = {"inventory_id": "123", "item": {"no": "3001", "name": "Brick 2 x 4", "type": "PART", "categoryID": 5}, "color_id": 5,
         "color_name": "Red", "quantity": 4, "new_or_used": "U", "completeness": "", "unit_price": "0.12345",
         "unit_price_final": "0.1100", "currency_code": "EUR", "remarks": " B07 ", "description": "clean"}
 
 
-@pytest.mark.parametrize("raw,unified", [
-    ("PENDING", "awaiting_payment"), ("UPDATED", "awaiting_payment"), ("PROCESSING", "accepted"), ("READY", "accepted"),
-    ("PAID", "new"), ("PACKED", "accepted"), ("SHIPPED", "shipped"), ("RECEIVED", "delivered"), ("COMPLETED", "delivered"),
-    ("CANCELLED", "cancelled"), ("PURGED", "cancelled"), ("NPB", "on_hold"), ("NSS", "on_hold"), ("NRS", "on_hold"),
-    ("NPX", "on_hold"), ("OCR", "on_hold"),
-])
-def test_every_bricklink_status_maps_onto_the_unified_one(raw, unified):
-    assert STATUS_MAP[raw] == unified
-    assert order_record({"order_id": 1, "status": raw.lower()}, None, []).status == unified
-
-
-def test_brick_owl_status_ids_cover_0_to_8():
-    assert [OWL_STATUS_MAP[str(n)] for n in range(9)] == [
-        UnifiedStatus.AWAITING_PAYMENT, UnifiedStatus.AWAITING_PAYMENT, UnifiedStatus.NEW, UnifiedStatus.ACCEPTED,
-        UnifiedStatus.ACCEPTED, UnifiedStatus.SHIPPED, UnifiedStatus.DELIVERED, UnifiedStatus.ON_HOLD, UnifiedStatus.CANCELLED]
+# The status tables are tested value by value in tests/orders/test_status.py.
 
 
 def test_ids_as_strings_or_integers_money_with_four_decimals_and_repeated_lots_in_a_later_batch():
