@@ -293,3 +293,16 @@ assert set(PUSHERS) == set(MARKETPLACE_LINK_KIND)
 def stock_push_toggle(*, connection: Connection, on: bool) -> bool:
     """Turn a connection's stock push on or off; True when it changed."""
     return bool(Connection.objects.filter(pk=connection.pk).exclude(stock_push=on).update(stock_push=on))
+
+
+def reconcile_apply(*, organization, rows) -> int:
+    """An owner's reconcile: queue a push for each row listed (``selectors.reconcile_rows``), sent even while the
+    connection's stock push is off. Returns how many were queued."""
+    queued = 0
+    with transaction.atomic():
+        for row in rows:
+            if row.item.organization_id != organization.pk:
+                continue
+            queued += stock_push_enqueue(item_id=row.item.pk, trigger="reconcile", row=(row.link.kind, row.link.row_id),
+                                         forced=True)
+    return queued
