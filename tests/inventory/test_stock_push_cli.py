@@ -59,7 +59,8 @@ def test_an_operator_reconciles_applies_the_differences_and_turns_stock_push_on(
     assert re.search(r"stock_push\s+off", off)
     on = shell.ok("connection", "toggles", ids["brickowl"], "--enable", "stock_push")
     assert "Changed 1 entity sync(s)." in on and re.search(r"stock_push\s+on", on)
-    assert shell.ok("inventory", "push", "--org", "acme").strip().endswith("0 sent, 0 unchanged, 0 failed, 0 retrying, 0 waiting, 0 skipped.")
+    pushed = shell.ok("inventory", "push", "--org", "acme")
+    assert pushed.strip().endswith("0 sent, 0 unchanged, 0 failed, 0 retrying, 0 waiting, 0 skipped.")
 
     unknown = shell.run("inventory", "push", "--org", "nope")
     assert unknown.returncode != 0 and "No organization with slug 'nope'." in unknown.stderr and "Traceback" not in unknown.stderr

@@ -65,7 +65,8 @@ class Command(OpsCommand):
         toggles.add_argument("id", type=int, nargs="?")
         toggles.add_argument("--all", action="store_true", help="Every connection (of --org when given).")
         toggles.add_argument("--org", help="With --all: only this organization's connections.")
-        toggles.add_argument("--enable", nargs="+", default=[], metavar="ENTITY", help="Entities to turn on ('all' for every one; 'stock_push' for the stock push).")
+        toggles.add_argument("--enable", nargs="+", default=[], metavar="ENTITY",
+                             help="Entities to turn on ('all' for every one; 'stock_push': the stock push).")
         toggles.add_argument("--disable", nargs="+", default=[], metavar="ENTITY", help="Entities to turn off ('all' for every one).")
 
         test = sub.add_parser("test", help="One cheap call to the marketplace; on success lifts a refused-key or refused-call stop.")

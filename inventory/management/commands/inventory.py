@@ -15,7 +15,7 @@ from connections.management.cli import OpsCommand, record_id
 from connections.selectors import connection_get, organization_get
 from inventory.catalog_sync import catalog_refresh
 from inventory.push import reconcile_apply, stock_push_drain
-from inventory.selectors import LINK_KINDS, inventory_check, reconcile_rows, inventory_item_get, unlinked_page, unmapped_list
+from inventory.selectors import LINK_KINDS, inventory_check, inventory_item_get, reconcile_rows, unlinked_page, unmapped_list
 from inventory.services import StockLinkError, inventory_adjust, stock_item_create_from_listing, stock_link_set, stock_unlink
 
 
