@@ -1,6 +1,6 @@
 """The stock push: every lot, listing and offer linked to a stock item shows the item's available quantity.
 
-1. ``stock_push_enqueue`` runs inside the ledger step (``services._move``) or the link change
+1. ``outbox.stock_push_enqueue`` runs inside the ledger step (``services._move``) or the link change
    (``services._link_write``): one outbox row (``StockPush``) per linked row on a connection whose stock push is
    on, in the same transaction, so a committed change always has its push and a rolled-back one never does.
    A row already waiting absorbs the change (``changes`` + 1): many changes of one listing become one call.
@@ -26,13 +26,14 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connections.budget import budget_admission
 from connections.models import Connection, EntitySync
 from inventory.models import InventoryItem, InventoryLot, StockPush
+from inventory.outbox import stock_push_enqueue
 from inventory.selectors import LINK_KINDS, MARKETPLACE_LINK_KIND
 from listings.models import Listing
 from marketsync.sync.errors import AuthError, InvalidRequest, NotFound
@@ -43,58 +44,6 @@ logger = logging.getLogger(__name__)
 
 # The entity sync whose refusal (auth) stops a connection's pushes, as it stops that sync.
 PUSH_ENTITY = {"bricklink": "inventory", "brickowl": "inventory", "backmarket": "listings", "refurbed": "offers"}
-TRIGGER_MAX = 255
-
-
-def stock_push_enqueue(*, item_id: int, trigger: str, row: tuple[str, int] | None = None, forced: bool = False) -> int:
-    """Queue a push of the item's available quantity to each of its live linked rows on a connection with stock push
-    on (``row``: only that one (kind, id); ``forced``: an owner's reconcile, sent even while stock push is off).
-    Call inside the transaction that changed the item. Returns how many rows were queued or absorbed."""
-    item = InventoryItem.objects.filter(pk=item_id).values("organization_id", "quantity_on_hand", "quantity_reserved").first()
-    if item is None:
-        return 0
-    push_on = Q() if forced else Q(connection__stock_push=True)
-    targets: list[tuple[str, int, int, str]] = []
-    for kind in LINK_KINDS.values():
-        if row is not None and row[0] != kind.name:
-            continue
-        qs = kind.model.objects.filter(push_on, **{f"{kind.link}_id": item_id}, removed_at__isnull=True)
-        if row is not None:
-            qs = qs.filter(pk=row[1])
-        targets += [(kind.name, pk, conn, ext) for pk, conn, ext in qs.values_list("pk", "connection_id", "external_id")]
-    if not targets:
-        return 0
-    wanted = max(0, item["quantity_on_hand"] - item["quantity_reserved"])
-    now = timezone.now()
-    trigger = trigger[:TRIGGER_MAX]
-    for kind_name, pk, connection_id, external_id in targets:
-        waiting = StockPush.objects.filter(target_kind=kind_name, target_id=pk, state=StockPush.State.PENDING)
-        absorb = {"changes": F("changes") + 1, "wanted_quantity": wanted, "trigger": trigger, "item_id": item_id}
-        if forced:
-            absorb["forced"] = True
-        if waiting.update(**absorb):
-            continue
-        try:
-            with transaction.atomic():
-                StockPush.objects.create(
-                    organization_id=item["organization_id"], connection_id=connection_id, item_id=item_id,
-                    target_kind=kind_name, target_id=pk, external_id=external_id[:64], trigger=trigger,
-                    wanted_quantity=wanted, next_attempt_at=now, forced=forced,
-                )
-        except IntegrityError:  # another transaction queued it first
-            waiting.update(**absorb)
-    organization_id = item["organization_id"]
-    transaction.on_commit(lambda: _drain_soon(organization_id))
-    return len(targets)
-
-
-def _drain_soon(organization_id: int) -> None:
-    from inventory.tasks import stock_push_drain_task
-
-    try:
-        stock_push_drain_task.delay(organization_id)
-    except Exception:  # the broker is down: the beat sweep sends it
-        logger.warning("could not enqueue the stock push of organization %s; the sweep will", organization_id, exc_info=True)
 
 
 # --- draining ----------------------------------------------------------------------------------------------------
