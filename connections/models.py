@@ -60,6 +60,8 @@ class Connection(models.Model):
     # Staff and ops only: a sandbox, a proxy or the local simulator.
     base_url = models.URLField(max_length=500, blank=True, default="")
     enabled = models.BooleanField(default=True)
+    # Stock push (inventory/push.py): off until the owner turns it on, after reconciling.
+    stock_push = models.BooleanField(default=False, help_text="Send local available quantities to this marketplace.")
     # Marketplace-specific, non-secret settings: market locale, store id, ...
     options = models.JSONField(default=dict, blank=True)
     credentials_encrypted = models.TextField(blank=True, default="", editable=False)

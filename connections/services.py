@@ -451,6 +451,9 @@ def connection_rows_count(*, connections: Iterable[Connection]) -> dict[str, int
 # --- entity sync toggles -------------------------------------------------------------------------------------
 
 
+STOCK_PUSH = "stock_push"
+
+
 def _entities(names: Iterable[str]) -> set[str]:
     result: set[str] = set()
     for name in names:
@@ -475,6 +478,20 @@ def entity_sync_toggle(
 ) -> int:
     """Turn entity syncs on and off for one connection, or (no connection) for every connection — of one
     organization when given. ``'all'`` stands for every entity. Returns the number of rows changed."""
+    # ``stock_push`` is no entity but a switch of the connection (inventory/push.py), at the same doors.
+    push_on, push_off = STOCK_PUSH in enable, STOCK_PUSH in disable
+    if push_on and push_off:
+        raise LifecycleError("stock_push cannot be both enabled and disabled.")
+    enable = [n for n in enable if n != STOCK_PUSH]
+    disable = [n for n in disable if n != STOCK_PUSH]
+    pushed = 0
+    if push_on or push_off:
+        targets = Connection.objects.all()
+        if connection is not None:
+            targets = targets.filter(pk=connection.pk)
+        elif organization is not None:
+            targets = targets.filter(organization=organization)
+        pushed = targets.exclude(stock_push=push_on).update(stock_push=push_on)
     enable_set, disable_set = _entities(enable), _entities(disable)
     both = enable_set & disable_set
     if both:
@@ -498,7 +515,7 @@ def entity_sync_toggle(
             changed += syncs.filter(entity__in=enable_set, enabled=False).update(enabled=True)
         if disable_set:
             changed += syncs.filter(entity__in=disable_set, enabled=True).update(enabled=False)
-    return changed
+    return changed + pushed
 
 
 def entity_sync_set_enabled(*, entity_syncs: QuerySet[EntitySync], enabled: bool) -> int:

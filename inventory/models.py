@@ -325,3 +325,57 @@ class UnmappedLot(models.Model):
 
     def __str__(self) -> str:
         return f"unmapped lot {self.external_id} ({self.brickowl_boid})"
+
+
+# --- the stock push outbox (inventory/push.py) ------------------------------------------------------------------
+
+
+class StockPush(models.Model):
+    """One lot, listing or offer whose marketplace quantity must be brought to its stock item's available quantity.
+
+    Written in the same transaction as the ledger step that changed available (``services._move``) or the link
+    change (``services._link_write``), so no change is lost between the two; drained by ``push.stock_push_drain``.
+    At most one pending row per target: further changes bump ``changes`` instead (coalescing), and the drain
+    pushes the item's available *at send time*, never a stored delta. ``wanted_quantity`` is what available was
+    when the row last changed, for the page.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Nothing to send"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="stock_pushes")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="stock_pushes")
+    item = models.ForeignKey(InventoryItem, on_delete=models.CASCADE, related_name="pushes")
+    target_kind = models.CharField(max_length=8, help_text="lot | listing | offer")
+    target_id = models.BigIntegerField(help_text="The lot's, listing's or offer's row id.")
+    external_id = models.CharField(max_length=64, blank=True, default="")
+    trigger = models.CharField(max_length=255, blank=True, default="", help_text="The ledger step or link change.")
+    wanted_quantity = models.IntegerField(default=0)
+    changes = models.PositiveIntegerField(default=1, help_text="Changes coalesced into this push.")
+    forced = models.BooleanField(default=False, help_text="An owner's reconcile: sent even while stock push is off.")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(help_text="Due from then; a drain claims a row by moving it later.")
+    last_error = models.TextField(blank=True, default="")
+    quantity_before = models.IntegerField(null=True, blank=True, help_text="The marketplace's quantity before the push.")
+    quantity_after = models.IntegerField(null=True, blank=True, help_text="What the push set.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["target_kind", "target_id"], condition=models.Q(state="pending"),
+                                    name="stockpush_one_pending_per_target"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="stockpush_due_idx"),
+            models.Index(fields=["item", "-created_at"], name="stockpush_item_idx"),
+            models.Index(fields=["connection", "state", "sent_at"], name="stockpush_conn_sent_idx"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"push {self.target_kind} {self.external_id or self.target_id} -> {self.wanted_quantity} ({self.state})"

@@ -411,3 +411,41 @@ def link_row_get(*, organization: Organization, connection_id: int, external_id:
         return None
     return kind.model.objects.filter(organization=organization, connection=connection, external_id=external_id).select_related(
         "connection").first()
+
+
+# --- reconcile: what a stock push would change (inventory/push.py) -----------------------------------------------
+
+
+@dataclass
+class ReconcileRow:
+    """A live linked lot, listing or offer whose marketplace quantity is not its item's available quantity."""
+
+    item: InventoryItem
+    link: LinkedListing
+    available: int  # what a push would set (never below 0)
+
+    @property
+    def difference(self) -> int:
+        return self.link.marketplace_quantity - self.available
+
+
+def reconcile_rows(*, organization: Organization) -> list[ReconcileRow]:
+    """Every live linked row of the organization whose marketplace quantity differs from local available, in shelf
+    order (read page by page, its links prefetched)."""
+    rows: list[ReconcileRow] = []
+    after = ""
+    while True:
+        page = inventory_item_page(organization=organization, after=after)
+        for item in page.rows:
+            available = max(0, item.quantity_available)
+            for link in stock_item_links(item=item, include_removed=False):
+                if link.marketplace_quantity != available:
+                    rows.append(ReconcileRow(item=item, link=link, available=available))
+        if not page.next_cursor:
+            return rows
+        after = page.next_cursor
+
+
+def stock_push_list(*, item: InventoryItem, limit: int = 50):
+    """The item's newest pushes (waiting, sent, failed), for its page."""
+    return list(item.pushes.filter(organization_id=item.organization_id).select_related("connection")[:limit])

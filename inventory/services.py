@@ -29,6 +29,7 @@ from connections.models import Connection, Organization
 from connections.services import CONTROL_CHARACTERS, audit_record
 from inventory.catalog import catalog_lots_translate, unmapped_lots_remove_unseen
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
+from inventory.outbox import stock_push_enqueue
 from inventory.selectors import MARKETPLACE_LINK_KIND, LinkKind, link_row_get
 from listings.models import Listing
 from marketsync.sync.errors import BadRecord
@@ -115,6 +116,8 @@ def _move(
     )
     if updated != 1:
         raise StockConflict(f"inventory item {item_id} changed while moving stock; try again")
+    if on_hand_delta != reserved_delta:  # available changed: the push is queued in this same transaction
+        stock_push_enqueue(item_id=item_id, trigger=f"{kind} · {source}" + (f" · {reason}" if reason else ""))
     return StockMovement.objects.create(
         organization_id=item.organization_id,
         item_id=item_id,
@@ -622,6 +625,8 @@ def _link_write(*, row, kind: LinkKind, item_id: int | None, action: str, user, 
             target_id=row.external_id, outcome="success", user=user, actor=actor,
             request_summary={"from_item": before, "to_item": item_id, "source": source, **summary},
         )
+        if item_id is not None:  # the row now sells this item: it shows its available quantity
+            stock_push_enqueue(item_id=item_id, trigger=f"{action} · {source}", row=(kind.name, row.pk))
     setattr(row, f"{kind.link}_id", item_id)
     row.link_manual = True
     if item_id is not None:

@@ -26,6 +26,12 @@ def _install_beat_schedule(sender: Celery, **kwargs) -> None:
             "schedule": interval_schedule(settings.SYNC_INTERVAL_SECONDS),
             "options": {"expires": settings.SYNC_INTERVAL_SECONDS},
         },
+        # Stock pushes left over (a lost on-commit task, a retry now due, the broker down at commit).
+        "stock-push-sweep": {
+            "task": "inventory.stock_push_drain",
+            "schedule": interval_schedule(settings.STOCK_PUSH_SWEEP_SECONDS),
+            "options": {"expires": settings.STOCK_PUSH_SWEEP_SECONDS},
+        },
     }
 
 

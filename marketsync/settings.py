@@ -241,3 +241,17 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Stock push (inventory/push.py) ---------------------------------------------------------------------------
+# First retry of a transient push failure after this many seconds, doubling up to the maximum; a push that fails
+# STOCK_PUSH_MAX_ATTEMPTS times is failed (shown on the item's page).
+STOCK_PUSH_RETRY_SECONDS = env.int("STOCK_PUSH_RETRY_SECONDS", default=30)
+STOCK_PUSH_RETRY_MAX_SECONDS = env.int("STOCK_PUSH_RETRY_MAX_SECONDS", default=3600)
+STOCK_PUSH_MAX_ATTEMPTS = env.int("STOCK_PUSH_MAX_ATTEMPTS", default=10)
+# How long a drain holds a push it is sending (a crashed worker's push is due again after it).
+STOCK_PUSH_CLAIM_SECONDS = env.int("STOCK_PUSH_CLAIM_SECONDS", default=300)
+# Pushes one drain sends at most; the beat sweep runs every STOCK_PUSH_SWEEP_SECONDS for anything left.
+STOCK_PUSH_BATCH = env.int("STOCK_PUSH_BATCH", default=500)
+STOCK_PUSH_SWEEP_SECONDS = env.int("STOCK_PUSH_SWEEP_SECONDS", default=60)
+# Back Market's 2,000 SKU lines an hour: pushes beyond wait for the next hour.
+BACKMARKET_PUSHES_PER_HOUR = env.int("BACKMARKET_PUSHES_PER_HOUR", default=2000)

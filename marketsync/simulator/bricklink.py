@@ -71,6 +71,9 @@ class BrickLinkSimulator(MarketplaceSimulator):
         self.nonces: set[str] = set()
         self.callback_url = ""
         self.lots: dict[int, dict] = {}
+        # What PUT /inventories did: (lot, delta) applied, and lots deleted at 0 (tests check both).
+        self.quantity_updates: list[tuple[int, int]] = []
+        self.deleted_lots: list[int] = []
         self.orders: dict[int, dict] = {}
         self.notifications: list[dict] = []
         self.started = clock.now()
@@ -283,6 +286,8 @@ class BrickLinkSimulator(MarketplaceSimulator):
         if failure is not None:
             return failure
         parts = path[len(API_ROOT) + 1 :].split("/")
+        if parts[0] == "inventories" and len(parts) == 2:
+            return self._inventory_one(request, parts[1])
         if request.method != "GET":
             return envelope(code=405, message="METHOD_NOT_ALLOWED", description="not simulated", status=405)
         if parts == ["orders"]:
@@ -318,6 +323,46 @@ class BrickLinkSimulator(MarketplaceSimulator):
             self._summary(o) for o in sorted(self.orders.values(), key=lambda o: o["order_id"], reverse=True)
             if o["is_filed"] == filed and (not status or self._filter(o["status"], status))
         ]
+
+    def _inventory_one(self, request: Request, raw_id: str) -> Response:
+        """``GET``/``PUT /inventories/{id}``: a PUT's ``quantity`` is a signed delta ("+3", "-2" or a bare integer);
+        a lot that reaches 0 is deleted unless ``is_retain`` is true; remarks and description not re-sent are cleared
+        (BrickSync's issue #41)."""
+        lot = self.lots.get(int(raw_id)) if raw_id.isdigit() else None
+        if lot is None:
+            return envelope(code=404, message="RESOURCE_NOT_FOUND", description="Inventory not found", status=404)
+        if request.method == "GET":
+            return envelope(dict(lot))
+        if request.method == "DELETE":
+            del self.lots[lot["inventory_id"]]
+            return envelope(code=204, message="OK", description="OK", status=200)
+        if request.method != "PUT":
+            return envelope(code=405, message="METHOD_NOT_ALLOWED", description="not simulated", status=405)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return envelope(code=400, message="PARAMETER_MISSING_OR_INVALID", description="body is not a JSON object", status=400)
+        if "quantity" in body:
+            raw = str(body["quantity"]).strip()
+            try:
+                delta = int(raw)
+            except ValueError:
+                return envelope(code=400, message="PARAMETER_MISSING_OR_INVALID", description="quantity", status=400)
+            if lot["quantity"] + delta < 0:
+                return envelope(code=400, message="PARAMETER_MISSING_OR_INVALID",
+                                description="quantity would be negative", status=400)
+            lot["quantity"] += delta
+            self.quantity_updates.append((lot["inventory_id"], delta))
+        if "is_retain" in body:
+            lot["is_retain"] = bool(body["is_retain"])
+        lot["remarks"] = str(body.get("remarks", ""))
+        lot["description"] = str(body.get("description", ""))
+        for field in ("unit_price", "bulk"):
+            if field in body:
+                lot[field] = body[field]
+        if lot["quantity"] == 0 and not lot["is_retain"]:
+            del self.lots[lot["inventory_id"]]
+            self.deleted_lots.append(lot["inventory_id"])
+        return envelope(dict(lot))
 
     def _inventory_list(self, args) -> list[dict]:
         lots = []

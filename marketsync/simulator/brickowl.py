@@ -19,6 +19,7 @@ BrickLink number, and one item has none at all.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -72,6 +73,7 @@ class BrickOwlSimulator(MarketplaceSimulator):
         self.config = config
         self.key = simulator_token("brickowl", config.seed)
         self.lots: dict[str, dict] = {}
+        self.quantity_updates: list[tuple[str, int]] = []  # (lot, quantity) set by /inventory/update
         self.orders: dict[str, dict] = {}
         self.next_item_id = 9_000_000
         self.started = clock.now()
@@ -266,6 +268,11 @@ class BrickOwlSimulator(MarketplaceSimulator):
                 return json_response({"error": "Invalid order or status"}, 400)
             self._set(order, int(status))
             return json_response({"status": "success"})
+        elif route == "inventory/update":
+            answer, status = self._inventory_update(params)
+            return json_response(answer, status)
+        elif route == "bulk/batch":
+            return self._bulk_batch(params)
         elif route == "order/tracking":
             order = self.orders.get(str(params.get("order_id", "")))
             if order is None:
@@ -273,6 +280,51 @@ class BrickOwlSimulator(MarketplaceSimulator):
             order["tracking"] = str(params.get("tracking_id", ""))
             return json_response({"status": "success"})
         return json_response({"error": "Not found"}, 404)
+
+    def _inventory_update(self, params) -> tuple[dict, int]:
+        """``/inventory/update``: exactly one of ``lot_id`` / ``external_id``, then ``absolute_quantity`` or
+        ``relative_quantity`` (one of them). A lot at 0 stays (not for sale until restocked)."""
+        lot_id, external_id = str(params.get("lot_id", "")).strip(), str(params.get("external_id", "")).strip()
+        if bool(lot_id) == bool(external_id):
+            return {"error": "Exactly one of lot_id or external_id is required"}, 400
+        lot = self.lots.get(lot_id) if lot_id else next((x for x in self.lots.values() if x["bl_lot_id"] == external_id), None)
+        if lot is None:
+            return {"error": "Lot not found"}, 404
+        absolute, relative = params.get("absolute_quantity"), params.get("relative_quantity")
+        if absolute is not None and relative is not None:
+            return {"error": "Give absolute_quantity or relative_quantity, not both"}, 400
+        try:
+            if absolute is not None:
+                quantity = int(absolute)
+            elif relative is not None:
+                quantity = int(lot["qty"]) + int(relative)
+            else:
+                return {"error": "Nothing to update"}, 400
+        except ValueError:
+            return {"error": "Invalid quantity"}, 400
+        if quantity < 0:
+            return {"error": "Quantity cannot be negative"}, 400
+        lot["qty"] = str(quantity)
+        self.quantity_updates.append((lot["lot_id"], quantity))
+        return {"status": "success"}, 200
+
+    def _bulk_batch(self, params) -> Response:
+        """``/bulk/batch``: ``requests`` is a JSON string of ``{"requests": [...]}``, at most 50; answers in order."""
+        try:
+            requests = json.loads(str(params.get("requests", "")))["requests"]
+            assert isinstance(requests, list)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return json_response({"error": "requests must be a JSON object with a requests list"}, 400)
+        if not 1 <= len(requests) <= 50:
+            return json_response({"error": "Between 1 and 50 requests per batch"}, 400)
+        answers = []
+        for sub in requests:
+            if not isinstance(sub, dict) or sub.get("endpoint") != "inventory/update" or not isinstance(sub.get("params"), list):
+                answers.append({"error": "Unsupported request"})
+                continue
+            sub_params = sub["params"][0] if sub["params"] and isinstance(sub["params"][0], dict) else {}
+            answers.append(self._inventory_update({k: str(v) for k, v in sub_params.items()})[0])
+        return json_response(answers)
 
     def _order_list(self, params) -> list[dict]:
         if params.get("list_type", "store") == "customer":

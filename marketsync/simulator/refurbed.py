@@ -338,6 +338,7 @@ class RefurbedSimulator(MarketplaceSimulator):
     def _build_offers(self, count: int) -> None:
         rng = random.Random(f"{self.seed}:offers")
         self.offers: dict[int, dict] = {}
+        self.stock_updates: list[tuple[str, int]] = []  # (offer, stock) set by UpdateOffer / BatchUpdateOffers
         self.offer_ids: list[int] = []
         self._next_offer_id = 600_000
         for _ in range(count):
@@ -850,6 +851,35 @@ class RefurbedSimulator(MarketplaceSimulator):
 
     def rpc_OfferService_GetOffer(self, body: dict) -> dict:
         return {"offer": self.render_offer(self._offer_by_identifier(body.get("identifier"), "identifier"))}
+
+    def _offer_set_stock(self, update: Any, field: str) -> dict:
+        """One offer's stock (``UpdateOffer`` / ``BatchUpdateOffers``): absolute, never below 0; an offer at 0 stays."""
+        if not isinstance(update, dict):
+            raise RpcError(INVALID_ARGUMENT, f"{field} must be an object")
+        offer = self._offer_by_identifier(update.get("identifier"), f"{field}.identifier")
+        if update.get("stock") is not None:
+            stock = to_int64(update["stock"], f"{field}.stock")
+            if stock < 0:
+                raise RpcError(INVALID_ARGUMENT, f"{field}.stock must not be negative")
+            offer["stock"] = stock
+            offer["version"] = str(int(offer["version"]) + 1)
+            self.stock_updates.append((offer["id"], stock))
+        return offer
+
+    def rpc_OfferService_UpdateOffer(self, body: dict) -> dict:
+        return {"offer": self.render_offer(self._offer_set_stock(body, "request"))}
+
+    def rpc_OfferService_BatchUpdateOffers(self, body: dict) -> dict:
+        offers = body.get("offers")
+        if not isinstance(offers, list) or not 1 <= len(offers) <= 50:
+            raise RpcError(INVALID_ARGUMENT, "offers: between 1 and 50 updates")
+        results = []
+        for n, update in enumerate(offers):
+            try:
+                results.append({"offer": self.render_offer(self._offer_set_stock(update, f"offers[{n}]"))})
+            except RpcError as exc:
+                results.append({"error": {"code": exc.code, "message": exc.message}})
+        return {"results": results}
 
     # MarketOfferService
     def _market_offer_key(self, value: Any, field: str) -> tuple[int, str]:

@@ -65,7 +65,8 @@ class Command(OpsCommand):
         toggles.add_argument("id", type=int, nargs="?")
         toggles.add_argument("--all", action="store_true", help="Every connection (of --org when given).")
         toggles.add_argument("--org", help="With --all: only this organization's connections.")
-        toggles.add_argument("--enable", nargs="+", default=[], metavar="ENTITY", help="Entities to turn on ('all' for every one).")
+        toggles.add_argument("--enable", nargs="+", default=[], metavar="ENTITY",
+                             help="Entities to turn on ('all' for every one; 'stock_push': the stock push).")
         toggles.add_argument("--disable", nargs="+", default=[], metavar="ENTITY", help="Entities to turn off ('all' for every one).")
 
         test = sub.add_parser("test", help="One cheap call to the marketplace; on success lifts a refused-key or refused-call stop.")
@@ -196,6 +197,9 @@ class Command(OpsCommand):
             self.stdout.write(f"Changed {changed} entity sync(s).")
         for sync in selectors.entity_sync_list(organization=organization, connection=connection):
             self.stdout.write(f"{sync.connection_id:>4}  {sync.connection}  {sync.entity:<14} {'on' if sync.enabled else 'off'}")
+        for target in ([connection] if connection is not None else selectors.connection_list(organization=organization)):
+            target.refresh_from_db(fields=["stock_push"])
+            self.stdout.write(f"{target.pk:>4}  {target}  {'stock_push':<14} {'on' if target.stock_push else 'off'}")
 
 
 def _entity_cell(entity: dict) -> str:

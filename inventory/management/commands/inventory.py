@@ -1,7 +1,8 @@
 """``manage.py inventory check [--org SLUG]``, ``manage.py inventory adjust ITEM_ID --delta N --reason TEXT``,
 ``manage.py inventory unmapped --org SLUG [--json]``, ``manage.py inventory catalog-refresh [--lookups N]``, and
 owners' link changes: ``inventory link --connection ID --external-id X (--item ITEM_ID | --new-item [--sku SKU])``,
-``inventory unlink --connection ID --external-id X``, ``inventory unlinked --org SLUG``."""
+``inventory unlink --connection ID --external-id X``, ``inventory unlinked --org SLUG``; the stock push:
+``inventory reconcile --org SLUG [--json] [--apply]`` and ``inventory push --org SLUG``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from django.core.management.base import CommandError
 from connections.management.cli import OpsCommand, record_id
 from connections.selectors import connection_get, organization_get
 from inventory.catalog_sync import catalog_refresh
-from inventory.selectors import LINK_KINDS, inventory_check, inventory_item_get, unlinked_page, unmapped_list
+from inventory.push import reconcile_apply, stock_push_drain
+from inventory.selectors import LINK_KINDS, inventory_check, inventory_item_get, reconcile_rows, unlinked_page, unmapped_list
 from inventory.services import StockLinkError, inventory_adjust, stock_item_create_from_listing, stock_link_set, stock_unlink
 
 
@@ -45,6 +47,13 @@ class Command(OpsCommand):
         link.add_argument("--sku", default="", help="With --new-item: the new item's SKU (default: the listing's own).")
         unlinked = sub.add_parser("unlinked", help="List the lots, listings and offers no stock item sells.")
         unlinked.add_argument("--org", required=True, help="Organization slug.")
+        reconcile = sub.add_parser("reconcile", help="List linked listings whose marketplace quantity differs from local "
+                                   "available, and the unlinked ones; --apply pushes the differences.")
+        reconcile.add_argument("--org", required=True, help="Organization slug.")
+        reconcile.add_argument("--json", action="store_true", help="One JSON object per line.")
+        reconcile.add_argument("--apply", action="store_true", help="Push local available to every listed difference.")
+        push = sub.add_parser("push", help="Send the waiting stock pushes now, with progress; exit 1 if any failed.")
+        push.add_argument("--org", required=True, help="Organization slug.")
 
     def handle(self, *args, action: str, **options):
         if action == "check":
@@ -57,6 +66,10 @@ class Command(OpsCommand):
             return self.change_link(action, options)
         if action == "unlinked":
             return self.list_unlinked(options["org"])
+        if action == "reconcile":
+            return self.reconcile(options["org"], as_json=options["json"], apply=options["apply"])
+        if action == "push":
+            return self.push(options["org"])
         return self.adjust(options["item_id"], options["delta"], options["reason"])
 
     def change_link(self, action: str, options: dict) -> None:
@@ -78,6 +91,54 @@ class Command(OpsCommand):
                 self.stdout.write(f"{connection.marketplace_label} {row.external_id} now sells stock item {options['item']}.")
         except StockLinkError as exc:
             raise CommandError(str(exc)) from exc
+
+    def _org(self, slug: str):
+        organization = organization_get(slug=slug)
+        if organization is None:
+            raise CommandError(f"No organization with slug {slug!r}.")
+        return organization
+
+    def reconcile(self, slug: str, *, as_json: bool, apply: bool) -> None:
+        organization = self._org(slug)
+        rows = reconcile_rows(organization=organization)
+        for row in rows:
+            link = row.link
+            if as_json:
+                self.stdout.write(json.dumps({
+                    "kind": link.kind, "marketplace": link.marketplace, "connection": link.connection.pk,
+                    "id": link.external_id, "item": row.item.pk, "marketplace_quantity": link.marketplace_quantity,
+                    "available": row.available, "pushed_quantity": link.pushed_quantity, "changed_by": link.changed_by,
+                    "stock_push": link.connection.stock_push}))
+            else:
+                self.stdout.write(f"{link.marketplace_label}\tconnection {link.connection.pk}\t{link.kind} {link.external_id}\t"
+                                  f"item {row.item.pk} ({row.item})\tmarketplace {link.marketplace_quantity}\t"
+                                  f"available {row.available}\t{link.changed_by}")
+        if not as_json:
+            self.stdout.write(f"{len(rows)} linked listing(s) differ from local available.")
+            self.list_unlinked(slug)
+        if apply and rows:
+            queued = reconcile_apply(organization=organization, rows=rows)
+            self.stdout.write(f"Queued {queued} push(es).")
+            self.push(slug)
+
+    def push(self, slug: str) -> None:
+        organization = self._org(slug)
+
+        def progress(push, outcome: str) -> None:
+            self.stdout.write(f"{push.connection.marketplace_label} {push.target_kind} {push.external_id}: {outcome}"
+                              + (f" ({push.quantity_before} -> {push.quantity_after})" if outcome in ("sent", "unchanged") else "")
+                              + (f": {push.last_error}" if outcome in ("failed", "retrying", "waiting") and push.last_error else ""))
+
+        total = {"sent": 0, "unchanged": 0, "failed": 0, "retrying": 0, "waiting": 0, "skipped": 0}
+        while True:
+            result = stock_push_drain(organization_id=organization.pk, progress=progress)
+            for key in total:
+                total[key] += getattr(result, key)
+            if not (result.sent or result.unchanged or result.skipped):
+                break  # nothing left that is due (what waits or retries has a later time)
+        self.stdout.write(", ".join(f"{v} {k}" for k, v in total.items()) + ".")
+        if total["failed"] or total["retrying"]:
+            sys.exit(1)
 
     def list_unlinked(self, slug: str) -> None:
         organization = organization_get(slug=slug)

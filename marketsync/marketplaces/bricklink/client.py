@@ -225,6 +225,25 @@ class BrickLinkClient:
             raise BadResponse("GET /inventories returned no list of lots.")
         return data
 
+    # --- stock push: one lot's quantity -----------------------------------------------------------------------
+
+    def inventory(self, inventory_id: str | int) -> dict:
+        data = self._data(f"/inventories/{inventory_id}")
+        if not isinstance(data, dict):
+            raise BadResponse(f"GET /inventories/{inventory_id} returned no lot.")
+        return data
+
+    def inventory_update(self, inventory_id: str | int, *, quantity_delta: int, remarks: str, description: str) -> dict:
+        """Change a lot's quantity by a signed delta (BrickLink's ``quantity`` is never absolute), keeping the lot at
+        0 (``is_retain``) and re-sending remarks and description, which BrickLink clears otherwise. Not retried: a
+        repeated delta would apply twice."""
+        body = {"quantity": f"{quantity_delta:+d}", "is_retain": True, "remarks": remarks, "description": description}
+        result = self.http.json("PUT", f"/inventories/{inventory_id}", json=body, retry=False)
+        data = result.get("data") if isinstance(result, dict) else None
+        if not isinstance(data, dict):
+            raise BadResponse(f"PUT /inventories/{inventory_id} returned no lot.")
+        return data
+
     def notifications(self) -> list[dict]:
         data = self._data("/notifications")
         return data if isinstance(data, list) else []

@@ -7,6 +7,7 @@ every error and never part of an error message (paths only).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -115,3 +116,21 @@ class BrickOwlClient:
         if not isinstance(data, list):
             raise BadResponse("GET /inventory/list returned no list of lots.")
         return data
+
+    # --- stock push: lot quantities -------------------------------------------------------------------------
+
+    def inventory_set_quantity(self, lot_id: str, quantity: int) -> dict:
+        """Set one lot's quantity (``absolute_quantity``: repeating it changes nothing)."""
+        return self.post("/inventory/update", lot_id=lot_id, absolute_quantity=int(quantity))
+
+    def inventory_set_quantities(self, quantities: dict[str, int]) -> list:
+        """Set many lots' quantities through ``/bulk/batch``, at most 50 sub-requests per call; the answers in order."""
+        answers: list = []
+        items = list(quantities.items())
+        for start in range(0, len(items), 50):
+            requests = [{"endpoint": "inventory/update", "request_method": "POST",
+                         "params": [{"lot_id": lot_id, "absolute_quantity": int(qty)}]} for lot_id, qty in items[start:start + 50]]
+            body = self.http.json("POST", "/bulk/batch", data={"key": self._key, "requests": json.dumps({"requests": requests})},
+                                  retry=False)
+            answers += body if isinstance(body, list) else [body]
+        return answers

@@ -187,6 +187,10 @@ class RefurbedClient:
         identifier = {"id": str(id)} if id else {"sku": sku}
         return self.call("OfferService", "GetOffer", {"identifier": identifier})["offer"]
 
+    def update_offer_stock(self, offer_id: str, stock: int) -> dict:
+        """Set an offer's stock (``UpdateOffer``; absolute, so repeating it changes nothing). Stock 0 keeps the offer."""
+        return self.call("OfferService", "UpdateOffer", {"identifier": {"id": str(offer_id)}, "stock": int(stock)}, retry=False)
+
     def list_market_offers(self, *, starting_after: dict | None = None, limit: int = PAGE_LIMIT):
         return self.list_page("MarketOfferService", "ListMarketOffers", "market_offers",
                               body={"sort": {"by": "ID", "order": "ASC"}}, starting_after=starting_after, limit=limit)

@@ -1,0 +1,257 @@
+"""The stock push: every lot, listing and offer linked to a stock item shows the item's available quantity.
+
+1. ``outbox.stock_push_enqueue`` runs inside the ledger step (``services._move``) or the link change
+   (``services._link_write``): one outbox row (``StockPush``) per linked row on a connection whose stock push is
+   on, in the same transaction, so a committed change always has its push and a rolled-back one never does.
+   A row already waiting absorbs the change (``changes`` + 1): many changes of one listing become one call.
+2. ``stock_push_drain`` (the Celery task enqueued on commit, the beat sweep, ``manage.py inventory push``) claims
+   due rows and sends each through ``marketplace_write`` (audited from intent to outcome), always the item's
+   available quantity *now*, never more, never below 0 — and a quantity of 0 never deletes anything: BrickLink
+   keeps the lot (``is_retain``), Back Market takes the listing offline, Refurbed keeps the offer at stock 0.
+3. BrickLink's ``quantity`` is a signed delta. The lot is re-read before every delta: a sale at BrickLink, or an
+   earlier attempt whose outcome is unknown (sent, then a crash before recording), already changed it, and a
+   delta against a stale figure would apply twice. Brick Owl, Back Market and Refurbed take absolute quantities,
+   which repeating cannot harm.
+4. Transient errors retry with backoff; an auth error marks the connection's sync as refused (as a sync does),
+   which stops every push of that connection until its credentials are replaced; a refusal of the request itself
+   fails that push for good (shown on the item's page).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from connections.budget import budget_admission
+from connections.models import Connection, EntitySync
+from inventory.models import InventoryItem, InventoryLot, StockPush
+from inventory.outbox import stock_push_enqueue
+from inventory.selectors import LINK_KINDS, MARKETPLACE_LINK_KIND
+from listings.models import Listing
+from marketsync.sync.errors import AuthError, InvalidRequest, NotFound
+from marketsync.sync.writes import WriteRefused, connection_write_problem, marketplace_write
+from offers.models import Offer
+
+logger = logging.getLogger(__name__)
+
+# The entity sync whose refusal (auth) stops a connection's pushes, as it stops that sync.
+PUSH_ENTITY = {"bricklink": "inventory", "brickowl": "inventory", "backmarket": "listings", "refurbed": "offers"}
+
+
+# --- draining ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    unchanged: int = 0  # the marketplace already showed the quantity
+    failed: int = 0
+    retrying: int = 0
+    waiting: int = 0  # not sent now: push off, connection refused, budget or hourly limit
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _backoff(attempts: int) -> timedelta:
+    seconds = settings.STOCK_PUSH_RETRY_SECONDS * 2 ** max(0, attempts - 1)
+    return timedelta(seconds=min(seconds, settings.STOCK_PUSH_RETRY_MAX_SECONDS))
+
+
+def stock_push_drain(
+    *, organization_id: int | None = None, limit: int | None = None, transport: httpx.BaseTransport | None = None,
+    progress: Callable[[StockPush, str], None] | None = None,
+) -> DrainResult:
+    """Send the due pushes (of one organization, or all), oldest first, at most ``limit``."""
+    result = DrainResult()
+    now = timezone.now()
+    due = StockPush.objects.filter(state=StockPush.State.PENDING, next_attempt_at__lte=now)
+    if organization_id is not None:
+        due = due.filter(organization_id=organization_id)
+    rows = list(due.order_by("next_attempt_at", "id").values_list("pk", "next_attempt_at")[: limit or settings.STOCK_PUSH_BATCH])
+    stopped: dict[int, str] = {}  # connection -> why nothing more is sent to it in this run
+    for pk, seen_at in rows:
+        # Claimed by moving it later: another drain skips it; a crash leaves it due again after the claim.
+        claim_until = timezone.now() + timedelta(seconds=settings.STOCK_PUSH_CLAIM_SECONDS)
+        if not StockPush.objects.filter(pk=pk, state=StockPush.State.PENDING, next_attempt_at=seen_at).update(
+                next_attempt_at=claim_until):
+            continue
+        push = StockPush.objects.select_related("connection", "connection__organization").get(pk=pk)
+        outcome = _send_one(push, stopped=stopped, transport=transport)
+        setattr(result, outcome, getattr(result, outcome) + 1)
+        if outcome == "failed":
+            result.errors.append(f"{push.connection.marketplace_label} {push.external_id}: {push.last_error}")
+        if progress is not None:
+            progress(push, outcome)
+    return result
+
+
+def _wait(push: StockPush, why: str, until: timedelta) -> str:
+    StockPush.objects.filter(pk=push.pk).update(last_error=why[:2000], next_attempt_at=timezone.now() + until)
+    push.last_error = why
+    return "waiting"
+
+
+def _finish(push: StockPush, *, changes_seen: int, state: str, error: str = "", before: int | None = None,
+            after: int | None = None) -> None:
+    """Close the push — unless more changes arrived while it was sent: then it stays due at once, to send again."""
+    now = timezone.now()
+    done = StockPush.objects.filter(pk=push.pk, changes=changes_seen).update(
+        state=state, last_error=error[:2000], quantity_before=before, quantity_after=after, sent_at=now,
+        attempts=F("attempts") + 1,
+    )
+    if not done:
+        StockPush.objects.filter(pk=push.pk).update(next_attempt_at=now, last_error=error[:2000], quantity_before=before,
+                                                    quantity_after=after)
+    push.state, push.last_error, push.quantity_before, push.quantity_after = state, error, before, after
+
+
+def _send_one(push: StockPush, *, stopped: dict[int, str], transport: httpx.BaseTransport | None) -> str:
+    connection = push.connection
+    kind = LINK_KINDS[push.target_kind]
+    changes_seen = push.changes
+    if not (connection.stock_push or push.forced):
+        _finish(push, changes_seen=changes_seen, state=StockPush.State.SKIPPED, error="Stock push is off for this connection.")
+        return "skipped"
+    row = kind.model.objects.filter(pk=push.target_id).first()
+    if row is None or getattr(row, f"{kind.link}_id") != push.item_id or row.removed_at is not None:
+        _finish(push, changes_seen=changes_seen, state=StockPush.State.SKIPPED,
+                error="No longer linked to this stock item (or gone from the marketplace).")
+        return "skipped"
+    if connection.pk in stopped:
+        return _wait(push, stopped[connection.pk], timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))
+    problem = connection_write_problem(connection)
+    if problem:
+        stopped[connection.pk] = problem
+        return _wait(push, problem, timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))
+    if connection.marketplace == "bricklink":
+        refusal = budget_admission(connection, "push")
+        if refusal:
+            stopped[connection.pk] = refusal
+            return _wait(push, refusal, timedelta(hours=1))
+    if connection.marketplace == "backmarket":
+        hour_ago = timezone.now() - timedelta(hours=1)
+        sent = StockPush.objects.filter(connection=connection, state=StockPush.State.SENT, sent_at__gte=hour_ago).count()
+        if sent >= settings.BACKMARKET_PUSHES_PER_HOUR:
+            why = f"Back Market takes {settings.BACKMARKET_PUSHES_PER_HOUR:,} listing updates an hour; queued until the next hour."
+            stopped[connection.pk] = why
+            return _wait(push, why, timedelta(minutes=10))
+    item = InventoryItem.objects.get(pk=push.item_id)
+    wanted = max(0, item.quantity_available)  # never above local available, never below 0 (which keeps the row)
+    try:
+        before, after = PUSHERS[connection.marketplace](push=push, row=row, wanted=wanted, transport=transport)
+    except WriteRefused as exc:
+        cause = exc.__cause__
+        if isinstance(cause, AuthError):
+            # As a sync does: the connection waits for new credentials; every push of it stops until then.
+            EntitySync.objects.filter(connection=connection, entity=PUSH_ENTITY[connection.marketplace]).update(
+                error_kind=EntitySync.ErrorKind.AUTH, last_error=exc.message[:2000])
+            stopped[connection.pk] = exc.message
+            return _wait(push, exc.message, timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))
+        if exc.refused_locally or isinstance(cause, InvalidRequest | NotFound):
+            _finish(push, changes_seen=changes_seen, state=StockPush.State.FAILED, error=exc.message)
+            return "failed"
+        return _retry(push, exc.message)
+    except Exception as exc:  # the outcome is unknown (the audit entry stays pending): retried, re-read first
+        logger.warning("stock push %s: %s", push.pk, type(exc).__name__, exc_info=True)
+        return _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again after re-reading.")
+    now = timezone.now()
+    kind.model.objects.filter(pk=row.pk).update(**{kind.quantity: after, "pushed_quantity": after, "pushed_at": now})
+    _finish(push, changes_seen=changes_seen, state=StockPush.State.SENT, before=before, after=after)
+    return "sent" if before != after else "unchanged"
+
+
+def _retry(push: StockPush, error: str) -> str:
+    attempts = push.attempts + 1
+    if attempts >= settings.STOCK_PUSH_MAX_ATTEMPTS:
+        _finish(push, changes_seen=push.changes, state=StockPush.State.FAILED, error=f"Gave up after {attempts} attempts: {error}")
+        return "failed"
+    StockPush.objects.filter(pk=push.pk).update(attempts=attempts, last_error=error[:2000],
+                                                next_attempt_at=timezone.now() + _backoff(attempts))
+    push.attempts, push.last_error = attempts, error
+    return "retrying"
+
+
+# --- one push per marketplace: (quantity before, quantity after) -----------------------------------------------
+
+
+def _write(push: StockPush, *, row, before: int, wanted: int, send, transport, refresh=None):
+    return marketplace_write(
+        connection=push.connection, action="inventory.push", target_type=push.target_kind, target_id=row.external_id,
+        summary={"trigger": push.trigger, "item": push.item_id, "from": before, "to": wanted, "changes": push.changes},
+        send=send, refresh=refresh, actor="stock push", transport=transport,
+    )
+
+
+def _push_bricklink(*, push: StockPush, row: InventoryLot, wanted: int, transport) -> tuple[int, int]:
+    def send(client) -> tuple[int, int]:
+        # Re-read first: BrickLink's quantity is a delta, and its lot may have moved since we last read it (a sale
+        # there, or an earlier attempt of ours whose outcome we never learnt).
+        lot = client.inventory(row.external_id)
+        current = int(lot.get("quantity") or 0)
+        if current == wanted:
+            return current, current
+        updated = client.inventory_update(row.external_id, quantity_delta=wanted - current,
+                                          remarks=str(lot.get("remarks") or ""), description=str(lot.get("description") or ""))
+        return current, int(updated.get("quantity", wanted))
+
+    return _write(push, row=row, before=row.marketplace_quantity, wanted=wanted, send=send, transport=transport)
+
+
+def _push_brickowl(*, push: StockPush, row: InventoryLot, wanted: int, transport) -> tuple[int, int]:
+    before = row.marketplace_quantity
+
+    def send(client) -> tuple[int, int]:
+        client.inventory_set_quantity(row.external_id, wanted)
+        return before, wanted
+
+    return _write(push, row=row, before=before, wanted=wanted, send=send, transport=transport)
+
+
+def _push_backmarket(*, push: StockPush, row: Listing, wanted: int, transport) -> tuple[int, int]:
+    before = row.quantity
+
+    def send(client) -> tuple[int, int]:
+        client.listing_update(row.external_id, {"quantity": wanted})  # 0 takes the listing offline, never deletes it
+        return before, wanted
+
+    return _write(push, row=row, before=before, wanted=wanted, send=send, transport=transport)
+
+
+def _push_refurbed(*, push: StockPush, row: Offer, wanted: int, transport) -> tuple[int, int]:
+    before = row.stock
+
+    def send(client) -> tuple[int, int]:
+        answer = client.update_offer_stock(row.external_id, wanted)
+        return before, int((answer.get("offer") or {}).get("stock", wanted))
+
+    return _write(push, row=row, before=before, wanted=wanted, send=send, transport=transport)
+
+
+PUSHERS = {"bricklink": _push_bricklink, "brickowl": _push_brickowl, "backmarket": _push_backmarket, "refurbed": _push_refurbed}
+assert set(PUSHERS) == set(MARKETPLACE_LINK_KIND)
+
+
+def stock_push_toggle(*, connection: Connection, on: bool) -> bool:
+    """Turn a connection's stock push on or off; True when it changed."""
+    return bool(Connection.objects.filter(pk=connection.pk).exclude(stock_push=on).update(stock_push=on))
+
+
+def reconcile_apply(*, organization, rows) -> int:
+    """An owner's reconcile: queue a push for each row listed (``selectors.reconcile_rows``), sent even while the
+    connection's stock push is off. Returns how many were queued."""
+    queued = 0
+    with transaction.atomic():
+        for row in rows:
+            if row.item.organization_id != organization.pk:
+                continue
+            queued += stock_push_enqueue(item_id=row.item.pk, trigger="reconcile", row=(row.link.kind, row.link.row_id),
+                                         forced=True)
+    return queued
