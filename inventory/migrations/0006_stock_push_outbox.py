@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('connections', '0006_connection_stock_push'),
-        ('inventory', '0004_stock_items_for_every_marketplace'),
+        ('inventory', '0005_lot_sale_status'),
     ]
 
     operations = [
