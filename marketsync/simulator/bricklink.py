@@ -194,7 +194,8 @@ class BrickLinkSimulator(MarketplaceSimulator):
             "date_status_changed": ts(order["date_status_changed"]), "seller_name": "simstore", "store_name": "Sim Bricks",
             "buyer_name": order["buyer_name"], "total_count": sum(line["quantity"] for line in lines), "unique_count": len(lines),
             "status": order["status"], "is_filed": order["is_filed"],
-            "payment": {"method": "PayPal", "status": order.get("payment_status") or ("Received" if order["status"] not in ("PENDING",) else "None"),
+            "payment": {"method": "PayPal",
+                        "status": order.get("payment_status") or ("Received" if order["status"] not in ("PENDING",) else "None"),
                         "currency_code": "EUR"},
             "cost": {"currency_code": "EUR", "subtotal": money(subtotal), "grand_total": money(grand)},
             "disp_cost": {"currency_code": "EUR", "subtotal": money(subtotal), "grand_total": money(grand)},
@@ -206,7 +207,8 @@ class BrickLinkSimulator(MarketplaceSimulator):
         grand = subtotal + order["shipping_cost"]
         data.update({
             "buyer_email": order["buyer_email"], "buyer_order_count": 3, "require_insurance": False, "is_invoiced": True,
-            "drive_thru_sent": order.get("drive_thru_sent", False), "salesTax_collected_by_bl": False, "remarks": "", "total_weight": "12.40",
+            "drive_thru_sent": order.get("drive_thru_sent", False), "salesTax_collected_by_bl": False, "remarks": "",
+            "total_weight": "12.40",
             "shipping": {
                 "method": "Standard", "method_id": 1,
                 "address": {"name": {"full": order["buyer_name"].replace("_", " ").title()}, "full": "1 Brick Lane",

@@ -24,10 +24,10 @@ import bisect
 import json
 import random
 import re
-from urllib.parse import quote
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
