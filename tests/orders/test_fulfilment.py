@@ -353,3 +353,42 @@ def test_brickowl_unpaid_order_cannot_ship_and_a_refusal_is_shown_in_brickowls_w
 
     with build_http_client(transport=transport) as http, pytest.raises(Exception, match="Invalid order or status"):
         marketplace_client(connection, http).order_set_status(order.external_id, 8)  # Cancelled cannot be set
+
+
+# --- the order page offers only what the marketplace allows in the order's state ------------------------------------
+
+
+def page_of(client, order) -> str:
+    from django.urls import reverse
+
+    from tests.factories import make_user
+
+    client.force_login(make_user(f"owner{order.pk}", order.organization))
+    return client.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
+
+
+def test_a_bricklink_page_offers_mark_paid_before_payment_and_ship_after(client, bricklink):
+    sim, transport, connection = bricklink
+    unpaid = page_of(client, bricklink_order(sim, connection, "READY", transport))
+    assert 'data-action="mark-paid"' in unpaid and 'data-action="ship"' not in unpaid and "ships paid orders" in unpaid
+    paid = page_of(client, bricklink_order(sim, connection, "PAID", transport))
+    assert 'data-action="ship"' in paid and "drive-thru" in paid and 'name="carrier"' not in paid
+    assert 'data-action="mark-packed"' in paid and 'data-action="mark-paid"' not in paid
+
+
+def test_a_refurbed_page_offers_accept_for_new_items_and_ship_once_accepted(client, refurbed):
+    sim, transport, connection = refurbed
+    new = page_of(client, refurbed_order(connection, states={"NEW"}, count=1, sim=sim, transport=transport))
+    assert 'data-action="accept"' in new and 'data-action="ship"' not in new
+    accepted = page_of(client, refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport))
+    assert 'data-action="ship"' in accepted and 'name="carrier"' in accepted and 'data-action="accept"' not in accepted
+    assert 'name="imei"' in accepted
+
+
+def test_a_pending_write_shows_on_the_order_page(client, bricklink, django_capture_on_commit_callbacks):
+    sim, transport, connection = bricklink
+    order = bricklink_order(sim, connection, "PAID", transport)
+    sim.faults.force("server_error", 1)
+    with django_capture_on_commit_callbacks(), pytest.raises(fulfilment.WritePending):
+        fulfilment.order_mark_packed(order=order, transport=transport)
+    assert "pending — BrickLink did not answer" in page_of(client, order)
