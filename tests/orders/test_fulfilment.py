@@ -392,3 +392,8 @@ def test_a_pending_write_shows_on_the_order_page(client, bricklink, django_captu
     with django_capture_on_commit_callbacks(), pytest.raises(fulfilment.WritePending):
         fulfilment.order_mark_packed(order=order, transport=transport)
     assert "pending — BrickLink did not answer" in page_of(client, order)
+
+
+def test_the_actions_partial_shows_no_template_comment(client, bricklink):
+    sim, transport, connection = bricklink
+    assert "{#" not in page_of(client, bricklink_order(sim, connection, "PAID", transport))
