@@ -41,7 +41,7 @@ def three_orders():
         rf.item_states[index] = ["ACCEPTED"]
         bl_id = app["bricklink"].control("new_order", {})["order_id"]
         app["bricklink"].control("set_status", {"order_id": bl_id, "status": "PAID"})
-        bo = next(o for o in app["brickowl"].orders.values() if o["status_id"] not in (5, 6, 8))
+        bo = app["brickowl"].orders[app["brickowl"].control("new_order", {})["order_id"]]
         app["brickowl"].control("set_status", {"order_id": bo["order_id"], "status_id": 2})
         orders = []
         for connection, external_id in ((refurbed, rf.order_ids[index]), (bricklink, bl_id), (brickowl, bo["order_id"])):

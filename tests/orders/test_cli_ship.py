@@ -16,7 +16,7 @@ from tests.marketplaces.refurbed.sim import LoopbackServer, make_sim
 
 
 def connection_of(shell, org: str, marketplace: str, base_url: str, credentials: dict, options: dict | None = None) -> str:
-    shell.ok("organization", "create", org)
+    shell.ok("organization", "create", org, "--name", org.title())
     args = ["connection", "create", "--org", org, "--marketplace", marketplace, "--base-url", base_url]
     if options:
         args += ["--options", json.dumps(options)]
@@ -31,9 +31,9 @@ def test_an_operator_ships_a_brickowl_and_a_refurbed_order_from_the_shell(tmp_pa
     shell = operator_shell(tmp_path)
     bricks = brick_simulator(orders=20)
     owl = bricks["brickowl"]
-    paid = next(o for o in owl.orders.values() if o["status_id"] not in (5, 6, 8))
+    paid = owl.orders[owl.control("new_order", {})["order_id"]]  # held: no plan moves it on
     owl.control("set_status", {"order_id": paid["order_id"], "status_id": 2})
-    unpaid = next(o for o in owl.orders.values() if o["status_id"] not in (2, 5, 6, 8))
+    unpaid = owl.orders[owl.control("new_order", {})["order_id"]]
     owl.control("set_status", {"order_id": unpaid["order_id"], "status_id": 1})
     refurbed_app = make_sim(orders=40)
     refurbed = refurbed_app["refurbed"]

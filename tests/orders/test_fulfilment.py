@@ -65,17 +65,15 @@ def refurbed():
     return sim["refurbed"], transport, connection
 
 
-_used: set[int] = set()
-
-
 def refurbed_order(connection, *, states: set[str], count: int | None = None, sim=None, transport=None) -> Order:
     """An order of ``count`` items (1 by default), every item set to the one state in ``states`` at Refurbed, re-read."""
     from marketsync.sync.refresh import record_refresh
 
     (state,) = states
     count = count or 1
-    index = next(i for i, s in enumerate(sim.item_states) if len(s) == count and sim.order_ids[i] not in _used)
-    _used.add(sim.order_ids[index])
+    used = sim.__dict__.setdefault("_orders_used_by_tests", set())  # each call gets an order of its own
+    index = next(i for i, s in enumerate(sim.item_states) if len(s) == count and sim.order_ids[i] not in used)
+    used.add(sim.order_ids[index])
     sim.item_states[index] = [state] * count
     record_refresh(connection=connection, entity="orders", external_id=str(sim.order_ids[index]), transport=transport)
     transport.requests.clear()
@@ -323,7 +321,7 @@ def brickowl():
 def brickowl_order(sim, connection, status_id: int, transport) -> Order:
     from marketsync.sync.refresh import record_refresh
 
-    order = next(o for o in sim.orders.values() if o["status_id"] not in (5, 6, 8))
+    order = sim.orders[sim.control("new_order", {})["order_id"]]
     sim.control("set_status", {"order_id": order["order_id"], "status_id": status_id})
     record_refresh(connection=connection, entity="orders", external_id=str(order["order_id"]), transport=transport)
     transport.requests.clear()
