@@ -78,7 +78,7 @@ class OrderExportForm(forms.Form):
     items = FlagField(label="One row per item")
 
 
-# --- Back Market actions on the order page: parsed here, checked in full by ``orders.writes`` (one check for
+# --- Fulfilment actions on the order page: parsed here, checked in full by ``orders.fulfilment`` (one check for
 # pages, admin and CLI), so these forms set no limits of their own.
 
 
@@ -88,9 +88,17 @@ class OrderlineIdentifiersForm(forms.Form):
 
 
 class OrderShipForm(forms.Form):
+    carrier = forms.CharField(label="Carrier", required=False)
     tracking_number = forms.CharField(label="Tracking number", required=False)
     tracking_url = forms.CharField(label="Tracking URL", required=False)
-    shipper = forms.CharField(label="Shipper", required=False)
+    drive_thru = FlagField(label="Send BrickLink's drive-thru message")
+    shipper = forms.CharField(label="Shipper", required=False)  # the first Back Market form's name for the carrier
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["carrier"] = cleaned.get("carrier") or cleaned.pop("shipper", "") or ""
+        cleaned.pop("shipper", None)
+        return cleaned
 
 
 class OrderInvoiceForm(forms.Form):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from connections.models import MARKETPLACE_CHOICES, Connection, Organization
@@ -100,3 +101,32 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku or self.part_number or self.external_id} × {self.quantity}"
+
+
+class PendingOrderWrite(models.Model):
+    """A write about an order that a marketplace did not answer (timeout, 5xx, 429): retried by a task until it is
+    confirmed or fails for good. The order page shows it as pending meanwhile; the audit log keeps every attempt."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="pending_order_writes")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="pending_writes")
+    item = models.ForeignKey(OrderItem, null=True, blank=True, on_delete=models.CASCADE, related_name="pending_writes")
+    action = models.CharField(max_length=40)
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=1)
+    last_error = models.TextField(blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["order", "state"], name="pendingwrite_order_state_idx")]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.order} ({self.state})"

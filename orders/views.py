@@ -1,4 +1,4 @@
-"""The order book, its live cue, the CSV export, the order page and its Back Market actions.
+"""The order book, its live cue, the CSV export, the order page and its fulfilment actions (every marketplace).
 
 Thin doors onto ``orders.selectors`` and ``orders.writes``.
 """
@@ -27,7 +27,7 @@ from marketsync.keyset import CursorForm
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.sync.records import UnifiedStatus
 from marketsync.sync.writes import WriteRefused
-from orders import selectors, writes
+from orders import fulfilment, selectors, writes
 from orders.export import csv_stream
 from orders.forms import (
     OrderBookPageForm,
@@ -153,6 +153,8 @@ def order_detail(request, pk: int):
         "raw_json": json.dumps(order.raw, indent=2, ensure_ascii=False, sort_keys=True, default=str),
         "marketplace_partials": [f"orders/_detail_{order.marketplace}.html", "orders/_detail_none.html"],
         "can_write": bool(request.is_org_owner),
+        "actions": fulfilment.order_actions(order=order),
+        "pending_writes": fulfilment.pending_writes_of(order=order),
         "deliveries": backship_selectors.delivery_list(organization=organization, order=order) if backmarket else [],
         "returns": backship_selectors.return_list(organization=organization, order=order) if backmarket else [],
     }
@@ -173,12 +175,22 @@ def order_refresh(request, pk: int):
     return redirect("orders:order_detail", pk=order.pk)
 
 
-# --- Back Market actions on the order page ---------------------------------------------------------------------
+# --- Fulfilment actions on the order page: the same forms and views for every marketplace ------------------------
+# Each view parses its form and calls one ``orders.fulfilment`` entry point, which dispatches to the order's
+# marketplace (and refuses what that marketplace does not allow in the order's state). The Back Market URL names
+# (orderline_accept, orderline_cancel, orderline_identifiers, order_ship) serve every marketplace now.
+
+
+def _order(request, pk: int) -> Order:
+    order = selectors.order_detail_get(organization=organization_or_404(request), pk=pk)
+    if order is None:
+        raise Http404("No such order.")
+    return order
 
 
 def _backmarket_order(request, pk: int) -> Order:
-    order = selectors.order_detail_get(organization=organization_or_404(request), pk=pk)
-    if order is None or order.marketplace != Marketplace.BACKMARKET:
+    order = _order(request, pk)
+    if order.marketplace != Marketplace.BACKMARKET:
         raise Http404("No such order.")
     return order
 
@@ -198,6 +210,8 @@ def _send(request, order: Order, form: forms.Form, write: Callable[[dict], str])
         return redirect("orders:order_detail", pk=order.pk)
     try:
         done = write(form.cleaned_data)
+    except fulfilment.WritePending as exc:
+        messages.warning(request, exc.message)
     except WriteRefused as exc:
         messages.error(request, f"Not sent: {exc.message}" if exc.refused_locally else exc.message)
     else:
@@ -208,33 +222,33 @@ def _send(request, order: Order, form: forms.Form, write: Callable[[dict], str])
 @login_required
 @require_POST
 def orderline_identifiers(request, pk: int, item_id: int):
-    order = _backmarket_order(request, pk)
+    order = _order(request, pk)
     item = _order_item(request, order, item_id)
 
     def write(data: dict) -> str:
-        writes.orderline_identifiers_set(item=item, imei=data["imei"], serial_number=data["serial_number"], user=request.user)
-        return f"Identifiers saved on orderline {item.external_id}."
+        fulfilment.order_item_identifiers(item=item, imei=data["imei"], serial_number=data["serial_number"], user=request.user)
+        return f"Identifiers saved on item {item.external_id}."
 
     return _send(request, order, OrderlineIdentifiersForm(request.POST), write)
 
 
 ORDERLINE_DECISIONS = {
-    "accept": (writes.orderline_accept, "accepted"),
-    "cancel": (writes.orderline_cancel, "cancelled"),
+    "accept": (fulfilment.order_accept_item, "accepted"),
+    "cancel": (fulfilment.order_reject_item, "refused"),
 }
 
 
 @login_required
 @require_POST
 def orderline_decide(request, pk: int, item_id: int, decision: str):
-    """Accept or cancel a paid orderline (``decision`` comes from the URL pattern)."""
-    order = _backmarket_order(request, pk)
+    """Accept or refuse an item (``decision`` comes from the URL pattern)."""
+    order = _order(request, pk)
     item = _order_item(request, order, item_id)
     write_decision, done = ORDERLINE_DECISIONS[decision]
 
     def write(data: dict) -> str:
         write_decision(item=item, user=request.user)
-        return f"Orderline {item.external_id} {done}."
+        return f"Item {item.external_id} {done}."
 
     return _send(request, order, forms.Form(request.POST), write)
 
@@ -242,13 +256,33 @@ def orderline_decide(request, pk: int, item_id: int, decision: str):
 @login_required
 @require_POST
 def order_ship(request, pk: int):
-    order = _backmarket_order(request, pk)
+    order = _order(request, pk)
 
     def write(data: dict) -> str:
-        writes.order_ship(order=order, user=request.user, **data)
+        fulfilment.order_ship(order=order, user=request.user, **data)
         return f"Order {order.external_id} marked shipped."
 
     return _send(request, order, OrderShipForm(request.POST), write)
+
+
+ORDER_STEPS = {
+    "paid": (fulfilment.order_mark_paid, "marked paid"),
+    "packed": (fulfilment.order_mark_packed, "marked packed"),
+}
+
+
+@login_required
+@require_POST
+def order_step(request, pk: int, step: str):
+    """Mark paid (payment taken outside the marketplace) or packed/processed (``step`` comes from the URL pattern)."""
+    order = _order(request, pk)
+    write_step, done = ORDER_STEPS[step]
+
+    def write(data: dict) -> str:
+        write_step(order=order, user=request.user)
+        return f"Order {order.external_id} {done}."
+
+    return _send(request, order, forms.Form(request.POST), write)
 
 
 @login_required

@@ -38,6 +38,9 @@ PLAN = [(0, "PENDING"), (1, "READY"), (2, "PAID"), (24, "PACKED"), (48, "SHIPPED
 PRE_PAYMENT = ("PENDING", "UPDATED", "PROCESSING", "READY")
 STOCKROOMS = {"S": "A", "B": "B", "C": "C"}
 LOT_STATUSES = ("Y", "S", "B", "C", "N", "R")
+# Every status an order can be moved to, in order, and BrickLink's payment statuses (the seller's writes).
+STATUS_CHAIN = ["PENDING", "UPDATED", "PROCESSING", "READY", "PAID", "PACKED", "SHIPPED", "RECEIVED", "COMPLETED"]
+PAYMENT_STATUSES = ("None", "Sent", "Received", "Clearing", "Returned", "Bounced", "Completed")
 
 
 def ts(moment: datetime) -> str:
@@ -217,7 +220,8 @@ class BrickLinkSimulator(MarketplaceSimulator):
         grand = subtotal + order["shipping_cost"]
         data.update({
             "buyer_email": order["buyer_email"], "buyer_order_count": 3, "require_insurance": False, "is_invoiced": True,
-            "drive_thru_sent": False, "salesTax_collected_by_bl": False, "remarks": "", "total_weight": "12.40",
+            "drive_thru_sent": order.get("drive_thru_sent", False), "salesTax_collected_by_bl": False, "remarks": "",
+            "total_weight": "12.40",
             "shipping": {
                 "method": "Standard", "method_id": 1,
                 "address": {"name": {"full": order["buyer_name"].replace("_", " ").title()}, "full": "1 Brick Lane",
@@ -232,7 +236,68 @@ class BrickLinkSimulator(MarketplaceSimulator):
         if order["tracking_no"]:
             data["shipping"]["tracking_no"] = order["tracking_no"]
             data["shipping"]["date_shipped"] = ts(order["date_status_changed"])
+        if order.get("tracking_link"):
+            data["shipping"]["tracking_link"] = order["tracking_link"]
+        if order.get("date_shipped"):
+            data["shipping"]["date_shipped"] = order["date_shipped"]
         return data
+
+    # --- order writes (bricklink.md §2 and §9): status, payment status, tracking, drive-thru ---------------------
+    def _status_allowed(self, current: str, target: str) -> bool:
+        """The documented simulator rule: forward along the chain, CANCELLED from any non-terminal status."""
+        if current in ("COMPLETED", "CANCELLED", "PURGED"):
+            return False
+        if target == "CANCELLED":
+            return True
+        if current not in STATUS_CHAIN or target not in STATUS_CHAIN:
+            return False
+        return STATUS_CHAIN.index(target) > STATUS_CHAIN.index(current)
+
+    def _order_write(self, request: Request, parts: list[str]) -> Response:
+        order = self.orders.get(int(parts[1])) if parts[1].isdigit() else None
+        if order is None:
+            return envelope(code=404, message="RESOURCE_NOT_FOUND", description="Order not found", status=404)
+        action = parts[2] if len(parts) == 3 else ""
+        if (request.method, action) == ("POST", "drive_thru"):
+            order["drive_thru_sent"] = True
+            return envelope(code=204, message="OK_NO_CONTENT", description="OK")
+        if request.method != "PUT" or action not in ("", "status", "payment_status"):
+            return envelope(code=405, message="METHOD_NOT_ALLOWED", description="not simulated", status=405)
+        try:
+            body = json.loads(request.get_data() or b"null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return envelope(code=400, message="INVALID_REQUEST_BODY", description="A request has been made with a malformed JSON body.",
+                            status=400)
+        if action in ("status", "payment_status"):
+            value = body.get("value")
+            if body.get("field") != action or not isinstance(value, str):
+                return envelope(code=400, message="PARAMETER_MISSING_OR_INVALID",
+                                description=f"field must be {action!r} and value a string", status=400)
+            if action == "payment_status":
+                if value not in PAYMENT_STATUSES:
+                    return envelope(code=400, message="PARAMETER_MISSING_OR_INVALID", description=f"unknown payment status {value}",
+                                    status=400)
+                order["payment_status"] = value
+                return envelope(code=204, message="OK_NO_CONTENT", description="OK")
+            if not self._status_allowed(order["status"], value.upper()):
+                # BrickLink says so in an HTTP 200 with meta.code 422.
+                return envelope(code=422, message="RESOURCE_UPDATE_NOT_ALLOWED",
+                                description=f"The status of the order cannot be changed from {order['status']} to {value}.")
+            self._set_status(order, value.upper())
+            return envelope(code=204, message="OK_NO_CONTENT", description="OK")
+        shipping = body.get("shipping") if isinstance(body.get("shipping"), dict) else {}
+        # Only these are applied; the rest is silently ignored (bricklink.md §2).
+        if "tracking_no" in shipping:
+            order["tracking_no"] = str(shipping["tracking_no"] or "")
+        if "tracking_link" in shipping:
+            order["tracking_link"] = str(shipping["tracking_link"] or "")
+        if "date_shipped" in shipping:
+            order["date_shipped"] = str(shipping["date_shipped"] or "")
+        if "is_filed" in body:
+            order["is_filed"] = bool(body["is_filed"])
+        return envelope(self._detail(order))
 
     # --- auth -----------------------------------------------------------------------------------
     def _auth_failure(self, description: str) -> Response:
@@ -288,6 +353,8 @@ class BrickLinkSimulator(MarketplaceSimulator):
         parts = path[len(API_ROOT) + 1 :].split("/")
         if parts[0] == "inventories" and len(parts) == 2:
             return self._inventory_one(request, parts[1])
+        if request.method in ("PUT", "POST") and parts[0] == "orders" and len(parts) in (2, 3):
+            return self._order_write(request, parts)
         if request.method != "GET":
             return envelope(code=405, message="METHOD_NOT_ALLOWED", description="not simulated", status=405)
         if parts == ["orders"]:

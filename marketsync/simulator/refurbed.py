@@ -27,6 +27,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
@@ -53,6 +54,14 @@ ITEM_TRANSITIONS = {
 FINAL_ITEM_STATES = {"REJECTED", "CANCELLED", "RETURNED"}
 ITEM_STATES = ("NEW", "ACCEPTED", "SHIPPED", "REJECTED", "CANCELLED", "RETURNED")
 URL_RE = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
+# ListAvailableCarriers: slug -> (display name, tracking page the simulator derives parcel_tracking_url from)
+CARRIERS = {
+    "dhl": ("DHL", "https://www.dhl.de/de/privatkunden.html?piececode={number}"),
+    "ups": ("UPS", "https://www.ups.com/track?tracknum={number}"),
+    "post_at": ("Österreichische Post", "https://www.post.at/s/sendungsdetails?snr={number}"),
+    "dpd": ("DPD", "https://tracking.dpd.de/status/de_DE/parcel/{number}"),
+    "gls": ("GLS", "https://gls-group.com/track/{number}"),
+}
 
 MARKETS = [
     ("AT", "Austria", "EUR"), ("BE", "Belgium", "EUR"), ("CH", "Switzerland", "CHF"), ("CZ", "Czechia", "CZK"),
@@ -784,35 +793,76 @@ class RefurbedSimulator(MarketplaceSimulator):
             raise RpcError(INVALID_ARGUMENT, "id is required")
         return {"order_item": self._item(body["id"], "id")[2]}
 
-    def rpc_OrderItemService_UpdateOrderItemState(self, body: dict) -> dict:
-        if body.get("id") in (None, ""):
+    # --- order item writes: Refurbed's item state machine and field checks (refurbed.md §2.2, §4) ---------------
+    def _carrier_tracking_url(self, pair: Any) -> str:
+        """A ``parcel_carrier_tracking_number`` pair: a carrier slug from ListAvailableCarriers and a number. The item
+        carries only ``parcel_tracking_url``, so the simulator derives it from the carrier's tracking page."""
+        if not isinstance(pair, dict):
+            raise RpcError(INVALID_ARGUMENT, "invalid parcel_carrier_tracking_number: expected an object")
+        slug, number = str(pair.get("carrier") or ""), str(pair.get("tracking_number") or "").strip()
+        if slug not in CARRIERS:
+            raise RpcError(INVALID_ARGUMENT, f"invalid parcel_carrier_tracking_number.carrier {slug!r}: unknown carrier")
+        if not number:
+            raise RpcError(INVALID_ARGUMENT, "parcel_carrier_tracking_number.tracking_number is required")
+        return CARRIERS[slug][1].format(number=quote(number, safe=""))
+
+    def _apply_item_update(self, body: Any, *, with_state: bool) -> dict:
+        """Validate one update in full, then apply it (nothing changes when any field is refused)."""
+        if not isinstance(body, dict) or body.get("id") in (None, ""):
             raise RpcError(INVALID_ARGUMENT, "id is required")
         item_id, index, item = self._item(body["id"], "id")
-        target = body.get("state")
-        if target not in ITEM_STATES:
-            raise RpcError(INVALID_ARGUMENT, f"invalid state {target!r}")
-        current = item["state"]
-        if target not in ITEM_TRANSITIONS.get(current, set()):
-            raise RpcError(INVALID_ARGUMENT, f"illegal state transition from {current} to {target}")
+        current, target = item["state"], item["state"]
+        if with_state:
+            target = body.get("state")
+            if target not in ITEM_STATES:
+                raise RpcError(INVALID_ARGUMENT, f"invalid state {target!r}")
+            if target not in ITEM_TRANSITIONS.get(current, set()):
+                raise RpcError(INVALID_ARGUMENT, f"illegal state transition from {current} to {target}")
         override = dict(self.item_overrides.get(item_id, {}))
         url = body.get("parcel_tracking_url")
         if url is not None:
             if not isinstance(url, str) or not URL_RE.match(url):
                 raise RpcError(INVALID_ARGUMENT, "invalid parcel tracking URL")
             override["parcel_tracking_url"] = url
-        if target == "SHIPPED" and not (override.get("parcel_tracking_url") or item.get("parcel_tracking_url")):
+        if body.get("parcel_carrier_tracking_number") is not None:
+            override["parcel_tracking_url"] = self._carrier_tracking_url(body["parcel_carrier_tracking_number"])
+        if target == "SHIPPED" and current != "SHIPPED" and not (override.get("parcel_tracking_url") or item.get("parcel_tracking_url")):
             raise RpcError(INVALID_ARGUMENT, "parcel tracking URL is required for state SHIPPED")
         if body.get("item_identifiers") is not None:
             identifiers = body["item_identifiers"]
+            if not isinstance(identifiers, list):
+                raise RpcError(INVALID_ARGUMENT, "invalid item identifiers: expected a list")
             for entry in identifiers:
-                if entry.get("identifier_type") not in ("IMEI", "SERIAL_NUMBER") or not entry.get("value"):
+                if not isinstance(entry, dict) or entry.get("identifier_type") not in ("IMEI", "SERIAL_NUMBER") or not entry.get("value"):
                     raise RpcError(INVALID_ARGUMENT, "invalid item identifier")
             override["item_identifiers"] = identifiers
         if body.get("item_identifier"):
             override["item_identifier"] = str(body["item_identifier"])
         self.item_overrides[item_id] = override
         self.item_states[index][item_id % 10] = target
-        return {"order_item": self.render_order(index)["items"][item_id % 10]}
+        return self.render_order(index)["items"][item_id % 10]
+
+    def rpc_OrderItemService_UpdateOrderItemState(self, body: dict) -> dict:
+        return {"order_item": self._apply_item_update(body, with_state=True)}
+
+    def rpc_OrderItemService_UpdateOrderItem(self, body: dict) -> dict:
+        return {"order_item": self._apply_item_update(body, with_state=False)}
+
+    def rpc_OrderItemService_BatchUpdateOrderItemsState(self, body: dict) -> dict:
+        updates = body.get("updates")
+        if not isinstance(updates, list) or not 1 <= len(updates) <= 50:
+            raise RpcError(INVALID_ARGUMENT, "updates must hold between 1 and 50 entries")
+        results = []
+        for update in updates:  # HTTP 200 whatever happens to each entry; results in request order
+            try:
+                results.append({"status": {"code": OK, "message": "", "details": []},
+                                "order_item": self._apply_item_update(update, with_state=True)})
+            except RpcError as exc:
+                results.append({"status": {"code": exc.code, "message": exc.message, "details": []}})
+        return {"results": results}
+
+    def rpc_ShippingProfileService_ListAvailableCarriers(self, body: dict) -> dict:
+        return {"carriers": [{"name": name, "slug": slug} for slug, (name, _url) in CARRIERS.items()]}
 
     # OfferService
     def _offer_matches(self, offer: dict, flt: dict) -> bool:

@@ -104,15 +104,17 @@ def test_a_null_character_typed_in_the_ship_form_is_refused_without_a_500(client
     assert response.status_code == 200 and "Null characters are not allowed." in response.content.decode()
 
 
-def test_actions_on_an_order_of_another_marketplace_are_404(client, owner, org):
+def test_the_invoice_of_an_order_of_another_marketplace_is_404_and_shipping_it_is_refused_by_its_rules(client, owner, org):
     from tests.factories import make_connection
     from tests.web.builders import make_orders
 
     make_orders(make_connection(org, "refurbed"), 1)
     order = Order.objects.get()
     client.force_login(owner)
-    assert client.post(reverse("orders:order_ship", args=[order.pk]), {"tracking_number": "1Z"}).status_code == 404
-    assert client.post(reverse("orders:orderline_accept", args=[order.pk, order.items.first().pk])).status_code == 404
+    assert client.post(reverse("orders:order_invoice", args=[order.pk])).status_code == 404
+    page = client.post(reverse("orders:order_ship", args=[order.pk]), {"tracking_number": "1Z"}, follow=True).content.decode()
+    assert "Not sent:" in page  # Refurbed's rules, checked here: nothing reached a marketplace
+    assert AuditEntry.objects.get(action="order_ship").request_summary["refused_locally"]
 
 
 @pytest.mark.parametrize(

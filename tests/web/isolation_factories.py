@@ -123,7 +123,7 @@ def _bm_orderline(victim: Victim) -> dict:
     return {"pk": victim.order("backmarket").pk, "item_id": victim.item("backmarket").pk}
 
 
-@factory("orders:order_ship", "orders:order_invoice")
+@factory("orders:order_ship", "orders:order_invoice", "orders:order_mark_paid", "orders:order_mark_packed")
 def _bm_order(victim: Victim) -> dict:
     return {"pk": victim.order("backmarket").pk}
 

@@ -247,3 +247,24 @@ class BrickLinkClient:
     def notifications(self) -> list[dict]:
         data = self._data("/notifications")
         return data if isinstance(data, list) else []
+
+    # Order writes: never repeated blindly (retry=False). A transition BrickLink does not allow is meta.code 422
+    # RESOURCE_UPDATE_NOT_ALLOWED, which ``classify`` turns into InvalidRequest with BrickLink's own words.
+    def order_status_set(self, order_id: str | int, status: str) -> None:
+        self.http.json("PUT", f"/orders/{order_id}/status", json={"field": "status", "value": status}, retry=False)
+
+    def order_payment_status_set(self, order_id: str | int, payment_status: str) -> None:
+        self.http.json("PUT", f"/orders/{order_id}/payment_status", json={"field": "payment_status", "value": payment_status},
+                       retry=False)
+
+    def order_update(self, order_id: str | int, body: dict) -> dict:
+        """``PUT /orders/{id}``: BrickLink applies only a few fields (``shipping.tracking_no``, ``tracking_link``,
+        ``date_shipped``, ``remarks``, ``is_filed``, some costs) and answers with the order."""
+        data = self.http.json("PUT", f"/orders/{order_id}", json=body, retry=False)
+        order = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(order, dict):
+            raise BadResponse(f"PUT /orders/{order_id} returned no order.")
+        return order
+
+    def order_drive_thru(self, order_id: str | int, *, mail_me: bool = False) -> None:
+        self.http.json("POST", f"/orders/{order_id}/drive_thru", params={"mail_me": str(mail_me).lower()}, retry=False)

@@ -134,3 +134,10 @@ class BrickOwlClient:
                                   retry=False)
             answers += body if isinstance(body, list) else [body]
         return answers
+
+    # Order writes (form-encoded with the key; ``post`` never repeats them blindly).
+    def order_set_status(self, order_id: str, status_id: int) -> None:
+        self.post("/order/set_status", order_id=order_id, status_id=status_id)
+
+    def order_tracking(self, order_id: str, tracking_id: str) -> None:
+        self.post("/order/tracking", order_id=order_id, tracking_id=tracking_id)

@@ -178,6 +178,23 @@ class RefurbedClient:
         body = {"id": str(item_id), "state": state, **fields}
         return self.call("OrderItemService", "UpdateOrderItemState", body, retry=False)["order_item"]
 
+    # Order item writes: never repeated blindly (retry=False); a 429 is still retried, Refurbed did not process it.
+    def update_order_item(self, item_id: str, **fields: Any) -> dict:
+        """Fields without a state change (tracking, ``item_identifiers``)."""
+        return self.call("OrderItemService", "UpdateOrderItem", {"id": str(item_id), **fields}, retry=False)["order_item"]
+
+    def batch_update_order_items_state(self, updates: list[dict]) -> list[dict]:
+        """Up to 50 ``{id, state, ...}`` updates in one call; the per-entry ``{status, order_item?}`` results come back
+        in request order (HTTP 200 even when entries failed)."""
+        data = self.call("OrderItemService", "BatchUpdateOrderItemsState", {"updates": updates}, retry=False)
+        results = data.get("results")
+        if not isinstance(results, list) or len(results) != len(updates):
+            raise BadResponse("BatchUpdateOrderItemsState returned no result per update.")
+        return results
+
+    def list_available_carriers(self) -> list[dict]:
+        return self.call("ShippingProfileService", "ListAvailableCarriers", {}).get("carriers") or []
+
     # Offers
     def list_offers(self, *, starting_after: str | None = None, limit: int = PAGE_LIMIT):
         return self.list_page("OfferService", "ListOffers", "offers", body={"sort": {"by": "ID", "order": "ASC"}},

@@ -2,11 +2,12 @@
 
     manage.py orders picklist ORDER_ID
     manage.py orders orderline-identifiers ORDERLINE --connection ID [--imei X] [--serial Y]
-    manage.py orders ship ORDER --connection ID --tracking-number N [--tracking-url U] [--shipper S]
+    manage.py orders ship ORDER --connection ID [--carrier C] [--tracking-number N] [--tracking-url U] [--drive-thru]
     manage.py orders invoice ORDER FILE.pdf --connection ID
 
-``picklist`` prints a brick order's pick list, sorted by location. The others are Back Market writes (through
-``orders.writes``): each prints the outcome and exits non-zero when it is refused. ``manage.py backmarket``
+``picklist`` prints a brick order's pick list, sorted by location. ``ship`` ships an order of any marketplace
+(through ``orders.fulfilment``); the others are Back Market writes (through ``orders.writes``): each prints the
+outcome and exits non-zero when it is refused. ``manage.py backmarket``
 keeps the same three for existing scripts, through the functions below.
 """
 
@@ -22,7 +23,7 @@ from connections.selectors import connection_get
 from inventory.selectors import pick_list_rows
 from marketsync.marketplaces import Marketplace
 from marketsync.sync.writes import WriteRefused
-from orders import writes
+from orders import fulfilment, writes
 from orders.selectors import order_get, order_item_get, order_list_by_reference
 
 ORDER_WRITES = ("orderline-identifiers", "ship", "invoice")
@@ -35,12 +36,14 @@ def add_order_write_parsers(sub) -> None:
     p.add_argument("--connection", type=record_id, required=True)
     p.add_argument("--imei", default="")
     p.add_argument("--serial", default="")
-    p = sub.add_parser("ship", help="Mark a Back Market order shipped.")
-    p.add_argument("order", help="Back Market order id")
+    p = sub.add_parser("ship", help="Mark an order shipped on its marketplace, with carrier and tracking.")
+    p.add_argument("order", help="the marketplace's order id")
     p.add_argument("--connection", type=record_id, required=True)
-    p.add_argument("--tracking-number", required=True)
+    p.add_argument("--carrier", "--shipper", dest="carrier", default="",
+                   help="Refurbed's carrier slug, Back Market's shipper (BrickLink and Brick Owl take none)")
+    p.add_argument("--tracking-number", default="")
     p.add_argument("--tracking-url", default="")
-    p.add_argument("--shipper", default="")
+    p.add_argument("--drive-thru", action="store_true", help="BrickLink: send the drive-thru message too")
     p = sub.add_parser("invoice", help="Upload a Back Market order's invoice PDF.")
     p.add_argument("order", help="Back Market order id")
     p.add_argument("file", help="the PDF file")
@@ -62,10 +65,16 @@ def _stored(get, connection: Connection, external_id: str, what: str):
     return row
 
 
-def order_write_run(command: BaseCommand, options: dict) -> None:
-    """Run one of ``ORDER_WRITES`` (``options["action"]``) and print its outcome on ``command``'s stdout."""
-    connection = backmarket_connection(options["connection"])
+def order_write_run(command: BaseCommand, options: dict, *, any_marketplace_ship: bool = False) -> None:
+    """Run one of ``ORDER_WRITES`` (``options["action"]``) and print its outcome on ``command``'s stdout.
+    ``any_marketplace_ship``: ``ship`` takes a connection of any marketplace (``manage.py orders``)."""
     action, out = options["action"], command.stdout
+    if action == "ship" and any_marketplace_ship:
+        connection = connection_get(organization=None, connection_id=options["connection"])
+        if connection is None:
+            raise CommandError(f"No connection with id {options['connection']}.")
+    else:
+        connection = backmarket_connection(options["connection"])
     try:
         if action == "orderline-identifiers":
             item = _stored(order_item_get, connection, options["orderline"], "Orderline")
@@ -73,9 +82,10 @@ def order_write_run(command: BaseCommand, options: dict) -> None:
                                                     actor="command")
             out.write(f"Orderline {item.external_id}: IMEI {item.imei or '—'}, serial {item.serial_number or '—'}.")
         elif action == "ship":
-            order = writes.order_ship(
-                order=_stored(order_get, connection, options["order"], "Order"), tracking_number=options["tracking_number"],
-                tracking_url=options["tracking_url"], shipper=options["shipper"], actor="command",
+            order = fulfilment.order_ship(
+                order=_stored(order_get, connection, options["order"], "Order"), carrier=options["carrier"],
+                tracking_number=options["tracking_number"], tracking_url=options["tracking_url"],
+                drive_thru=options["drive_thru"], actor="command",
             )
             out.write(f"Order {order.external_id} shipped: state {order.marketplace_status}, tracking {order.tracking_number}.")
         else:
@@ -86,6 +96,8 @@ def order_write_run(command: BaseCommand, options: dict) -> None:
                 actor="command",
             )
             out.write(f"Invoice {path.name} uploaded for order {order.external_id}.")
+    except fulfilment.WritePending as exc:  # kept and retried by the worker: not a failure of the command
+        out.write(exc.message)
     except WriteRefused as exc:
         raise CommandError(exc.message) from exc
 
@@ -93,7 +105,7 @@ def order_write_run(command: BaseCommand, options: dict) -> None:
 class Command(OpsCommand):
     help = (
         "Order tools. picklist ORDER_ID: print the pick list (location, part, colour, condition, quantity) of an order. "
-        "orderline-identifiers, ship, invoice: Back Market order writes."
+        "ship: mark an order shipped on any marketplace. orderline-identifiers, invoice: Back Market order writes."
     )
 
     def add_arguments(self, parser):
@@ -104,7 +116,7 @@ class Command(OpsCommand):
 
     def handle(self, *args, action: str, **options):
         if action in ORDER_WRITES:
-            order_write_run(self, {"action": action, **options})
+            order_write_run(self, {"action": action, **options}, any_marketplace_ship=True)
             return
         order_id = options["order_id"]
         matches = order_list_by_reference(organization=None, reference=order_id)
