@@ -29,8 +29,11 @@ def test_beat_has_one_dispatcher_per_entity_that_expires_within_an_interval():
     entities = {entry["args"][0] for entry in dispatchers}
     assert entities == {"orders", "offers", "market_offers", "listings", "deliveries", "returns", "inventory"}
     assert len(dispatchers) == len(entities)
-    for entry in schedule.values():
+    for entry in dispatchers:
         assert entry["options"]["expires"] == settings.SYNC_INTERVAL_SECONDS
+    # Every other periodic task also expires within its own period, so a backlog never piles up.
+    sweeps = [entry for entry in schedule.values() if entry["task"] == "inventory.stock_push_drain"]
+    assert len(sweeps) == 1 and sweeps[0]["options"]["expires"] == settings.STOCK_PUSH_SWEEP_SECONDS
 
 
 def test_beat_runs_brick_owls_catalog_and_the_worker_knows_the_task():
