@@ -74,8 +74,9 @@ class EntitySyncInline(admin.TabularInline):
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionAdminForm
-    list_display = ["__str__", "organization", "marketplace", "environment", "enabled", "credentials_hint", "entity_states"]
-    list_filter = ["marketplace", "environment", "enabled"]
+    list_display = ["__str__", "organization", "marketplace", "environment", "enabled", "stock_push", "credentials_hint",
+                    "entity_states"]
+    list_filter = ["marketplace", "environment", "enabled", "stock_push"]
     search_fields = ["organization__name", "organization__slug"]
     list_select_related = ["organization"]
     actions = ["enable_sync", "disable_sync", "sync_now"]
@@ -89,7 +90,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         return base if obj is None else ["organization", "marketplace", *base]
 
     def get_fieldsets(self, request, obj=None):
-        settings_fields = ["environment", "platform", "base_url", "options", "enabled"]
+        settings_fields = ["environment", "platform", "base_url", "options", "enabled", "stock_push"]
         if obj is None:
             return [
                 (None, {"fields": ["organization", "marketplace", *settings_fields]}),
@@ -143,6 +144,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             )
             if not data.get("enabled", True):
                 services.connection_disable(connection=created)
+            if data.get("stock_push"):
+                services.entity_sync_toggle(connection=created, enable=[services.STOCK_PUSH])
+                created.refresh_from_db(fields=["stock_push"])
             for field in Connection._meta.concrete_fields:
                 setattr(obj, field.attname, getattr(created, field.attname))
             obj._state.adding, obj._state.db = False, created._state.db
@@ -158,6 +162,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             base_url=data.get("base_url", ""),
             ops=True,
         )
+        if "stock_push" in form.changed_data:  # the same switch as the page and the CLI
+            services.entity_sync_toggle(connection=connection, **{"enable" if data["stock_push"] else "disable": [services.STOCK_PUSH]})
+            connection.refresh_from_db(fields=["stock_push"])
         if "enabled" in form.changed_data:
             if data["enabled"]:
                 services.connection_enable(connection=connection)

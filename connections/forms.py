@@ -79,7 +79,7 @@ class ConnectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["organization", "marketplace", "environment", "platform", "base_url", "enabled", "options"]
+        fields = ["organization", "marketplace", "environment", "platform", "base_url", "enabled", "stock_push", "options"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

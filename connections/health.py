@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from connections.budget import api_calls_last_24h
+from connections.budget import api_calls_by_purpose_last_24h
 from connections.models import Connection, EntitySync, Organization
 from marketsync.marketplaces import Marketplace
 
@@ -49,6 +49,8 @@ class ConnectionHealth:
     connection: Connection
     entities: list[EntityHealth] = field(default_factory=list)
     bricklink_calls_24h: int | None = None
+    # Where those calls went: orders, inventory, push, other (BrickLink only).
+    bricklink_calls_by_purpose: dict[str, int] | None = None
 
     @property
     def worst(self) -> str:
@@ -118,9 +120,9 @@ def entity_health(*, sync: EntitySync, connection: Connection, now: datetime | N
     return EntityHealth(sync, "stale" if stale else "ok", next_run, note, stale, age)
 
 
-def _bricklink_calls(connections: list[Connection], now: datetime) -> dict[int, int]:
+def _bricklink_calls(connections: list[Connection], now: datetime) -> dict[int, dict[str, int]]:
     ids = [c.pk for c in connections if c.marketplace == Marketplace.BRICKLINK]
-    return api_calls_last_24h(connection_ids=ids, now=now) if ids else {}
+    return api_calls_by_purpose_last_24h(connection_ids=ids, now=now) if ids else {}
 
 
 def sync_health_list(*, organization: Organization | None = None) -> list[ConnectionHealth]:
@@ -135,7 +137,9 @@ def sync_health_list(*, organization: Organization | None = None) -> list[Connec
     calls = _bricklink_calls(connections, now)
     result = []
     for connection in connections:
-        item = ConnectionHealth(connection=connection, bricklink_calls_24h=calls.get(connection.pk))
+        purposes = calls.get(connection.pk)
+        item = ConnectionHealth(connection=connection, bricklink_calls_by_purpose=purposes,
+                                bricklink_calls_24h=sum(purposes.values()) if purposes is not None else None)
         item.entities = [entity_health(sync=s, connection=connection, now=now) for s in connection.entity_syncs.all()]
         result.append(item)
     return result

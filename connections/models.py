@@ -187,6 +187,10 @@ class ApiCallCount(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="api_call_counts")
     hour = models.DateTimeField(help_text="Start of the hour (UTC) the calls fall in.")
     calls = models.PositiveIntegerField(default=0)
+    # Of ``calls``, those made for each purpose (connections/budget.py); the rest are "other".
+    orders_calls = models.PositiveIntegerField(default=0)
+    inventory_calls = models.PositiveIntegerField(default=0)
+    push_calls = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "hour"], name="one_call_count_per_hour")]

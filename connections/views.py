@@ -214,7 +214,8 @@ def connection_delete(request, pk: int):
 @require_POST
 def entity_sync_toggle(request, pk: int, entity: str):
     connection = _owner_connection(request, pk)
-    if entity not in {e.value for e in SUPPORTED_ENTITIES[Marketplace(connection.marketplace)]}:
+    # ``stock_push`` is the connection's switch (off until an owner turns it on), at the same door as the syncs.
+    if entity != services.STOCK_PUSH and entity not in {e.value for e in SUPPORTED_ENTITIES[Marketplace(connection.marketplace)]}:
         raise Http404("No such entity.")
     form = EntitySyncToggleForm(request.POST)
     if not form.is_valid():

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from connections.budget import budget_admission
+from connections.budget import api_calls_for, budget_admission
 from connections.models import Connection, EntitySync
 from inventory.models import InventoryItem, InventoryLot, StockPush
 from inventory.outbox import stock_push_enqueue
@@ -146,7 +146,8 @@ def _send_one(push: StockPush, *, stopped: dict[int, str], transport: httpx.Base
     item = InventoryItem.objects.get(pk=push.item_id)
     wanted = max(0, item.quantity_available)  # never above local available, never below 0 (which keeps the row)
     try:
-        before, after = PUSHERS[connection.marketplace](push=push, row=row, wanted=wanted, transport=transport)
+        with api_calls_for("push"):  # BrickLink counts them apart: the connection page shows where calls went
+            before, after = PUSHERS[connection.marketplace](push=push, row=row, wanted=wanted, transport=transport)
     except WriteRefused as exc:
         cause = exc.__cause__
         if isinstance(cause, AuthError):

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
 from django.http import Http404, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +18,7 @@ from connections.middleware import organization_or_404
 from connections.selectors import connection_list
 from inventory import selectors
 from inventory.forms import InventoryAdjustForm, InventoryFilterForm, StockLinkForm
+from inventory.push import reconcile_apply
 from inventory.services import StockLinkError, inventory_adjust, stock_item_create_from_listing, stock_link_set, stock_unlink
 from marketsync.keyset import CursorForm
 
@@ -55,6 +57,7 @@ def inventory_item_detail(request, pk: int):
         "movements": selectors.stock_movement_page(item=item, **cursor.cursors()),
         "base_query": cursor.base_query(),
         "reservations": selectors.reservation_open_list(item=item),
+        "pushes": selectors.stock_push_list(item=item),
         "can_write": bool(request.is_org_owner),
         "adjust_form": InventoryAdjustForm(),
         "connections": connection_list(organization=organization) if request.is_org_owner else [],
@@ -135,6 +138,42 @@ def stock_link_change(request):
     except StockLinkError as exc:
         messages.error(request, f"Not changed: {exc}")
     return HttpResponseRedirect(back)
+
+
+@login_required
+@require_GET
+def reconcile(request):
+    """Before stock push is switched on: every linked lot, listing or offer whose marketplace quantity differs from
+    local available, and how many are unlinked or unmapped."""
+    organization = organization_or_404(request)
+    return render(request, "inventory/reconcile.html", {
+        "rows": selectors.reconcile_rows(organization=organization),
+        "unlinked": selectors.unlinked_counts(organization=organization),
+        "unmapped": selectors.unmapped_count(organization=organization),
+        "cap": selectors.UNMATCHED_COUNT_CAP,
+        "can_write": bool(request.is_org_owner),
+    })
+
+
+@login_required
+@require_POST
+def reconcile_push(request):
+    """An owner pushes local available to every listed difference (queued, sent within a minute by the drain)."""
+    organization = organization_or_404(request)
+    if not request.is_org_owner:
+        messages.error(request, "Only an owner of the organization can push stock to the marketplaces.")
+        return redirect("inventory:reconcile")
+    rows = selectors.reconcile_rows(organization=organization)
+    if not rows:
+        messages.info(request, "Nothing to push: every linked listing already shows local available.")
+        return redirect("inventory:reconcile")
+    try:
+        queued = reconcile_apply(organization=organization, rows=rows)
+    except DatabaseError:  # nothing was queued (one transaction): say so rather than fail the page
+        messages.error(request, "Nothing was pushed: the stock could not be written just now. Try again in a minute.")
+    else:
+        messages.success(request, f"Queued {queued} push(es): each is sent within a minute and shown on its stock item's page.")
+    return redirect("inventory:reconcile")
 
 
 @login_required

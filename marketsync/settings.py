@@ -165,6 +165,13 @@ BACKMARKET_BULK_TIMEOUT_SECONDS = env.float("BACKMARKET_BULK_TIMEOUT_SECONDS", d
 BRICKLINK_DAILY_CALL_LIMIT = env.int("BRICKLINK_DAILY_CALL_LIMIT", default=5000)
 # Share of the daily limit past which the BrickLink inventory import pauses (orders continue to the limit).
 BRICKLINK_INVENTORY_PAUSE_AT = env.float("BRICKLINK_INVENTORY_PAUSE_AT", default=0.8)
+# Share past which stock pushes wait too (orders first, pushes second, inventory last): between the two above.
+BRICKLINK_PUSH_PAUSE_AT = env.float("BRICKLINK_PUSH_PAUSE_AT", default=0.9)
+if not BRICKLINK_INVENTORY_PAUSE_AT <= BRICKLINK_PUSH_PAUSE_AT <= 1.0:
+    raise ImproperlyConfigured(
+        "BRICKLINK_PUSH_PAUSE_AT must lie between BRICKLINK_INVENTORY_PAUSE_AT and 1.0 "
+        f"(got {BRICKLINK_PUSH_PAUSE_AT} with the inventory pause at {BRICKLINK_INVENTORY_PAUSE_AT})."
+    )
 
 # --- freshness: orders are re-read until they are final (README, "How fresh each marketplace's orders are").
 # A shipped order can still change (received, returned, refunded, cancelled) for a while: it is re-read while

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from connections.budget import api_call_record
+from connections.budget import api_call_purpose, api_call_record
 from marketsync.marketplaces import Marketplace
 from marketsync.marketplaces.backmarket.client import BackMarketClient
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
@@ -21,9 +21,10 @@ from marketsync.marketplaces.refurbed.client import RefurbedClient
 MarketplaceClient = RefurbedClient | BackMarketClient | BrickLinkClient | BrickOwlClient
 
 
-def marketplace_client(connection, http: httpx.Client, **kwargs: Any) -> MarketplaceClient:
+def marketplace_client(connection, http: httpx.Client, *, purpose: str | None = None, **kwargs: Any) -> MarketplaceClient:
     """The client of one connection on an injected ``httpx.Client`` (its token, its host: production, sandbox or
-    the simulator). ``kwargs`` pass through (``sleep``, ``max_retry_wait`` in tests)."""
+    the simulator). ``purpose`` is what BrickLink calls are counted for (default: the enclosing
+    ``api_calls_for``, else "other"). ``kwargs`` pass through (``sleep``, ``max_retry_wait`` in tests)."""
     credentials = connection.credentials
     market = Marketplace(connection.marketplace)
     if market == Marketplace.REFURBED:
@@ -35,9 +36,9 @@ def marketplace_client(connection, http: httpx.Client, **kwargs: Any) -> Marketp
             locale=str((connection.options or {}).get("locale") or ""), **kwargs,
         )
     if market == Marketplace.BRICKLINK:
-        connection_id = connection.pk
+        connection_id, counted_as = connection.pk, api_call_purpose(purpose)
         return BrickLinkClient(
             http=http, credentials=credentials, base_url=connection.base_url,
-            on_request=lambda request: api_call_record(connection_id=connection_id), **kwargs,
+            on_request=lambda request: api_call_record(connection_id=connection_id, purpose=counted_as), **kwargs,
         )
     return BrickOwlClient(http=http, api_key=credentials["api_key"], base_url=connection.base_url, **kwargs)

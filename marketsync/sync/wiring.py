@@ -87,7 +87,7 @@ class EntityWiring:
     after_refresh: Callable[[Any, httpx.Client, Any], None] | None = None
 
     def build_adapter(self, connection, http: httpx.Client, **client_options: Any) -> Adapter:
-        return self.adapter(connection, marketplace_client(connection, http, **client_options))
+        return self.adapter(connection, marketplace_client(connection, http, purpose=self.entity, **client_options))
 
 
 # --- what adapters are given ---------------------------------------------------------------------------

@@ -29,3 +29,11 @@ def test_debug_off_with_a_key_starts(tmp_path):
     result = _run(tmp_path, FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode())
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
+
+
+def test_a_push_pause_outside_the_inventory_pause_and_the_limit_stops_start_up(tmp_path):
+    key = Fernet.generate_key().decode()
+    result = _run(tmp_path, FIELD_ENCRYPTION_KEYS=key, BRICKLINK_INVENTORY_PAUSE_AT="0.8", BRICKLINK_PUSH_PAUSE_AT="0.5")
+    assert result.returncode != 0
+    assert "BRICKLINK_PUSH_PAUSE_AT must lie between BRICKLINK_INVENTORY_PAUSE_AT and 1.0" in result.stderr
+    assert _run(tmp_path, FIELD_ENCRYPTION_KEYS=key, BRICKLINK_PUSH_PAUSE_AT="0.95").returncode == 0
