@@ -228,7 +228,8 @@ def entity_sync_toggle(request, pk: int, entity: str):
         messages.error(request, str(exc))
     else:
         state = "on" if enable else "off"
-        messages.success(request, f"{connection.marketplace_label} {entity.replace('_', ' ')} sync switched {state}.")
+        what = "stock push" if entity == "stock_push" else f"{entity.replace('_', ' ')} sync"
+        messages.success(request, f"{connection.marketplace_label} {what} switched {state}.")
     return redirect("connections:connection_list")
 
 

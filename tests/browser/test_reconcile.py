@@ -38,6 +38,6 @@ def test_an_owner_reconciles_then_switches_stock_push_on(browser, live_server): 
     assert "reconcile" in page.locator("#stock-pushes").inner_text()
     page.goto(f"{live_server.url}/connections/")
     page.click(f"#connection-{connection.pk} .stock-push-toggle")
-    page.wait_for_selector("text=stock push sync switched on")
+    page.wait_for_selector("text=stock push switched on")
     assert Connection.objects.get(pk=connection.pk).stock_push
     context.close()

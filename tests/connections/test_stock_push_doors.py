@@ -28,7 +28,7 @@ def test_an_owner_switches_stock_push_on_and_off_on_the_connection_page(client, 
     page = client.get(reverse("connections:connection_list")).content.decode()
     assert "Stock push:" in page and "stock-push-toggle off" in page and 'href="/inventory/reconcile/"' in page
     response = _toggle(client, connection, "1")
-    assert response.status_code == 200 and "stock push sync switched on" in response.content.decode()
+    assert response.status_code == 200 and "stock push switched on" in response.content.decode()
     assert Connection.objects.get(pk=connection.pk).stock_push
     assert "stock-push-toggle on" in response.content.decode()
     _toggle(client, connection, "0")
