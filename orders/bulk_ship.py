@@ -294,3 +294,7 @@ def ship_batch_counts(rows: list[ShipBatchOrder]) -> dict[str, int]:
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
     return counts
+
+
+def ship_batches_recent(*, organization: Organization, limit: int = 10) -> list[ShipBatch]:
+    return list(ShipBatch.objects.filter(organization=organization)[:limit])
