@@ -109,3 +109,31 @@ class OrderInvoiceForm(forms.Form):
         if upload.size > INVOICE_MAX_BYTES:  # refused before it is read into memory
             raise forms.ValidationError("The invoice is larger than 10 MB.")
         return upload
+
+
+class OrderSelectionForm(forms.Form):
+    """Which orders a bulk action is for: the ticked ones (``ids``, repeated) or a whole tab (``tab=ready``)."""
+
+    tab = forms.ChoiceField(required=False, choices=[("", ""), ("ready", "Ready to ship")])
+
+    def clean(self):
+        data = super().clean()
+        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        if any(not value.isdigit() or len(value) > 18 for value in raw):
+            raise forms.ValidationError("The selection holds something that is not an order.")
+        data["ids"] = [int(value) for value in raw]
+        if not data["ids"] and not data.get("tab"):
+            raise forms.ValidationError("Select orders first (tick them in the order list).")
+        return data
+
+
+class ShipFileForm(forms.Form):
+    """A CSV of orders to ship: marketplace,order_id,carrier,tracking_number[,tracking_url]."""
+
+    file = forms.FileField(label="CSV file")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 2 * 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 2 MB: split it.")
+        return upload

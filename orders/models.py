@@ -130,3 +130,64 @@ class PendingOrderWrite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.order} ({self.state})"
+
+
+class ShipBatch(models.Model):
+    """A day's parcels shipped at once (the order list's form, a CSV upload or ``manage.py orders ship --org``): the
+    orders are pushed to their marketplaces by a background job, one ``ShipBatchOrder`` each."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="ship_batches")
+    source = models.CharField(max_length=10, default="form")  # form, csv or cli
+    filename = models.CharField(max_length=200, blank=True, default="")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"ship batch {self.pk} ({self.state})"
+
+
+class ShipBatchOrder(models.Model):
+    """One order of a ship batch and its outcome. Keyed on (organization, order) + tracking: the same order with the
+    same tracking is sent once, however often the file is submitted (a later copy is kept as ``skipped``)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SHIPPED = "shipped", "Shipped"
+        PENDING = "pending", "Pending (retried in the background)"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Not sent again"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="ship_batch_orders")
+    batch = models.ForeignKey(ShipBatch, on_delete=models.CASCADE, related_name="orders")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="ship_batch_orders")
+    line = models.PositiveIntegerField(null=True, blank=True)  # the CSV line, when it came from a file
+    carrier = models.CharField(max_length=200, blank=True, default="")
+    tracking_number = models.CharField(max_length=200, blank=True, default="")
+    tracking_url = models.CharField(max_length=300, blank=True, default="")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    message = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # Failed rows may be sent again by a later batch; skipped rows are the reports of those not sent again.
+            models.UniqueConstraint(
+                fields=["organization", "order", "tracking_number", "tracking_url"],
+                condition=~models.Q(state__in=["failed", "skipped"]), name="shipbatchorder_once_per_tracking",
+            ),
+        ]
+        ordering = ["batch_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order} in batch {self.batch_id} ({self.state})"

@@ -455,3 +455,65 @@ def order_ids_by_marketplace_status(
         ids = rows.filter(last_synced_at__lt=read_before).order_by("last_synced_at", "pk").values_list("external_id", flat=True)
         return list(ids[:limit] if limit is not None else ids)
     return sorted(rows.values_list("external_id", flat=True), key=lambda v: (len(v), v))[:limit]
+
+
+# --- a day's parcels: the selected orders, their packing slips and one pick list -------------------------------------
+
+SELECTION_MAX = 500
+BRICK_MARKETPLACES = ("bricklink", "brickowl")
+
+
+def orders_selected(*, organization: Organization, pks: list[int] | None = None, tab: str = "") -> list[Order]:
+    """The orders ticked on the order list (``pks``), or the whole ``tab`` ("ready": ready to ship), oldest first
+    (the order parcels are packed in), at most ``SELECTION_MAX``."""
+    qs = Order.objects.filter(organization=organization).select_related("connection")
+    if tab:
+        qs = qs.filter(status__in=_TAB_STATUSES[tab])
+    else:
+        qs = qs.filter(pk__in=pks or [])
+    return list(qs.order_by("placed_at", "id")[:SELECTION_MAX])
+
+
+@dataclass
+class PackingSlip:
+    order: Order
+    items: list[OrderItem]  # the brick orders' items by location (their pick list); the others as stored
+
+
+def packing_slips(*, orders: list[Order]) -> list[PackingSlip]:
+    """A slip per order; a brick order's items come in pick-list order (by location: ``inventory.selectors.pick_list``)."""
+    from inventory.selectors import pick_list
+
+    return [PackingSlip(order=order, items=pick_list(order=order) if order.marketplace in BRICK_MARKETPLACES
+                        else list(order.items.all())) for order in orders]
+
+
+@dataclass
+class PickLine:
+    location: str
+    part_number: str
+    item_type: str
+    title: str
+    color: str
+    condition: str
+    quantity: int
+    orders: list[str]  # the marketplace order ids it is for
+
+
+def pick_list_combined(*, orders: list[Order]) -> list[PickLine]:
+    """One pick list across the selected brick orders, by location: the same part, colour and condition at the same
+    location summed into one line (with the orders it goes to)."""
+    lines: dict[tuple[str, str, str, str, str], PickLine] = {}
+    items = OrderItem.objects.filter(order__in=[o.pk for o in orders if o.marketplace in BRICK_MARKETPLACES]).select_related(
+        "order").order_by("id")
+    for item in items:
+        color = item.color_name or item.color_id
+        key = (item.location, item.part_number, item.item_type, color, item.condition)
+        line = lines.get(key)
+        if line is None:
+            line = lines[key] = PickLine(item.location, item.part_number, item.item_type, item.title, color,
+                                         item.condition, 0, [])
+        line.quantity += item.quantity
+        if item.order.external_id not in line.orders:
+            line.orders.append(item.order.external_id)
+    return sorted(lines.values(), key=lambda p: (p.location or "\uffff", p.part_number, p.color, p.condition))

@@ -17,3 +17,14 @@ def retry_order_write(pending_id: int) -> None:
     pending = pending_write_retry(pending=pending)
     if pending.state == PendingOrderWrite.State.PENDING:
         retry_order_write.apply_async((pending.pk,), countdown=retry_delay(pending.attempts))
+
+
+@shared_task(name="orders.ship_batch", ignore_result=True)
+def ship_batch(batch_id: int) -> None:
+    """Push each queued order of a ship batch to its marketplace (``orders.bulk_ship.ship_batch_run``)."""
+    from orders.bulk_ship import ship_batch_run
+    from orders.models import ShipBatch
+
+    batch = ShipBatch.objects.filter(pk=batch_id).first()
+    if batch is not None:
+        ship_batch_run(batch=batch)

@@ -8,6 +8,10 @@ urlpatterns = [
     path("", views.order_list, name="order_list"),
     path("poll/", views.order_poll, name="order_poll"),
     path("export.csv", views.order_export, name="order_export"),
+    path("ship/", views.orders_ship, name="orders_ship"),
+    path("ship/batches/<int:pk>/", views.ship_batch_detail, name="ship_batch"),
+    path("print/slips/", views.orders_packing_slips, name="packing_slips"),
+    path("print/pick-list/", views.orders_pick_list, name="pick_list"),
     path("<int:pk>/", views.order_detail, name="order_detail"),
     path("<int:pk>/refresh/", views.order_refresh, name="order_refresh"),
     # Fulfilment actions on the order page (POST only), for every marketplace (the names are Back Market's first ones).

@@ -27,7 +27,7 @@ from marketsync.keyset import CursorForm
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.sync.records import UnifiedStatus
 from marketsync.sync.writes import WriteRefused
-from orders import fulfilment, selectors, writes
+from orders import bulk_ship, fulfilment, selectors, writes
 from orders.export import csv_stream
 from orders.forms import (
     OrderBookPageForm,
@@ -36,10 +36,13 @@ from orders.forms import (
     OrderInvoiceForm,
     OrderlineIdentifiersForm,
     OrderPollForm,
+    OrderSelectionForm,
     OrderShipForm,
+    ShipFileForm,
 )
 from orders.models import Order, OrderItem
 from orders.selectors import STATUS_TABS
+from orders.tasks import ship_batch
 
 POLL_SECONDS = 15  # the live cue polls this often; settings.ORDER_POLL_SECONDS overrides it
 
@@ -296,3 +299,108 @@ def order_invoice(request, pk: int):
         return f"Invoice {upload.name} uploaded."
 
     return _send(request, order, OrderInvoiceForm(request.POST, request.FILES), write)
+
+
+# --- a day's parcels at once: ship the selected orders, print their slips and one pick list --------------------------
+
+
+def _selection(request, organization) -> tuple[OrderSelectionForm, list[Order]]:
+    form = OrderSelectionForm(request.POST if request.method == "POST" else request.GET)
+    if not form.is_valid():
+        return form, []
+    return form, selectors.orders_selected(organization=organization, pks=form.cleaned_data["ids"],
+                                           tab=form.cleaned_data.get("tab") or "")
+
+
+def _ship_rows(request, orders: list[Order]) -> list[bulk_ship.ShipRequest]:
+    """The per-order form's rows that were filled in (a row left blank is not shipped)."""
+    rows = []
+    for order in orders:
+        values = {name: request.POST.get(f"{name}_{order.pk}", "").strip()
+                  for name in ("carrier", "tracking_number", "tracking_url")}
+        if any(values.values()):
+            label = _MARKETPLACE_LABELS.get(order.marketplace, order.marketplace)
+            rows.append(bulk_ship.ShipRequest(where=f"Order {order.external_id} ({label})", order=order,
+                                              marketplace=order.marketplace, order_id=order.external_id, **values))
+    return rows
+
+
+def _start_batch(request, organization, plan, *, source: str, filename: str = ""):
+    with transaction.atomic():
+        batch = bulk_ship.ship_batch_create(organization=organization, plan=plan, source=source, filename=filename,
+                                            user=request.user)
+        if batch.state != batch.State.DONE:
+            transaction.on_commit(partial(ship_batch.delay, batch.pk))
+    return redirect("orders:ship_batch", pk=batch.pk)
+
+
+@login_required
+def orders_ship(request):
+    """The selected orders with a carrier and tracking field each, and a CSV upload; checked whole before a batch
+    is kept and sent in the background."""
+    organization = organization_or_404(request)
+    selection, orders = _selection(request, organization)
+    file_form = ShipFileForm()
+    errors: list[str] = []
+    if request.method == "POST":
+        if request.FILES:
+            file_form = ShipFileForm(request.POST, request.FILES)
+            if file_form.is_valid():
+                upload = file_form.cleaned_data["file"]
+                plan = bulk_ship.ship_plan_from_csv(organization=organization, content=upload.read())
+                if not plan.errors:
+                    return _start_batch(request, organization, plan, source="csv", filename=upload.name)
+                errors = plan.errors
+        else:
+            rows = _ship_rows(request, orders)
+            plan = bulk_ship.ship_plan(organization=organization, requests=rows)
+            if not rows:
+                errors = ["Enter a tracking number (or URL) for at least one order."]
+            elif not plan.errors:
+                return _start_batch(request, organization, plan, source="form")
+            errors = errors or plan.errors
+    for order in orders:
+        order.ship_actions = fulfilment.order_actions(order=order)
+        order.posted = {name: request.POST.get(f"{name}_{order.pk}", "") for name in ("carrier", "tracking_number",
+                                                                                      "tracking_url")}
+    _label_rows(orders)
+    return render(request, "orders/ship_orders.html", {
+        "selection": selection, "orders": orders, "file_form": file_form, "errors": errors,
+        "csv_columns": ",".join(bulk_ship.CSV_COLUMNS), "recent": bulk_ship.ship_batches_recent(organization=organization),
+    }, status=400 if errors else 200)
+
+
+@login_required
+@require_GET
+def ship_batch_detail(request, pk: int):
+    """A ship batch's progress (the page refreshes itself until every order has its outcome), then its result."""
+    batch = bulk_ship.ship_batch_get(organization=organization_or_404(request), pk=pk)
+    if batch is None:
+        raise Http404("No such ship batch.")
+    rows = bulk_ship.ship_batch_rows(batch=batch)
+    counts = bulk_ship.ship_batch_counts(rows)
+    running = bool(counts.get("queued") or counts.get("sending"))
+    return render(request, "orders/ship_batch.html", {"batch": batch, "rows": rows, "counts": counts, "running": running})
+
+
+@login_required
+@require_GET
+def orders_packing_slips(request):
+    organization = organization_or_404(request)
+    selection, orders = _selection(request, organization)
+    return render(request, "orders/packing_slips.html", {
+        "selection": selection, "slips": selectors.packing_slips(orders=orders),
+    }, status=200 if selection.is_valid() else 400)
+
+
+@login_required
+@require_GET
+def orders_pick_list(request):
+    organization = organization_or_404(request)
+    selection, orders = _selection(request, organization)
+    brick_orders = [o for o in orders if o.marketplace in selectors.BRICK_MARKETPLACES]
+    lines = selectors.pick_list_combined(orders=brick_orders)
+    return render(request, "orders/pick_list_combined.html", {
+        "selection": selection, "orders": brick_orders, "lines": lines,
+        "pieces": sum(line.quantity for line in lines),
+    }, status=200 if selection.is_valid() else 400)

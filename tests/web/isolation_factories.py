@@ -99,6 +99,16 @@ def _order(victim: Victim) -> dict:
     return {"pk": victim.order().pk}
 
 
+@factory("orders:ship_batch")
+def _ship_batch(victim: Victim) -> dict:
+    from orders.models import ShipBatch, ShipBatchOrder
+
+    order = victim.order()
+    batch = ShipBatch.objects.create(organization=order.organization, source="csv", filename="victim.csv")
+    ShipBatchOrder.objects.create(organization=order.organization, batch=batch, order=order, tracking_number="T1")
+    return {"pk": batch.pk}
+
+
 @factory(
     "connections:connection_rotate", "connections:connection_sync_now", "connections:connection_disconnect",
     "connections:connection_reconnect", "connections:connection_delete", "connections:connection_test",
