@@ -15,7 +15,9 @@ both ascending, so paging and ``released_at`` ranges are bisections.
 
 Control actions (``POST /_sim/refurbed/<action>``): ``revoke_token``,
 ``restore_token``, ``add_orders`` (``{"count"}``), ``remove_offer`` (``{"id"}``),
-``set_item_state`` (``{"id", "state"}``), ``stats``.
+``set_item_state`` (``{"id", "state"}``), ``stats``, ``notify`` (``{"url", "order_id"?, "times"?}``: the Instant
+Order Notification, a POST of ``{"order_id": <number>}``, the newest order unless named; ``times`` repeats it,
+as Refurbed's at-least-once delivery may).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from werkzeug.exceptions import NotFound
+import httpx
+from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Request, Response
 
 from marketsync.simulator.core import MarketplaceSimulator, RateWindow, SimClock, SimulatorConfig, json_response, simulator_token
@@ -605,6 +608,14 @@ class RefurbedSimulator(MarketplaceSimulator):
         return json_response({"code": code, "message": "upstream error" if status == 502 else "internal error", "details": []}, status)
 
     def control(self, action: str, data: dict[str, Any]) -> Any:
+        if action == "notify":
+            url = data.get("url")
+            if not url or not self.order_ids:
+                raise BadRequest("notify needs a url and an order")
+            order_id = int(data.get("order_id") or self.order_ids[-1])
+            statuses = [httpx.post(url, json={"order_id": order_id}, timeout=5).status_code
+                        for _ in range(max(1, int(data.get("times", 1))))]
+            return {"status": statuses[-1], "statuses": statuses, "order_id": str(order_id)}
         if action == "revoke_token":
             self.revoked = True
             return {"ok": True}

@@ -1,9 +1,11 @@
-"""Push notifications from BrickLink and Brick Owl: answer at once, enqueue the work, reveal nothing.
+"""Push notifications from BrickLink, Brick Owl and Refurbed: answer at once, enqueue the work, reveal nothing.
 
 BrickLink POSTs (an empty body, or a list of notifications) to
 ``/webhooks/bricklink/<token>/``; Brick Owl GETs ``order_id`` and ``store_id``
 either at ``/webhooks/brickowl/<token>/`` or at its fixed
-``/brick_owl_order_notify`` path (matched by the connection's store id).
+``/brick_owl_order_notify`` path (matched by the connection's store id);
+Refurbed's Instant Order Notification POSTs ``{"order_id": <number>}`` to
+``/webhooks/refurbed/<token>/`` (at least once, retried for two days).
 Every notification only enqueues an idempotent refresh, so repeats are
 harmless; polling continues regardless, since delivery is not guaranteed.
 """
@@ -20,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from connections.models import Connection
 from connections.selectors import connection_get_by_webhook_token, connection_list_by_store_id
-from marketsync.webhooks.forms import ORDER_ID, WEBHOOK_TOKEN, BrickOwlNotifyForm
+from marketsync.webhooks.forms import ORDER_ID, WEBHOOK_TOKEN, BrickOwlNotifyForm, refurbed_order_id
 
 # Repeats of the same notification within this many seconds are answered but not enqueued again.
 DEDUPE_SECONDS = 5
@@ -70,7 +72,7 @@ def bricklink_notify(request: HttpRequest, token: str) -> HttpResponse:
 def _enqueue_refresh(connection: Connection, order_id: str) -> None:
     from marketsync.sync.tasks import refresh_record_task
 
-    if cache.add(f"webhook:brickowl:{connection.pk}:{order_id}", 1, timeout=DEDUPE_SECONDS):
+    if cache.add(f"webhook:{connection.marketplace}:{connection.pk}:{order_id}", 1, timeout=DEDUPE_SECONDS):
         transaction.on_commit(lambda: refresh_record_task.delay(connection.pk, "orders", order_id))
 
 
@@ -104,4 +106,17 @@ def brickowl_fixed_notify(request: HttpRequest) -> HttpResponse:
         raise Http404("unknown store")
     for connection in connections:
         _enqueue_refresh(connection, order_id)
+    return _accepted()
+
+
+@csrf_exempt
+@require_POST
+def refurbed_notify(request: HttpRequest, token: str) -> HttpResponse:
+    """Refurbed's Instant Order Notification: refresh that order (``GetOrder``); its reservation and stock pushes
+    follow the refresh. A repeat only refreshes it again, which changes nothing."""
+    connection = _connection(token, "refurbed")
+    order_id, problem = refurbed_order_id(request.body)
+    if problem:
+        return HttpResponseBadRequest(problem, content_type="text/plain")
+    _enqueue_refresh(connection, order_id)
     return _accepted()

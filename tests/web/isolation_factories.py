@@ -74,6 +74,7 @@ PARAMETER_PAGES: dict[str, dict] = {}
 SKIP: dict[str, str] = {
     "webhook_bricklink": "a marketplace push, authenticated by the connection's secret token, not by a session",
     "webhook_brickowl": "a marketplace push, authenticated by the connection's secret token, not by a session",
+    "webhook_refurbed": "a marketplace push, authenticated by the connection's secret token, not by a session",
     "inventory_moved_from_listings": "a permanent redirect of the old /listings/inventory/ addresses that reads no row; "
                                      "the inventory: pages it leads to are walked themselves",
 }
