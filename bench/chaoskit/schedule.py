@@ -275,9 +275,9 @@ def _run_schedule(driver: Driver, plan: Plan, *, horizon: int, retry_wait: float
             result.changes.append(f"after the faults: new order {driver.new_order(world.sim)}")
             elapsed, idle, previous = 0, 0, None
             while elapsed < horizon:
-                step = JUMP_SECONDS if idle >= 2 else world.interval
-                world.age(step)
-                elapsed += step
+                passing = JUMP_SECONDS if idle >= 2 else world.interval
+                world.age(passing)
+                elapsed += passing
                 if injected_401 and not world.operator_actions and _stuck_on_auth(world):
                     world.operator_resaves_credentials()
                 ran = world.tick()

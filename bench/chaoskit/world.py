@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _worlds = itertools.count(1)
 IN_PROCESS_HOST = "http://simulator.invalid"  # reached through httpx.WSGITransport, never resolved
+IN_PROCESS_TIMEOUT, LOOPBACK_TIMEOUT, SUBPROCESS_HTTP_TIMEOUT = 0.05, 1.5, 1.0
 
 
 @dataclass
@@ -118,7 +119,7 @@ def shared_database() -> str:
         return ""
     name = str(db_connection.settings_dict["NAME"])
     if "memory" in name or name == ":memory:":
-        return "the database is SQLite in memory: a subprocess cannot see it (run on PostgreSQL)"
+        return "the database is SQLite in memory: another process or thread cannot see its rows (run on PostgreSQL)"
     return "SQLite does not take concurrent writers reliably: crash-kills and concurrent syncs need PostgreSQL"
 
 
@@ -153,7 +154,9 @@ class World:
         self.app = build_simulator(config)
         self.sim = self.app[driver.prefix]
         self.sim.faults.retry_after_seconds = 0
-        self.sim.faults.timeout_seconds = 1.5 if loopback else 0.05
+        # In-process (WSGI) nothing times out: the simulator's timeout fault is its slow 5xx. A subprocess on
+        # loopback gets a real read timeout (its client waits 1 s, the simulator 1.5 s).
+        self.sim.faults.timeout_seconds = IN_PROCESS_TIMEOUT
         self.hostile = HostileApp(self.app, locate=driver.locate)
         self.transport = httpx.WSGITransport(app=self.hostile)
         self.server = LoopbackServer(self.hostile) if loopback else None
@@ -223,7 +226,7 @@ class World:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "marketsync.settings",
             "DATABASE_URL": database_url(),
-            "SYNC_HTTP_TIMEOUT_SECONDS": "1",
+            "SYNC_HTTP_TIMEOUT_SECONDS": str(SUBPROCESS_HTTP_TIMEOUT),
             "SYNC_MAX_RETRY_WAIT_SECONDS": str(self.retry_wait),
             "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
             "LOG_LEVEL": "WARNING",
@@ -248,6 +251,7 @@ class World:
                     kill()
 
         self.hostile.on_request = on_request
+        self.sim.faults.timeout_seconds = LOOPBACK_TIMEOUT
         try:
             stdout, stderr = process.communicate(timeout=180)
         except subprocess.TimeoutExpired:
@@ -255,7 +259,7 @@ class World:
             stdout, stderr = process.communicate()
         finally:
             self.hostile.on_request = None
-        time.sleep(0.05) if killed.is_set() else None  # let a pending Timer fire before looking at the lease
+            self.sim.faults.timeout_seconds = IN_PROCESS_TIMEOUT
         lease_left = self._lease_left(entity)
         output = (stdout + stderr).strip()
         run = KillRun(entity, at_request, killed.is_set() and process.returncode == -signal.SIGKILL, lease_left, output[-2000:],
@@ -302,7 +306,10 @@ class World:
             self.hostile.hold(count=1)
             first = threading.Thread(target=run, args=("first",))
             first.start()
-            if self.hostile.held.wait(timeout=30):
+            deadline = time.monotonic() + 30
+            while first.is_alive() and time.monotonic() < deadline and not self.hostile.held.wait(0.05):
+                pass  # until the first sync's answer is parked (or it ended without a request: a lease held elsewhere)
+            if self.hostile.held.is_set():
                 EntitySync.objects.filter(pk=entity_sync_id).update(locked_until=timezone.now() - timedelta(seconds=1))
                 if meanwhile is not None:
                     meanwhile()
