@@ -6,7 +6,7 @@ requests against the simulator, then a report of what held and what broke.
 Options: --marketplace refurbed|backmarket|bricklink|brickowl (repeatable; default all four), --seed (the
 first schedule's seed; schedule i uses seed + i), --schedules N (per marketplace), --kills N (crash-killed
 ``manage.py sync`` runs, spread over the schedules), --junk N (junk web requests), --horizon (seconds the
-engine has to catch up after the faults, default two hours, played out in ticks), --retry-wait (the
+engine has to catch up after the faults, default eight hours, played out in ticks), --retry-wait (the
 engine's SYNC_MAX_RETRY_WAIT_SECONDS during the run), --keep (leave each schedule's organization in the
 database to look at).
 
@@ -74,7 +74,7 @@ def kill_slots(marketplaces: list[str], schedules: int, kills: int) -> Counter:
     return slots
 
 
-def run_suite(*, marketplaces: list[str], seed: int, schedules: int, kills: int, junk: int, horizon: int = 7200,
+def run_suite(*, marketplaces: list[str], seed: int, schedules: int, kills: int, junk: int, horizon: int = 8 * 3600,
               retry_wait: float = 0.5, keep: bool = False, progress=print):
     from bench.chaoskit.junk import run_junk
     from bench.chaoskit.markets import DRIVERS
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedules", type=int, default=4, help="per marketplace")
     parser.add_argument("--kills", type=int, default=0)
     parser.add_argument("--junk", type=int, default=50)
-    parser.add_argument("--horizon", type=int, default=7200, help="seconds the engine has to catch up after the faults")
+    parser.add_argument("--horizon", type=int, default=8 * 3600, help="seconds the engine has to catch up after the faults")
     parser.add_argument("--retry-wait", type=float, default=0.5)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)

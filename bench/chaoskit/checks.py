@@ -76,7 +76,8 @@ def compare(driver: Driver, truth: Truth, local: Truth, rules: list[HostileRule]
             if fact.owner in skip:
                 continue
             if ext not in stored:
-                verdict.missing.setdefault(kind, []).append(ext)
+                if not fact.optional:
+                    verdict.missing.setdefault(kind, []).append(ext)
             elif stored[ext].value != fact.value:
                 when = placed.get(fact.owner)
                 bucket = verdict.outside_window if cutoff and when and when < cutoff else verdict.stale

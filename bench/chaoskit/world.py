@@ -190,6 +190,7 @@ class World:
         for entity in self.driver.entities:
             for entity_sync_id in entity_sync_due_list(entity=entity).filter(connection=self.connection).values_list("pk", flat=True):
                 done.append(self.sync(entity_sync_id))
+            self.driver.after_sync(entity, connection=self.connection, transport=self.transport)
         if done:
             self.snapshot()
         return done
@@ -200,8 +201,12 @@ class World:
         return EntitySync.objects.get(connection=self.connection, entity=entity).pk
 
     def age(self, seconds: int | None = None) -> None:
-        """Let ``seconds`` (one beat interval) pass for what the database remembers of time."""
+        """Let ``seconds`` (one beat interval) pass for what the database remembers of time: each entity's
+        backoff, lease and cursor, and when each order was last read (paced re-reads come due)."""
+        from django.db.models import F
+
         from connections.models import EntitySync
+        from orders.models import Order
 
         delta = timedelta(seconds=seconds or self.interval)
         syncs = list(EntitySync.objects.filter(connection=self.connection))
@@ -210,6 +215,7 @@ class World:
             sync.locked_until = sync.locked_until - delta if sync.locked_until else None
             sync.cursor = _aged(sync.cursor or {}, delta)
         EntitySync.objects.bulk_update(syncs, ["next_attempt_at", "locked_until", "cursor"])
+        Order.objects.filter(connection=self.connection).update(last_synced_at=F("last_synced_at") - delta)
 
     def snapshot(self) -> None:
         """Remember every record stored so far, to find any that later vanish."""
