@@ -81,7 +81,7 @@ class Report:
                 out.append(f"  … and {len(self.junk.errors) - 40} more")
         converged = sum(r.converged for r in self.results)
         out.append(
-            f"schedules run {len(self.results)}, converged {converged}, failed {len(self.failed)}; duplicates "
+            f"schedules run {len(self.results)}, converged {converged}, failed {len(self.failed)} (any check); duplicates "
             f"{sum(len(r.duplicates) for r in self.results)}; losses {sum(r.loss_count for r in self.results)}; ledger problems "
             f"{sum(len(r.ledger) for r in self.results)}; 500s {self.five_hundreds}; wall time {self.seconds:.1f} s"
         )

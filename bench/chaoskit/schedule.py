@@ -132,6 +132,7 @@ class ScheduleResult:
     kills: list[KillRun] = field(default_factory=list)
     concurrent: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)
+    failing_at_end: list[str] = field(default_factory=list)  # entities whose last sync failed
     operator: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -187,8 +188,8 @@ class ScheduleResult:
             hints.append("403 / IP mismatch not re-probed (must-be-true 5)")
         if self.slow_leases:
             hints.append("lease of a killed worker (must-be-true 6)")
-        if any(s.startswith("orders:") for s in self.stuck):
-            return hints  # stale orders of a stuck entity say nothing about freshness
+        if "orders" in self.failing_at_end:
+            return hints  # stale orders of an entity whose syncs fail say nothing about freshness
         if self.marketplace == "brickowl" and self.stale.get("items"):
             hints.append("#3 Brick Owl item changes on open orders")
         if self.marketplace in ("brickowl", "bricklink") and self.stale.get("orders"):
@@ -331,6 +332,8 @@ def _judge(result: ScheduleResult, world: World, rules: list[HostileRule]) -> No
         if sync.error_kind and not (sync.error_kind == "bad_data" and rules):
             result.stuck.append(f"{sync.entity}: {sync.error_kind}: {sync.last_error[:300]}")
     result.hostile = [(str(rule), outcome) for rule, outcome in hostile_outcomes(rules, texts, local)]
+    last = {run.entity: run for run in world.runs}
+    result.failing_at_end = sorted(entity for entity, run in last.items() if run.status == "failed")
     result.kills = list(world.kills)
     result.tracebacks += [f"manage.py sync {k.entity}: traceback in its output" for k in world.kills if k.tracebacks]
     result.operator = list(world.operator_actions)
