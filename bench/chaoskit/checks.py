@@ -6,8 +6,9 @@
   orders older than ``REFURBED_SHIPPED_WINDOW_DAYS``), which are counted apart;
 - losses: a record stored at some point that is gone while the simulator still has it;
 - duplicates: more than one row per marketplace id and connection in any synced table;
-- ledger: ``inventory_check`` (reserved = open reservations = ledger), nothing negative, each open
-  reservation holding exactly what its order item needs, none left open on a shipped or cancelled order;
+- ledger: ``inventory_check`` (reserved = open reservations = ledger), nothing negative (stock figures,
+  reservations, and the quantities stored on order items, lots, listings and offers), each open reservation
+  holding exactly what its order item needs, none left open on a shipped or cancelled order;
 - hostile records: each must be named as a bad record (in a sync's outcome or the entity's error) or stored;
   one neither named nor stored was dropped silently.
 """
@@ -133,6 +134,7 @@ def ledger_problems(organization) -> list[str]:
             problems.append(f"item {pk}: reserved {reserved} is negative")
         if on_hand < 0:
             problems.append(f"item {pk}: on hand {on_hand} is negative")
+    problems += negative_quantities(organization)
     open_rows = Reservation.objects.filter(organization=organization, state=Reservation.State.OPEN).values_list(
         "pk", "quantity", "order_item__quantity", "order_item__details", "order_item__order__status", "order_item__order__external_id"
     )
@@ -146,6 +148,20 @@ def ledger_problems(organization) -> list[str]:
         elif held != needed:
             problems.append(f"reservation {pk}: holds {held} for an order item of order {order_id} that needs {needed}")
     return problems
+
+
+def negative_quantities(organization) -> list[str]:
+    """Quantities stored below zero: an order item, a lot, a listing or an offer (a sign check missed)."""
+    from inventory.models import InventoryLot
+    from listings.models import Listing
+    from offers.models import Offer
+    from orders.models import OrderItem
+
+    found = []
+    for model, column in ((OrderItem, "quantity"), (InventoryLot, "marketplace_quantity"), (Listing, "quantity"), (Offer, "stock")):
+        rows = model.objects.filter(organization=organization, **{f"{column}__lt": 0}).values_list("external_id", column)[:SHOW]
+        found += [f"{model.__name__} {ext}: {column} {value} is negative" for ext, value in rows]
+    return found
 
 
 def _names(text: str, record_id: str) -> bool:

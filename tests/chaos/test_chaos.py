@@ -137,7 +137,7 @@ def test_the_checks_see_a_lost_row_a_stale_status_and_a_ledger_off_by_one():
     from django.db.models import F
 
     from inventory.models import InventoryItem, Reservation
-    from orders.models import Order
+    from orders.models import Order, OrderItem
 
     driver = DRIVERS["bricklink"]
     world = World(driver, seed=5, orders=30)
@@ -160,6 +160,9 @@ def test_the_checks_see_a_lost_row_a_stale_status_and_a_ledger_off_by_one():
         assert ledger_problems(world.organization) == []
         InventoryItem.objects.filter(pk=reservation.item_id).update(quantity_reserved=F("quantity_reserved") + 1)
         assert any(p.startswith(f"item {reservation.item_id}: reserved") for p in ledger_problems(world.organization))
+        item = OrderItem.objects.filter(connection=world.connection).first()
+        OrderItem.objects.filter(pk=item.pk).update(quantity=-4)
+        assert f"OrderItem {item.external_id}: quantity -4 is negative" in ledger_problems(world.organization)
     finally:
         world.close()
 
