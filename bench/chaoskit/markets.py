@@ -136,6 +136,7 @@ class Refurbed(Driver):
         HostileKind("orders", "item", "item total_charged 1e20", set_field("total_charged", "1e20")),
         HostileKind("offers", "offer", "stock 10**12", set_field("stock", 10**12)),
         HostileKind("offers", "offer", "reference_price 1e20", set_field("reference_price", "1e20")),
+        HostileKind("offers", "offer", "stock -4", set_field("stock", -4)),
     )
 
     def sync_requests(self, entity: str, orders: int) -> int:
@@ -231,6 +232,7 @@ class BackMarket(Driver):
         HostileKind("orders", "item", "line quantity 10**12", set_field("quantity", 10**12)),
         HostileKind("listings", "listing", "quantity 10**12", set_field("quantity", 10**12)),
         HostileKind("listings", "listing", "price 99999999999.00", set_field("price", "99999999999.00")),
+        HostileKind("listings", "listing", "quantity -4", set_field("quantity", -4)),
     )
     def sync_requests(self, entity: str, orders: int) -> int:
         return {"orders": orders // 50 + 1, "listings": 2, "deliveries": orders // 3, "returns": 3}.get(entity, 2)
@@ -359,6 +361,7 @@ class BrickLink(Driver):
         HostileKind("orders", "item", "item quantity 10**12", set_field("quantity", 10**12)),
         HostileKind("inventory", "lot", "lot quantity 10**12", set_field("quantity", 10**12)),
         HostileKind("inventory", "lot", "40-character color_id", set_field("color_id", LONG_COLOUR)),
+        HostileKind("inventory", "lot", "lot quantity -4", set_field("quantity", -4)),
     )
 
     def sync_requests(self, entity: str, orders: int) -> int:

@@ -41,10 +41,10 @@ RETRY_WAIT = 0.2
 
 # (marketplace, seed): chosen so the sample holds the hostile values (Refurbed total_charged
 # 99999999999.00 and 1e400, Back Market price 1e20 and 1e400, BrickLink grand_total 1e20 and a 40-character
-# color_id, Brick Owl base_order_total 1e20 and ordered_quantity 10**12), a 401 the owner fixes by
-# re-entering the credentials, Back Market's WAF, BrickLink's IP mismatch (which must heal by itself), and
-# every rate-based fault (429, 5xx, timeouts, malformed and truncated bodies).
-FAULT_SAMPLE = [("refurbed", 39), ("backmarket", 3), ("bricklink", 43), ("brickowl", 19), ("bricklink", 4)]
+# color_id, Brick Owl base_order_total 1e20 and a NUL byte), a 401 the owner fixes by re-entering the
+# credentials, a 403 and BrickLink's IP mismatch (which must heal by themselves), and every rate-based fault
+# (429, 5xx, timeouts, malformed and truncated bodies).
+FAULT_SAMPLE = [("refurbed", 19), ("backmarket", 27), ("bricklink", 49), ("brickowl", 37)]
 KILL_SAMPLE = [("refurbed", 22), ("brickowl", 16)]  # a first import SIGKILLed part-way (page 1 of 2; order 20 of 120)
 CONCURRENT_SAMPLE = [("backmarket", 2), ("bricklink", 20)]  # two syncs racing for the lease; a worker stalled past it
 JUNK_SEEDS = [6, 8]  # 150 requests each; among them an export to 9999-12-31 and a Brick Owl webhook token with a NUL byte
