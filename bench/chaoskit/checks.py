@@ -168,15 +168,23 @@ def _names(text: str, record_id: str) -> bool:
     return re.search(rf"(?<![0-9A-Za-z]){re.escape(record_id)}(?![0-9A-Za-z])", text) is not None
 
 
-def hostile_outcomes(rules: list[HostileRule], texts_by_entity: dict[str, list[str]], local: Truth) -> list[tuple[HostileRule, str]]:
-    """Per hostile record: 'named' (reported as a bad record), 'stored', or 'dropped silently'."""
+def hostile_outcomes(
+    rules: list[HostileRule], texts_by_entity: dict[str, list[str]], truth: Truth, local: Truth
+) -> list[tuple[HostileRule, str]]:
+    """Per hostile record: 'named' (reported as a bad record), 'stored', 'no longer listed' (gone at the
+    marketplace, or hidden from its list), or 'dropped silently'."""
     outcomes = []
     for rule in rules:
         texts = texts_by_entity.get(rule.entity, [])
         if any(_names(text, rule.owner_id) for text in texts):
             outcomes.append((rule, "named"))
             continue
-        kinds = ENTITY_KINDS.get(rule.entity, ())
-        stored = any(rule.owner_id in local.get(kind, {}) for kind in kinds[:1])
-        outcomes.append((rule, "stored" if stored else "dropped silently"))
+        kind = ENTITY_KINDS[rule.entity][0]
+        fact = truth.get(kind, {}).get(rule.owner_id)
+        if rule.owner_id in local.get(kind, {}):
+            outcomes.append((rule, "stored"))
+        elif fact is None or fact.optional:
+            outcomes.append((rule, "no longer listed"))
+        else:
+            outcomes.append((rule, "dropped silently"))
     return outcomes

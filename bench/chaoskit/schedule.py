@@ -188,6 +188,8 @@ class ScheduleResult:
             hints.append("403 / IP mismatch not re-probed (must-be-true 5)")
         if self.slow_leases:
             hints.append("lease of a killed worker (must-be-true 6)")
+        if any("is negative" in line and not line.startswith(("item ", "reservation ")) for line in self.ledger):
+            hints.append("a quantity below zero stored as it came (no sign check on lots, listings, offers: not in the issue's list)")
         if "orders" in self.failing_at_end:
             return hints  # stale orders of an entity whose syncs fail say nothing about freshness
         if self.marketplace == "brickowl" and self.stale.get("items"):
@@ -331,7 +333,7 @@ def _judge(result: ScheduleResult, world: World, rules: list[HostileRule]) -> No
         texts.setdefault(sync.entity, []).append(sync.last_error)
         if sync.error_kind and not (sync.error_kind == "bad_data" and rules):
             result.stuck.append(f"{sync.entity}: {sync.error_kind}: {sync.last_error[:300]}")
-    result.hostile = [(str(rule), outcome) for rule, outcome in hostile_outcomes(rules, texts, local)]
+    result.hostile = [(str(rule), outcome) for rule, outcome in hostile_outcomes(rules, texts, truth, local)]
     last = {run.entity: run for run in world.runs}
     result.failing_at_end = sorted(entity for entity, run in last.items() if run.status == "failed")
     result.kills = list(world.kills)

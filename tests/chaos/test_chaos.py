@@ -167,6 +167,19 @@ def test_the_checks_see_a_lost_row_a_stale_status_and_a_ledger_off_by_one():
         world.close()
 
 
+def test_a_hostile_record_is_judged_named_stored_gone_or_dropped():
+    from bench.chaoskit.checks import hostile_outcomes
+    from bench.chaoskit.markets import Fact
+
+    driver = DRIVERS["brickowl"]
+    rules = [HostileRule(driver.hostile[0], order) for order in ("1", "2", "3", "4")]
+    truth = {"orders": {"1": Fact("1"), "2": Fact("2"), "4": Fact("4")}}
+    local = {"orders": {"2": Fact("2")}}
+    texts = {"orders": ["1 record(s) could not be read and were skipped: record 1: base_order_total does not fit"]}
+    outcomes = [outcome for _rule, outcome in hostile_outcomes(rules, texts, truth, local)]
+    assert outcomes == ["named", "stored", "no longer listed", "dropped silently"]
+
+
 def test_the_report_prints_the_figures_and_how_to_rerun_a_failing_schedule():
     failing = ScheduleResult("brickowl", 19, ["faults", "hostile"], converged=False, ticks=6,
                              verdict_lines=["2 orders stale: 3500044 (Shipped here, Received there)"],
