@@ -34,6 +34,12 @@ from decimal import Decimal
 from django.db import models
 
 
+def refuse_below_zero(name: str, value: object) -> None:
+    """A stock figure below zero is no quantity a marketplace holds: the record is unreadable (named, skipped)."""
+    if isinstance(value, int) and value < 0:
+        raise ValueError(f"{name} {value} is below zero")
+
+
 class UnifiedStatus(models.TextChoices):
     AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
     NEW = "new", "New"
@@ -133,6 +139,9 @@ class OfferRecord:
     marketplace_created_at: datetime | None = None
     raw: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        refuse_below_zero("stock", self.stock)
+
 
 @dataclass
 class MarketOfferRecord(OfferRecord):
@@ -197,6 +206,9 @@ class LotRecord:
     brickowl_boid: str = ""
     brickowl_color_id: str = ""
     brickowl_type: str = ""
+
+    def __post_init__(self) -> None:
+        refuse_below_zero("quantity", self.quantity)
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from marketsync.marketplaces.backmarket.client import parse_datetime
 from marketsync.sync.errors import BadRecord
-from marketsync.sync.records import OrderItemRecord, OrderRecord, UnifiedStatus
+from marketsync.sync.records import OrderItemRecord, OrderRecord, UnifiedStatus, refuse_below_zero
 from marketsync.sync.statuses import BACKMARKET_LINE_STATUS, BACKMARKET_ORDER_STATUS, unified_status
 
 ORDER_STATE_LABELS = {
@@ -195,6 +195,9 @@ class ListingRecord:
     shipping_options: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        refuse_below_zero("quantity", self.quantity)
 
 
 def listing_record(data: dict) -> ListingRecord:
