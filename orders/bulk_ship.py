@@ -29,7 +29,6 @@ from marketsync.sync.records import UnifiedStatus
 from marketsync.sync.writes import WriteRefused
 from orders import fulfilment
 from orders.models import Order, ShipBatch, ShipBatchOrder
-from orders.writes import TRACKING_MAX, TRACKING_URL_MAX
 
 CSV_COLUMNS = ["marketplace", "order_id", "carrier", "tracking_number", "tracking_url"]
 MAX_LINES = 2000
@@ -106,20 +105,9 @@ def ship_requests_from_csv(content: bytes) -> tuple[list[ShipRequest], list[str]
 
 
 def _tracking_problem(request: ShipRequest, marketplace: str) -> str:
-    for label, value in (("marketplace", request.marketplace), ("order_id", request.order_id), ("carrier", request.carrier),
-                         ("tracking_number", request.tracking_number), ("tracking_url", request.tracking_url)):
-        if CONTROL_CHARACTERS.search(value):
-            return f"{label} contains a control character."
-    if not request.tracking_number and not request.tracking_url:
-        return "a tracking number or a tracking URL is required."
-    if len(request.tracking_number) > TRACKING_MAX or len(request.carrier) > TRACKING_MAX:
-        return f"carrier and tracking number must be at most {TRACKING_MAX} characters."
-    if request.tracking_url and (len(request.tracking_url) > TRACKING_URL_MAX
-                                 or not request.tracking_url.lower().startswith(("http://", "https://"))):
-        return f"tracking_url must be an http(s) URL of at most {TRACKING_URL_MAX} characters."
-    if marketplace == "refurbed" and not request.tracking_url and not request.carrier:
-        return "Refurbed needs a tracking URL, or a carrier with the tracking number."
-    return ""
+    """The ship's own tracking check (``fulfilment.tracking_problem``), run on every line before anything is sent."""
+    return fulfilment.tracking_problem(marketplace=marketplace, carrier=request.carrier,
+                                       tracking_number=request.tracking_number, tracking_url=request.tracking_url)
 
 
 def _orders_by_id(organization: Organization, requests: list[ShipRequest]) -> dict[tuple[str, str], list[Order]]:

@@ -144,7 +144,7 @@ def _tracking(carrier: str, tracking_number: str, tracking_url: str) -> Tracking
     return Tracking((carrier or "").strip(), (tracking_number or "").strip(), (tracking_url or "").strip())
 
 
-def _check_tracking(t: Tracking, *, need_number: bool) -> None:
+def _check_tracking(t: Tracking, *, need_number: bool, marketplace: str = "") -> None:
     for label, value in (("Carrier", t.carrier), ("Tracking number", t.tracking_number), ("Tracking URL", t.tracking_url)):
         refuse_control_characters(label, value)
     if need_number and not t.tracking_number:
@@ -155,6 +155,18 @@ def _check_tracking(t: Tracking, *, need_number: bool) -> None:
         raise WriteRefused(f"Carrier and tracking number must be at most {TRACKING_MAX} characters.")
     if t.tracking_url and (len(t.tracking_url) > TRACKING_URL_MAX or not _is_web_address(t.tracking_url)):
         raise WriteRefused(f"Tracking URL must be an http(s) URL of at most {TRACKING_URL_MAX} characters.")
+    if marketplace == "refurbed" and not t.tracking_url and not (t.carrier and t.tracking_number):
+        raise WriteRefused("Refurbed needs a parcel tracking URL, or a carrier and a tracking number.")
+
+
+def tracking_problem(*, marketplace: str, carrier: str, tracking_number: str, tracking_url: str) -> str:
+    """What is wrong with this tracking for the marketplace, or "": the same check every ship runs before sending
+    (a bulk file is checked line by line with it before anything is sent)."""
+    try:
+        _check_tracking(_tracking(carrier, tracking_number, tracking_url), need_number=False, marketplace=marketplace)
+    except WriteRefused as exc:
+        return exc.message
+    return ""
 
 
 def _write(*, order: Order, action: str, target_type: str = "order", target_id: str = "", summary: dict[str, Any],
@@ -203,9 +215,7 @@ def refurbed_ship(*, order: Order, tracking: Tracking, user, actor, transport) -
     fields = _refurbed_ship_fields(tracking)
 
     def checks() -> None:
-        _check_tracking(tracking, need_number=False)
-        if not tracking.tracking_url and not (tracking.carrier and tracking.tracking_number):
-            raise WriteRefused("Refurbed needs a parcel tracking URL, or a carrier and a tracking number.")
+        _check_tracking(tracking, need_number=False, marketplace="refurbed")
         _refuse_unless(order_actions(order=order).ship, order_actions(order=order).ship_why_not)
         _refuse_unless(len(items) <= REFURBED_BATCH_MAX, f"Refurbed takes at most {REFURBED_BATCH_MAX} items at once.")
 

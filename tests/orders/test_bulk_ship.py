@@ -102,7 +102,7 @@ def test_the_checker_names_every_bad_line_and_nothing_is_kept(shop):
     assert "no BrickLink order 999999999 in this organization" in errors[1]
     assert "cannot be shipped now: BrickLink ships paid orders" in errors[2]
     assert "already on line 2" in errors[3]
-    assert "tracking number or a tracking URL is required" in errors[4]
+    assert "Give a tracking number or a tracking URL to ship" in errors[4]
     assert "control character" in errors[5]
     # Another organization's order is unknown here.
     assert bulk_ship.ship_plan(organization=other, requests=bulk_ship.ship_requests_from_csv(

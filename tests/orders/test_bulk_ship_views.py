@@ -75,7 +75,7 @@ def test_errors_are_named_and_nothing_is_kept(shop, packer, client):
     page = response.content.decode()
     assert response.status_code == 400 and "Nothing was sent" in page
     assert f"Order {unpaid.external_id} (BrickLink): order {unpaid.external_id} cannot be shipped now" in page
-    assert f"Order {paid.external_id} (Brick Owl): tracking_url must be an http(s) URL" in page
+    assert f"Order {paid.external_id} (Brick Owl): Tracking URL must be an http(s) URL" in page
     assert 'value="X1"' in page  # what was typed stays
 
     upload = client.post(reverse("orders:orders_ship"), {"file": _file(b"marketplace,order_id,carrier,tracking_number\n"

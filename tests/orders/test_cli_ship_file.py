@@ -44,7 +44,7 @@ def test_an_operator_ships_a_file_of_brick_orders(tmp_path):
                        f"brickowl,{owl},,\n")
         result = shell.run("orders", "ship", "--org", "parcels", str(bad))
         assert result.returncode == 1
-        assert "Line 3: no BrickLink order 424242" in result.stderr and "Line 4: a tracking number" in result.stderr
+        assert "Line 3: no BrickLink order 424242" in result.stderr and "Line 4: Give a tracking number or a tracking URL" in result.stderr
         assert "nothing was sent" in result.stderr and bricklink.orders[paid]["status"] == "PAID"
 
         day = tmp_path / "day.csv"
