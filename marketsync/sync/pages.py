@@ -9,14 +9,17 @@ the sweep started (rows not seen since are then marked removed).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from marketsync.sync.errors import BadRecord, NotFound
 
 # What a mapping raises on a payload it cannot read: the record is named and skipped, never a crash.
 UNREADABLE = (ValueError, TypeError, KeyError, AttributeError)
+
+T = TypeVar("T")
 
 @dataclass
 class Page:
@@ -91,3 +94,30 @@ def fetched_pages(
                 bad.append(BadRecord(record_id(unit), f"unreadable record: {exc}"))
         last = offset + page_size >= len(work)
         yield Page(records=records, cursor=cursor if last else holding_cursor, bad_records=bad)
+
+
+def read_ahead(items: Iterable[T]) -> Iterator[T]:
+    """``items`` with the next one produced in a background thread while the caller handles the current one: the
+    next page is fetched (and parsed) while this one is stored, so a first sync does not wait on the marketplace and
+    the database in turn.
+
+    One item ahead at most, so memory stays one page deep. An error producing an item is raised when the caller asks
+    for that item, after every earlier one was handed over (and stored). ``items`` must not touch the database:
+    the thread would use a connection of its own, outside the page's transaction.
+    """
+    iterator = iter(items)
+    end = object()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+            pending = pool.submit(next, iterator, end)
+            try:
+                while (item := pending.result()) is not end:
+                    pending = pool.submit(next, iterator, end)
+                    yield item
+            finally:
+                pending.cancel()  # a caller that stops early does not fetch one more page than it started
+    finally:
+        # The pool has waited for a fetch under way, so the iterator is idle and may be closed here.
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()

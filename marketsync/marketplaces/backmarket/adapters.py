@@ -22,13 +22,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
-from marketsync.marketplaces.backmarket.client import BackMarketClient, parse_datetime
+from marketsync.marketplaces.backmarket.client import BackMarketClient, ListPage, parse_datetime
 from marketsync.marketplaces.backmarket.mapping import (
     ListingRecord,
     ShipmentRecord,
@@ -37,7 +38,7 @@ from marketsync.marketplaces.backmarket.mapping import (
     shipment_record,
 )
 from marketsync.sync.errors import BadRecord, MarketplaceError
-from marketsync.sync.pages import Page
+from marketsync.sync.pages import Page, read_ahead
 from marketsync.sync.records import OrderRecord
 
 BACKSHIP_RESWEEP = timedelta(days=30)
@@ -46,6 +47,18 @@ SAFETY_SWEEP_SPAN = timedelta(days=60)
 
 
 NOT_PAID = 8  # the order state GET /ws/orders leaves out unless asked for
+
+
+def parsed_pages(pages: Iterable[ListPage], parse: Callable[[dict], Any]) -> Iterator[tuple[ListPage, list, list[BadRecord]]]:
+    """Each list page with its records parsed; one that does not parse is a named bad record, the rest are kept."""
+    for page in pages:
+        records, bad = [], []
+        for data in page.results:
+            try:
+                records.append(parse(data))
+            except BadRecord as exc:
+                bad.append(exc)
+        yield page, records, bad
 
 
 class OrdersAdapter:
@@ -80,15 +93,7 @@ class OrdersAdapter:
         if self.stored_statuses is not None:
             sweeps.append({"date_modification": self.since(cursor), "state": NOT_PAID})
         for number, params in enumerate(sweeps, start=1):
-            for page in self.client.order_pages(**params):
-                records, bad = [], []
-                for data in page.results:
-                    try:
-                        record = order_record(data)
-                    except BadRecord as exc:
-                        bad.append(exc)
-                        continue
-                    records.append(record)
+            for page, records, bad in read_ahead(parsed_pages(self.client.order_pages(**params), order_record)):
                 if params.get("state") == NOT_PAID and records:
                     stored = self.stored_statuses([r.external_id for r in records])
                     records = [r for r in records if r.external_id in stored]
@@ -116,13 +121,7 @@ class ListingsAdapter:
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = timezone.now()
         complete = True
-        for page in self.client.listing_pages():
-            records, bad = [], []
-            for data in page.results:
-                try:
-                    records.append(listing_record(data))
-                except BadRecord as exc:
-                    bad.append(exc)
+        for page, records, bad in read_ahead(parsed_pages(self.client.listing_pages(), listing_record)):
             complete = complete and not bad
             last = not page.next
             yield Page(

@@ -21,7 +21,6 @@ Offers and market offers: full sweeps by id; the last page carries
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -34,7 +33,7 @@ from marketsync.marketplaces.refurbed.mapping import (
     order_record,
     parse_page,
 )
-from marketsync.sync.pages import Page
+from marketsync.sync.pages import Page, read_ahead
 from marketsync.sync.records import MarketOfferRecord, OfferRecord, OrderRecord
 
 
@@ -95,18 +94,15 @@ class OrdersAdapter:
 
     def _pages_from(self, filter: dict, after: str | None) -> Iterator[tuple]:
         """Fetched pages of one listing, the next one requested while the caller stores the current one."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refurbed-prefetch") as pool:
-            pending = pool.submit(self._fetch, filter=filter, after=after)
-            while pending is not None:
-                fetched = pending.result()
-                has_more, last_id = fetched[2], fetched[3]
-                pending = pool.submit(self._fetch, filter=filter, after=last_id) if has_more else None
-                try:
-                    yield fetched
-                except GeneratorExit:
-                    if pending is not None:
-                        pending.cancel()
-                    raise
+        return read_ahead(self._listing(filter, after))
+
+    def _listing(self, filter: dict, after: str | None) -> Iterator[tuple]:
+        while True:
+            fetched = self._fetch(filter=filter, after=after)
+            yield fetched
+            if not fetched[2]:
+                return
+            after = fetched[3]
 
     def _backfill(self, cursor: dict) -> Iterator[Page]:
         start = cursor.get("start") or rfc3339(self.start)
