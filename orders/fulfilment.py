@@ -461,16 +461,17 @@ def retry_delay(attempts: int) -> int:
     return min(900, 30 * 2 ** (attempts - 1))
 
 
-def _already_applied(pending: PendingOrderWrite, order: Order, item: OrderItem | None) -> bool:
-    """Whether the re-read order shows the write made (the earlier attempt reached the marketplace after all)."""
-    action, status = pending.action, order.marketplace_status
+def write_applied(*, action: str, params: dict[str, Any], order: Order, item: OrderItem | None = None) -> bool:
+    """Whether the re-read order shows the write made (an earlier attempt, whose outcome was unknown, reached the
+    marketplace after all): a pending write's retry and the bulk ship sweeper ask this before sending again."""
+    status = order.marketplace_status
     if item is not None:
         if action == "accept":
             return item.marketplace_status in ("ACCEPTED", "2")
         if action == "reject":
             return item.marketplace_status in ("REJECTED", "4")
         if action == "identifiers":
-            imei, serial = pending.params.get("imei"), pending.params.get("serial_number")
+            imei, serial = params.get("imei"), params.get("serial_number")
             return (not imei or item.imei == imei) and (not serial or item.serial_number == serial)
     if action == "ship":
         if order.marketplace == "refurbed":
@@ -504,7 +505,7 @@ def pending_write_retry(*, pending: PendingOrderWrite, transport: httpx.BaseTran
         return _pending_finish(pending, PendingOrderWrite.State.FAILED, f"The order could not be re-read: {exc}")
     order = Order.objects.get(pk=order.pk)
     item = OrderItem.objects.get(pk=pending.item_id) if pending.item_id else None
-    if _already_applied(pending, order, item):
+    if write_applied(action=pending.action, params=pending.params, order=order, item=item):
         return _pending_finish(pending, PendingOrderWrite.State.DONE, "")
     pending.attempts += 1
     try:

@@ -42,3 +42,12 @@ def test_beat_runs_brick_owls_catalog_and_the_worker_knows_the_task():
     assert entry["task"] == "inventory.brickowl_catalog_refresh"
     app.loader.import_default_modules()
     assert "inventory.brickowl_catalog_refresh" in app.tasks
+
+
+def test_beat_sweeps_ship_batches_left_sending_and_the_worker_knows_the_task():
+    app.finalize()
+    entry = app.conf.beat_schedule["ship-batch-sweep"]
+    assert entry["task"] == "orders.ship_batch_sweep"
+    assert entry["options"]["expires"] == settings.SYNC_INTERVAL_SECONDS
+    app.loader.import_default_modules()
+    assert "orders.ship_batch_sweep" in app.tasks
