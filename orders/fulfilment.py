@@ -199,12 +199,41 @@ def _refurbed_item_state(*, item: OrderItem, state: str, verb: str, user, actor,
                   transport=transport, send=lambda client: client.update_order_item_state(item.external_id, state))
 
 
-def _refurbed_ship_fields(t: Tracking) -> dict[str, Any]:
+# ListAvailableCarriers per connection, for an hour: Refurbed asks callers to cache it (rate limits).
+REFURBED_CARRIERS_TTL = 3600
+_refurbed_carriers: dict[tuple, tuple[float, list[dict]]] = {}
+
+
+def refurbed_carrier_slug(client, *, connection, carrier: str) -> str:
+    """The slug Refurbed knows for ``carrier`` (its slug or its display name, in any case), from Refurbed's own
+    ListAvailableCarriers — the pair's carrier must be one of those slugs. An unknown carrier is refused before
+    anything is sent, naming the slugs Refurbed offers."""
+    import time
+
+    from marketsync.sync.errors import InvalidRequest
+
+    key = (connection.pk, connection.created_at.isoformat(), connection.base_url)
+    cached = _refurbed_carriers.get(key)
+    if cached is None or time.monotonic() - cached[0] > REFURBED_CARRIERS_TTL:
+        cached = (time.monotonic(), client.list_available_carriers())
+        _refurbed_carriers[key] = cached
+    wanted = carrier.strip().casefold()
+    for entry in cached[1]:
+        slug, name = str(entry.get("slug") or ""), str(entry.get("name") or "")
+        if slug and wanted in (slug.casefold(), name.casefold()):
+            return slug
+    offered = ", ".join(sorted(str(e.get("slug")) for e in cached[1] if e.get("slug")))
+    raise InvalidRequest(f"Refurbed has no carrier “{carrier[:40]}” (unknown carrier; its carriers: {offered or 'none'}).")
+
+
+def _refurbed_ship_fields(t: Tracking, carrier_slug: str = "") -> dict[str, Any]:
+    """``parcel_tracking_url`` and/or ``parcel_carrier_tracking_number`` {carrier slug, tracking number}: Refurbed
+    keeps only the URL on the item (derived from the pair when no URL is given), so the order re-read shows that."""
     fields: dict[str, Any] = {}
     if t.tracking_url:
         fields["parcel_tracking_url"] = t.tracking_url
     if t.carrier and t.tracking_number:
-        fields["parcel_carrier_tracking_number"] = {"carrier": t.carrier, "tracking_number": t.tracking_number}
+        fields["parcel_carrier_tracking_number"] = {"carrier": carrier_slug or t.carrier, "tracking_number": t.tracking_number}
     return fields
 
 
@@ -220,11 +249,15 @@ def refurbed_ship(*, order: Order, tracking: Tracking, user, actor, transport) -
         _refuse_unless(len(items) <= REFURBED_BATCH_MAX, f"Refurbed takes at most {REFURBED_BATCH_MAX} items at once.")
 
     def send(client) -> None:
+        sent = fields
+        if tracking.carrier and tracking.tracking_number:
+            sent = _refurbed_ship_fields(tracking, refurbed_carrier_slug(client, connection=order.connection,
+                                                                         carrier=tracking.carrier))
         if len(items) == 1:
-            client.update_order_item_state(items[0].external_id, "SHIPPED", **fields)
+            client.update_order_item_state(items[0].external_id, "SHIPPED", **sent)
             return
         results = client.batch_update_order_items_state(
-            [{"id": i.external_id, "state": "SHIPPED", **fields} for i in items])
+            [{"id": i.external_id, "state": "SHIPPED", **sent} for i in items])
         refused = [f"item {i.external_id}: {r.get('status', {}).get('message') or 'refused'}"
                    for i, r in zip(items, results, strict=True) if (r.get("status") or {}).get("code", 0) != 0]
         if refused:

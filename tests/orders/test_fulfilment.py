@@ -134,12 +134,44 @@ def test_refurbed_refusal_from_the_api_is_shown_in_refurbeds_words_with_a_failur
     assert OrderItem.objects.get(pk=item.pk).marketplace_status == "NEW"  # nothing changed locally
 
 
-def test_refurbed_unknown_carrier_is_refused_by_refurbed(refurbed):
+def test_refurbed_unknown_carrier_is_refused_against_refurbeds_carrier_list_before_the_ship_is_sent(refurbed):
     sim, transport, connection = refurbed
     order = refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport)
-    with pytest.raises(WriteRefused, match="unknown carrier"):
+    with pytest.raises(WriteRefused, match="unknown carrier") as refused:
         fulfilment.order_ship(order=order, carrier="pigeon", tracking_number="123", transport=transport)
+    assert "dhl" in refused.value.message  # the slugs Refurbed offers
+    assert [p.rsplit("/", 1)[-1] for p in transport.paths()] == ["ListAvailableCarriers"]  # no UpdateOrderItemState
     assert OrderItem.objects.get(order=order).marketplace_status == "ACCEPTED"
+    assert audits("order_ship")[-1].outcome == "failure"
+
+
+def test_refurbed_pair_sends_the_carrier_slug_from_listavailablecarriers_asked_once_and_reads_back_the_url(refurbed):
+    """The spec: the pair's carrier is a slug from ListAvailableCarriers (cache it); the item carries only
+    parcel_tracking_url. A carrier typed as its name ("DHL", any case) is sent as Refurbed's slug."""
+    import json
+
+    sim, transport, connection = refurbed
+    first = refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport)
+    second = refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport)
+    shipped = fulfilment.order_ship(order=first, carrier="DHL", tracking_number="00340434", transport=transport)
+    fulfilment.order_ship(order=second, carrier="Österreichische Post", tracking_number="RR1AT", transport=transport)
+    updates = [json.loads(r.content) for r in transport.requests if r.url.path.endswith("/UpdateOrderItemState")]
+    assert [u["parcel_carrier_tracking_number"] for u in updates] == [
+        {"carrier": "dhl", "tracking_number": "00340434"}, {"carrier": "post_at", "tracking_number": "RR1AT"}]
+    assert all("parcel_tracking_url" not in u for u in updates)
+    assert [p for p in transport.paths() if p.endswith("/ListAvailableCarriers")] == [
+        "/refurbed/refb.merchant.v1.ShippingProfileService/ListAvailableCarriers"]  # asked once, then cached
+    assert shipped.tracking_url.startswith("https://") and "00340434" in shipped.tracking_url  # Refurbed's URL, re-read
+    assert shipped.tracking_number == ""  # Refurbed returns no tracking number field: nothing is made up locally
+
+
+def test_refurbed_url_given_with_a_pair_is_the_items_tracking_url(refurbed):
+    sim, transport, connection = refurbed
+    order = refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport)
+    shipped = fulfilment.order_ship(order=order, carrier="ups", tracking_number="1Z999",
+                                    tracking_url="https://track.example/own/1Z999", transport=transport)
+    assert shipped.tracking_url == "https://track.example/own/1Z999"
+    assert {i.marketplace_status for i in shipped.items.all()} == {"SHIPPED"}
 
 
 @pytest.mark.parametrize(("fields", "message"), [
