@@ -34,6 +34,7 @@ from marketsync.sync.refresh import record_refresh
 from marketsync.sync.writes import WriteRefused, marketplace_write, refuse_control_characters
 from orders import writes as backmarket
 from orders.models import Order, OrderItem, PendingOrderWrite
+from orders.status import BRICKLINK_PRE_PAYMENT, bricklink_money_arrived
 from orders.writes import SERIAL_MAX, TRACKING_MAX, TRACKING_URL_MAX, _is_web_address, imei_error
 
 MAX_ATTEMPTS = 6  # the first try and five retries, about 30 minutes with the backoff below
@@ -42,8 +43,7 @@ REFURBED_BATCH_MAX = 50
 # Refurbed's item state machine (refurbed-openapi.json, OrderItemState).
 REFURBED_OPEN = {"NEW", "ACCEPTED"}
 # BrickLink (bricklink.md §2.1, §9): PROCESSING and READY come before payment; PAID and PACKED may ship.
-BRICKLINK_UNPAID = {"PENDING", "UPDATED", "PROCESSING", "READY"}
-BRICKLINK_PAID_STATUSES = {"Received", "Clearing", "Completed"}
+BRICKLINK_UNPAID = set(BRICKLINK_PRE_PAYMENT)
 BRICKLINK_SHIPPABLE = {"PAID", "PACKED"}
 BRICKLINK_SHIPPED_OR_LATER = {"SHIPPED", "RECEIVED", "COMPLETED"}
 # Brick Owl (brickowl.md §2.1): 1 Payment Submitted, 2 Payment Received, 3 Processing, 4 Processed, 5 Shipped.
@@ -85,7 +85,8 @@ def _brickowl_status_id(order: Order) -> int:
 
 
 def _bricklink_paid(order: Order) -> bool:
-    return str((order.details or {}).get("payment_status") or "") in BRICKLINK_PAID_STATUSES
+    """Money arrived (payment.status Received, Clearing or Completed, in any case): the status module's one rule."""
+    return bricklink_money_arrived((order.details or {}).get("payment_status"))
 
 
 def _items(order: Order) -> list[OrderItem]:

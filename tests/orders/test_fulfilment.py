@@ -290,6 +290,22 @@ def test_bricklink_unpaid_order_is_not_offered_shipping_and_is_refused_before_se
     assert transport.requests == []
 
 
+@pytest.mark.parametrize("payment,ready", [("Received", True), ("RECEIVED", True), ("clearing", True), ("Sent", False)])
+def test_bricklink_ship_is_offered_exactly_when_the_status_mapping_reads_ready_to_ship(bricklink, payment, ready):
+    """The order page's actions and the unified status use one rule for "money arrived" (any case)."""
+    from orders.status import READY_TO_SHIP_STATUSES
+
+    sim, transport, connection = bricklink
+    order = bricklink_order(sim, connection, "READY", transport)
+    Order.objects.filter(pk=order.pk).update(details={**order.details, "payment_status": payment})
+    order = Order.objects.get(pk=order.pk)
+    from orders.status import bricklink_status
+
+    assert (bricklink_status("READY", payment) in READY_TO_SHIP_STATUSES) is ready
+    actions = fulfilment.order_actions(order=order)
+    assert (actions.ship, actions.mark_paid) == (ready, not ready)
+
+
 def test_bricklink_transient_failure_is_pending_then_retried_once_without_double_apply(bricklink, django_capture_on_commit_callbacks):
     sim, transport, connection = bricklink
     order = bricklink_order(sim, connection, "PAID", transport)
