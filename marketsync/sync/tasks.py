@@ -44,7 +44,13 @@ def count_expired_sync(sender=None, request=None, expired=False, **kwargs) -> No
         return
     args = getattr(request, "args", None) or ()
     if args and isinstance(args[0], int):
-        entity_sync_expired(entity_sync_id=args[0])
+        from django.db import connection
+
+        try:
+            entity_sync_expired(entity_sync_id=args[0])
+        finally:  # no task ran, so Celery's own per-task cleanup will not close what this opened
+            if not connection.in_atomic_block:
+                connection.close()
         logger.warning("sync %s expired in the queue before a worker took it (counted as missed)", args[0])
 
 

@@ -4,6 +4,7 @@ run that expired unrun, and the staff's sync health page shows the backlog."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -114,12 +115,17 @@ def test_a_sync_that_expires_in_the_queue_unrun_is_counted_by_the_worker():
     (a,) = _orders_syncs(1)
     EntitySync.objects.filter(pk=a.pk).update(queued_at=timezone.now())
     queue = f"test-expiry-{uuid.uuid4().hex[:12]}"
-    with start_worker(app, perform_ping_check=False, queues=[queue], shutdown_timeout=20):
-        result = sync_entity.apply_async(args=[a.pk], queue=queue, expires=timezone.now() - timedelta(seconds=1))
-        deadline = timezone.now() + timedelta(seconds=30)
-        while timezone.now() < deadline and not EntitySync.objects.filter(pk=a.pk, missed_ticks=1).exists():
-            import time
-            time.sleep(0.1)
+    # A worker given queues= narrows the app's own consume list for good; put it back for later workers.
+    consume_from = app.amqp.queues._consume_from
+    try:
+        with start_worker(app, perform_ping_check=False, queues=[queue], shutdown_timeout=20):
+            result = sync_entity.apply_async(args=[a.pk], queue=queue, expires=timezone.now() - timedelta(seconds=1))
+            deadline = timezone.now() + timedelta(seconds=30)
+            while timezone.now() < deadline and not EntitySync.objects.filter(pk=a.pk, missed_ticks=1).exists():
+                time.sleep(0.1)
+    finally:
+        app.amqp.queues._consume_from = consume_from
+        app.amqp.queues.pop(queue, None)
     a.refresh_from_db()
     assert a.missed_ticks == 1 and a.queued_at is None and a.last_started_at is None
     assert result.state == "REVOKED"
