@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from connections.budget import api_calls_by_purpose_last_24h
 from connections.models import Connection, EntitySync, Organization
 from marketsync.marketplaces import Marketplace
+from marketsync.sync.selectors import entity_sync_active_q, entity_sync_due_q
 
 STALE_INTERVALS = 3
 
@@ -184,3 +185,60 @@ def organization_health_alert(*, organization: Organization) -> HealthAlert:
         else:
             stale.append(f"{name} {entity.replace('_', ' ')}")
     return HealthAlert(auth_errors=auth, stale=stale, refusals=refusals)
+
+
+# --- the backlog: do the workers keep up with the ticks? ------------------------------------------------------
+
+OVERDUE_INTERVALS = 2
+
+
+@dataclass
+class EntityBacklog:
+    """One entity's syncs against the workers, over the connections in scope (see README "Operating")."""
+
+    entity: str
+    active: int  # syncs the ticks serve
+    due: int  # out of backoff and not running: the next tick enqueues them, or they wait in the queue already
+    queued: int  # enqueued, no worker has taken them yet
+    running: int  # a worker holds their lease now
+    overdue: int  # due, and their last run started more than two intervals ago (or never, on an older connection)
+    missed_ticks: int  # counter: ticks that found a run still waiting, and runs lost or expired unrun
+    oldest_wait: timedelta | None  # how long the longest-waiting queued run has waited
+
+    @property
+    def oldest_wait_text(self) -> str:
+        if self.oldest_wait is None:
+            return ""
+        minutes = int(self.oldest_wait.total_seconds() // 60)
+        return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def sync_backlog(*, organization: Organization | None = None, now: datetime | None = None) -> list[EntityBacklog]:
+    """Per entity: due, queued, running and overdue syncs and the missed-tick counter. One query."""
+    now = now or timezone.now()
+    interval = timedelta(seconds=settings.SYNC_INTERVAL_SECONDS)
+    late = now - OVERDUE_INTERVALS * interval
+    due = entity_sync_due_q(now=now)
+    overdue = due & (Q(last_started_at__lt=late) | Q(last_started_at__isnull=True, connection__created_at__lt=late))
+    rows = EntitySync.objects.filter(entity_sync_active_q())
+    if organization is not None:
+        rows = rows.filter(connection__organization=organization)
+    rows = (
+        rows.values("entity").order_by("entity").annotate(
+            active=Count("pk"),
+            due=Count("pk", filter=due),
+            queued=Count("pk", filter=Q(queued_at__isnull=False) & (Q(locked_until__isnull=True) | Q(locked_until__lte=now))),
+            running=Count("pk", filter=Q(locked_until__gt=now)),
+            overdue=Count("pk", filter=overdue),
+            missed_ticks=Sum("missed_ticks"),
+            oldest_queued=Min("queued_at", filter=Q(locked_until__isnull=True) | Q(locked_until__lte=now)),
+        )
+    )
+    return [
+        EntityBacklog(
+            entity=r["entity"], active=r["active"], due=r["due"], queued=r["queued"], running=r["running"],
+            overdue=r["overdue"], missed_ticks=r["missed_ticks"] or 0,
+            oldest_wait=now - r["oldest_queued"] if r["oldest_queued"] else None,
+        )
+        for r in rows
+    ]

@@ -133,6 +133,11 @@ class EntitySync(models.Model):
     last_run_updated = models.PositiveIntegerField(default=0)
     last_run_removed = models.PositiveIntegerField(default=0)
     last_run_duration_ms = models.PositiveIntegerField(default=0)
+    # The backlog (marketsync.sync.schedule): when the dispatcher enqueued the run that has not started yet (one
+    # at a time: a tick skips a row still waiting, so work carries over instead of piling up or expiring), and how
+    # many ticks found it still waiting — or its run lost or expired unrun. Ops read both on the sync health page.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    missed_ticks = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "entity"], name="one_entity_sync_per_entity")]

@@ -487,14 +487,25 @@ def _upsert_lots(*, connection: Connection, records: list[LotRecord]) -> UpsertR
 
 
 def _record_first_counts(org_id: int, connection: Connection, first: dict[int, int]) -> None:
-    """The ledger's first line of each item just created by an import: on hand from the marketplace's quantity."""
+    """The ledger's first line of each item this import created: on hand from the marketplace's quantity.
+
+    ``first`` holds the items the import found missing and inserted, but an insert that met a row another
+    transaction had just created (another import of the same part at the same moment; its commit let our
+    upsert through) left that row as it was: its on hand is not ours, and its line 1 is already in the ledger.
+    So line 1 is written only for the items with no ledger line yet — exactly those this transaction inserted,
+    since no one else sees them before we commit. (Writing it for all of them was the ``IntegrityError`` on
+    ``stockmovement_unique_item_sequence`` of two syncs at once.)
+    """
+    if not first:
+        return
+    created = set(InventoryItem.objects.filter(pk__in=list(first), movements__isnull=True).values_list("pk", flat=True))
     StockMovement.objects.bulk_create(
         StockMovement(
             organization_id=org_id, item_id=item_id, sequence=1, kind=StockMovement.Kind.ADJUST,
             on_hand_before=0, on_hand_after=qty, reserved_before=0, reserved_after=0,
             source=f"import:{connection.marketplace}", reason="first seen in the marketplace's inventory",
         )
-        for item_id, qty in first.items()
+        for item_id, qty in first.items() if item_id in created
     )
 
 

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from connections.health import sync_health_list
+from connections.health import sync_backlog, sync_health_list
 
 
 def sync_health_view(request):
@@ -19,6 +19,7 @@ def sync_health_view(request):
         "title": "Sync health",
         "health": health,
         "problems": sum(1 for h in health if h.worst != "ok"),
+        "backlog": sync_backlog(),
     }
     return TemplateResponse(request, "connections/admin_sync_health.html", context)
 

@@ -26,6 +26,12 @@ def _install_beat_schedule(sender: Celery, **kwargs) -> None:
             "schedule": interval_schedule(settings.SYNC_INTERVAL_SECONDS),
             "options": {"expires": settings.SYNC_INTERVAL_SECONDS},
         },
+        # Ship batch rows a killed worker left "sending": re-read at the marketplace, then shipped or queued again.
+        "ship-batch-sweep": {
+            "task": "orders.ship_batch_sweep",
+            "schedule": interval_schedule(settings.SYNC_INTERVAL_SECONDS),
+            "options": {"expires": settings.SYNC_INTERVAL_SECONDS},
+        },
         # Stock pushes left over (a lost on-commit task, a retry now due, the broker down at commit).
         "stock-push-sweep": {
             "task": "inventory.stock_push_drain",

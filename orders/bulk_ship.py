@@ -4,6 +4,7 @@
     ship_plan                check the requests line by line: errors named by line, and those not to send again
     ship_batch_create        keep a clean plan as a ``ShipBatch`` (nothing is sent yet)
     ship_batch_run           send each queued order through ``orders.fulfilment.order_ship`` (the task, the CLI)
+    ship_batch_sweep         rows a killed worker left "sending": re-read the order, then shipped or queued again
 
 An order is sent once per tracking: an order already shipped, or already in a batch with the same tracking, is
 reported as such and not sent again (the rows are keyed on (organization, order) + tracking, and each row is
@@ -17,6 +18,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import httpx
 from django.db import IntegrityError, transaction
@@ -25,13 +27,18 @@ from django.utils import timezone
 from connections.models import Organization
 from connections.services import CONTROL_CHARACTERS
 from marketsync.marketplaces import Marketplace
+from marketsync.sync.errors import TransientError
 from marketsync.sync.records import UnifiedStatus
+from marketsync.sync.refresh import record_refresh
 from marketsync.sync.writes import WriteRefused
 from orders import fulfilment
 from orders.models import Order, ShipBatch, ShipBatchOrder
 
 CSV_COLUMNS = ["marketplace", "order_id", "carrier", "tracking_number", "tracking_url"]
 MAX_LINES = 2000
+# A row "sending" for longer than this was left by a worker killed mid-send (one ship takes seconds; the write
+# helper's own timeouts are far shorter).
+SENDING_STALE_AFTER = timedelta(minutes=10)
 # Written as the marketplace's key or its name ("Back Market", "backmarket", "BrickLink"…).
 _MARKETPLACES = {m.value: m.value for m in Marketplace} | {m.label.lower().replace(" ", ""): m.value for m in Marketplace}
 _SHIPPED_OR_LATER = {UnifiedStatus.SHIPPED, UnifiedStatus.DELIVERED}
@@ -267,6 +274,59 @@ def ship_batch_run(*, batch: ShipBatch, transport: httpx.BaseTransport | None = 
     batch.state, batch.finished_at = ShipBatch.State.DONE, timezone.now()
     batch.save(update_fields=["state", "finished_at"])
     return batch
+
+
+@dataclass
+class SweepResult:
+    shipped: list[int] = field(default_factory=list)  # confirmed shipped by the re-read: not sent again
+    requeued: list[int] = field(default_factory=list)  # not shipped at the marketplace: queued, the batch runs again
+    failed: list[int] = field(default_factory=list)  # the order cannot be re-read: never sent blind
+    batches: set[int] = field(default_factory=set)  # batches with rows queued again
+
+
+def ship_batch_sweep(*, now: datetime | None = None, transport: httpx.BaseTransport | None = None) -> SweepResult:
+    """Recover the rows a killed worker left "sending" (its outcome unknown: the call may or may not have reached the
+    marketplace). Each order is re-read at its marketplace first; shipped with this row's write → the row is
+    shipped; not shipped → the row is queued again and its batch runs again (the caller enqueues it); unreadable
+    for good → failed, saying so. A transient failure of the re-read leaves the row for the next sweep. Never sends
+    a ship itself, so never twice: the batch run sends only what the re-read showed not shipped. Batches left
+    running with nothing queued or sending are closed."""
+    now = now or timezone.now()
+    result = SweepResult()
+    stale = ShipBatchOrder.objects.filter(state=ShipBatchOrder.State.SENDING, updated_at__lt=now - SENDING_STALE_AFTER)
+    for row in stale.select_related("order__connection").order_by("pk"):
+        # Take the row (its updated_at moves): a second sweeper at the same moment finds it fresh and leaves it.
+        if not ShipBatchOrder.objects.filter(pk=row.pk, state=ShipBatchOrder.State.SENDING, updated_at=row.updated_at).update(
+                updated_at=now):
+            continue
+        order = row.order
+        try:
+            record_refresh(connection=order.connection, entity="orders", external_id=order.external_id, transport=transport)
+        except TransientError:
+            continue  # the marketplace did not answer: the next sweep asks again
+        except Exception as exc:  # noqa: BLE001 - an order we cannot read is never shipped blind
+            _finish(row, ShipBatchOrder.State.FAILED, f"Interrupted while sending, and the order could not be re-read "
+                                                      f"({type(exc).__name__}): check it at {order.connection.marketplace_label}.")
+            result.failed.append(row.pk)
+            continue
+        order = Order.objects.select_related("connection").get(pk=order.pk)
+        params = {"carrier": row.carrier, "tracking_number": row.tracking_number, "tracking_url": row.tracking_url}
+        if fulfilment.write_applied(action="ship", params=params, order=order):
+            _finish(row, ShipBatchOrder.State.SHIPPED,
+                    f"{order.connection.marketplace_label}: {order.marketplace_status or order.get_status_display()} "
+                    "(confirmed by re-reading the order after an interrupted send)")
+            result.shipped.append(row.pk)
+        else:
+            _finish(row, ShipBatchOrder.State.QUEUED, "Interrupted while sending; not shipped at the marketplace: "
+                                                     "queued again.")
+            ShipBatch.objects.filter(pk=row.batch_id).update(state=ShipBatch.State.QUEUED, finished_at=None)
+            result.requeued.append(row.pk)
+            result.batches.add(row.batch_id)
+    open_rows = ShipBatchOrder.objects.filter(state__in=[ShipBatchOrder.State.QUEUED, ShipBatchOrder.State.SENDING])
+    # A running batch with no row left to send has only its closing save to come: close it (a no-op if it did).
+    ShipBatch.objects.filter(state=ShipBatch.State.RUNNING).exclude(pk__in=open_rows.values("batch_id")).update(
+        state=ShipBatch.State.DONE, finished_at=now)
+    return result
 
 
 def ship_batch_get(*, organization: Organization, pk: int) -> ShipBatch | None:

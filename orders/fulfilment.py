@@ -34,6 +34,7 @@ from marketsync.sync.refresh import record_refresh
 from marketsync.sync.writes import WriteRefused, marketplace_write, refuse_control_characters
 from orders import writes as backmarket
 from orders.models import Order, OrderItem, PendingOrderWrite
+from orders.status import BRICKLINK_PRE_PAYMENT, bricklink_money_arrived
 from orders.writes import SERIAL_MAX, TRACKING_MAX, TRACKING_URL_MAX, _is_web_address, imei_error
 
 MAX_ATTEMPTS = 6  # the first try and five retries, about 30 minutes with the backoff below
@@ -42,8 +43,7 @@ REFURBED_BATCH_MAX = 50
 # Refurbed's item state machine (refurbed-openapi.json, OrderItemState).
 REFURBED_OPEN = {"NEW", "ACCEPTED"}
 # BrickLink (bricklink.md §2.1, §9): PROCESSING and READY come before payment; PAID and PACKED may ship.
-BRICKLINK_UNPAID = {"PENDING", "UPDATED", "PROCESSING", "READY"}
-BRICKLINK_PAID_STATUSES = {"Received", "Clearing", "Completed"}
+BRICKLINK_UNPAID = set(BRICKLINK_PRE_PAYMENT)
 BRICKLINK_SHIPPABLE = {"PAID", "PACKED"}
 BRICKLINK_SHIPPED_OR_LATER = {"SHIPPED", "RECEIVED", "COMPLETED"}
 # Brick Owl (brickowl.md §2.1): 1 Payment Submitted, 2 Payment Received, 3 Processing, 4 Processed, 5 Shipped.
@@ -85,7 +85,8 @@ def _brickowl_status_id(order: Order) -> int:
 
 
 def _bricklink_paid(order: Order) -> bool:
-    return str((order.details or {}).get("payment_status") or "") in BRICKLINK_PAID_STATUSES
+    """Money arrived (payment.status Received, Clearing or Completed, in any case): the status module's one rule."""
+    return bricklink_money_arrived((order.details or {}).get("payment_status"))
 
 
 def _items(order: Order) -> list[OrderItem]:
@@ -199,12 +200,41 @@ def _refurbed_item_state(*, item: OrderItem, state: str, verb: str, user, actor,
                   transport=transport, send=lambda client: client.update_order_item_state(item.external_id, state))
 
 
-def _refurbed_ship_fields(t: Tracking) -> dict[str, Any]:
+# ListAvailableCarriers per connection, for an hour: Refurbed asks callers to cache it (rate limits).
+REFURBED_CARRIERS_TTL = 3600
+_refurbed_carriers: dict[tuple, tuple[float, list[dict]]] = {}
+
+
+def refurbed_carrier_slug(client, *, connection, carrier: str) -> str:
+    """The slug Refurbed knows for ``carrier`` (its slug or its display name, in any case), from Refurbed's own
+    ListAvailableCarriers — the pair's carrier must be one of those slugs. An unknown carrier is refused before
+    anything is sent, naming the slugs Refurbed offers."""
+    import time
+
+    from marketsync.sync.errors import InvalidRequest
+
+    key = (connection.pk, connection.created_at.isoformat(), connection.base_url)
+    cached = _refurbed_carriers.get(key)
+    if cached is None or time.monotonic() - cached[0] > REFURBED_CARRIERS_TTL:
+        cached = (time.monotonic(), client.list_available_carriers())
+        _refurbed_carriers[key] = cached
+    wanted = carrier.strip().casefold()
+    for entry in cached[1]:
+        slug, name = str(entry.get("slug") or ""), str(entry.get("name") or "")
+        if slug and wanted in (slug.casefold(), name.casefold()):
+            return slug
+    offered = ", ".join(sorted(str(e.get("slug")) for e in cached[1] if e.get("slug")))
+    raise InvalidRequest(f"Refurbed has no carrier “{carrier[:40]}” (unknown carrier; its carriers: {offered or 'none'}).")
+
+
+def _refurbed_ship_fields(t: Tracking, carrier_slug: str = "") -> dict[str, Any]:
+    """``parcel_tracking_url`` and/or ``parcel_carrier_tracking_number`` {carrier slug, tracking number}: Refurbed
+    keeps only the URL on the item (derived from the pair when no URL is given), so the order re-read shows that."""
     fields: dict[str, Any] = {}
     if t.tracking_url:
         fields["parcel_tracking_url"] = t.tracking_url
     if t.carrier and t.tracking_number:
-        fields["parcel_carrier_tracking_number"] = {"carrier": t.carrier, "tracking_number": t.tracking_number}
+        fields["parcel_carrier_tracking_number"] = {"carrier": carrier_slug or t.carrier, "tracking_number": t.tracking_number}
     return fields
 
 
@@ -220,11 +250,15 @@ def refurbed_ship(*, order: Order, tracking: Tracking, user, actor, transport) -
         _refuse_unless(len(items) <= REFURBED_BATCH_MAX, f"Refurbed takes at most {REFURBED_BATCH_MAX} items at once.")
 
     def send(client) -> None:
+        sent = fields
+        if tracking.carrier and tracking.tracking_number:
+            sent = _refurbed_ship_fields(tracking, refurbed_carrier_slug(client, connection=order.connection,
+                                                                         carrier=tracking.carrier))
         if len(items) == 1:
-            client.update_order_item_state(items[0].external_id, "SHIPPED", **fields)
+            client.update_order_item_state(items[0].external_id, "SHIPPED", **sent)
             return
         results = client.batch_update_order_items_state(
-            [{"id": i.external_id, "state": "SHIPPED", **fields} for i in items])
+            [{"id": i.external_id, "state": "SHIPPED", **sent} for i in items])
         refused = [f"item {i.external_id}: {r.get('status', {}).get('message') or 'refused'}"
                    for i, r in zip(items, results, strict=True) if (r.get("status") or {}).get("code", 0) != 0]
         if refused:
@@ -461,16 +495,17 @@ def retry_delay(attempts: int) -> int:
     return min(900, 30 * 2 ** (attempts - 1))
 
 
-def _already_applied(pending: PendingOrderWrite, order: Order, item: OrderItem | None) -> bool:
-    """Whether the re-read order shows the write made (the earlier attempt reached the marketplace after all)."""
-    action, status = pending.action, order.marketplace_status
+def write_applied(*, action: str, params: dict[str, Any], order: Order, item: OrderItem | None = None) -> bool:
+    """Whether the re-read order shows the write made (an earlier attempt, whose outcome was unknown, reached the
+    marketplace after all): a pending write's retry and the bulk ship sweeper ask this before sending again."""
+    status = order.marketplace_status
     if item is not None:
         if action == "accept":
             return item.marketplace_status in ("ACCEPTED", "2")
         if action == "reject":
             return item.marketplace_status in ("REJECTED", "4")
         if action == "identifiers":
-            imei, serial = pending.params.get("imei"), pending.params.get("serial_number")
+            imei, serial = params.get("imei"), params.get("serial_number")
             return (not imei or item.imei == imei) and (not serial or item.serial_number == serial)
     if action == "ship":
         if order.marketplace == "refurbed":
@@ -504,7 +539,7 @@ def pending_write_retry(*, pending: PendingOrderWrite, transport: httpx.BaseTran
         return _pending_finish(pending, PendingOrderWrite.State.FAILED, f"The order could not be re-read: {exc}")
     order = Order.objects.get(pk=order.pk)
     item = OrderItem.objects.get(pk=pending.item_id) if pending.item_id else None
-    if _already_applied(pending, order, item):
+    if write_applied(action=pending.action, params=pending.params, order=order, item=item):
         return _pending_finish(pending, PendingOrderWrite.State.DONE, "")
     pending.attempts += 1
     try:

@@ -18,10 +18,16 @@ Brick Owl (``brickowl.md`` §2.1 Order status, by status_id):
 Back Market (``backmarket.md`` §3 OrderState; an order whose lines are all closed reads from its lines):
     0 new (payment check), 10 pending payment -> awaiting_payment; 1 paid -> new; 3 to ship -> accepted;
     8 not paid -> cancelled; 9 shipped -> shipped
+  lines (§3 OrderLineState; each line's own state decides its stock): 0 new, 8 pending payment -> awaiting_payment;
+    9 on hold -> on_hold; 1 paid -> new; 2 accepted -> accepted; 3 shipped -> shipped; 4 cancelled, 7 payment
+    refused -> cancelled; 5 refunded before shipping -> refunded; 6 refunded after shipping -> returned. An order
+    whose lines are all closed (4-7) is returned if any line is 6, else refunded if any is 5, else cancelled.
 Refurbed (``refurbed.md`` §4 computed OrderState; §2.1: only released, ready-to-fulfil orders are listed, so
 none awaits payment):
     NEW -> new; ACCEPTED -> accepted; SHIPPED, FULFILLED, PARTIALLY_FULFILLED -> shipped; REJECTED, CANCELLED,
     UNFULFILLED -> cancelled; RETURNED -> returned
+  items (§4 OrderItemState): NEW -> new; ACCEPTED -> accepted; SHIPPED -> shipped; REJECTED, CANCELLED ->
+    cancelled; RETURNED -> returned
 Any status no table knows -> unknown (stored and shown, never an error).
 
 A ``PURGED`` BrickLink order (BrickLink deletes a closed order's items about six months on) keeps its stored

@@ -28,3 +28,13 @@ def ship_batch(batch_id: int) -> None:
     batch = ShipBatch.objects.filter(pk=batch_id).first()
     if batch is not None:
         ship_batch_run(batch=batch)
+
+
+@shared_task(name="orders.ship_batch_sweep", ignore_result=True)
+def ship_batch_sweep() -> None:
+    """Beat: recover ship batch rows a killed worker left "sending" (``orders.bulk_ship.ship_batch_sweep``), then
+    run again the batches whose rows the re-read showed not shipped."""
+    from orders.bulk_ship import ship_batch_sweep as sweep
+
+    for batch_id in sorted(sweep().batches):
+        ship_batch.delay(batch_id)

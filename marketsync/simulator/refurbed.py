@@ -806,8 +806,10 @@ class RefurbedSimulator(MarketplaceSimulator):
 
     # --- order item writes: Refurbed's item state machine and field checks (refurbed.md §2.2, §4) ---------------
     def _carrier_tracking_url(self, pair: Any) -> str:
-        """A ``parcel_carrier_tracking_number`` pair: a carrier slug from ListAvailableCarriers and a number. The item
-        carries only ``parcel_tracking_url``, so the simulator derives it from the carrier's tracking page."""
+        """A ``parcel_carrier_tracking_number`` pair: a carrier slug from ListAvailableCarriers ("Carrier slug,
+        obtained from ListAvailableCarriers RPC") and that carrier's tracking number. The spec's ``OrderItem`` has no
+        carrier or tracking number field, only ``parcel_tracking_url``, which SHIPPED requires: the pair is Refurbed's
+        way to give one without a URL. The page it points to is this simulator's stand-in (the spec names none)."""
         if not isinstance(pair, dict):
             raise RpcError(INVALID_ARGUMENT, "invalid parcel_carrier_tracking_number: expected an object")
         slug, number = str(pair.get("carrier") or ""), str(pair.get("tracking_number") or "").strip()
@@ -836,7 +838,9 @@ class RefurbedSimulator(MarketplaceSimulator):
                 raise RpcError(INVALID_ARGUMENT, "invalid parcel tracking URL")
             override["parcel_tracking_url"] = url
         if body.get("parcel_carrier_tracking_number") is not None:
-            override["parcel_tracking_url"] = self._carrier_tracking_url(body["parcel_carrier_tracking_number"])
+            derived = self._carrier_tracking_url(body["parcel_carrier_tracking_number"])  # checked either way
+            if url is None:  # a URL given in the same update is the merchant's own link: it stands
+                override["parcel_tracking_url"] = derived
         if target == "SHIPPED" and current != "SHIPPED" and not (override.get("parcel_tracking_url") or item.get("parcel_tracking_url")):
             raise RpcError(INVALID_ARGUMENT, "parcel tracking URL is required for state SHIPPED")
         if body.get("item_identifiers") is not None:

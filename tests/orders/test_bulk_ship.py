@@ -183,3 +183,60 @@ def test_a_refused_order_fails_alone_and_the_others_ship(shop):
     # A failed order may be sent again by a later file.
     errors, plan = plan_of(shop, csv_of(f"bricklink,{bad.external_id},,BL-2,"))
     assert plan.skipped == [] and "cannot be shipped now" in errors[0]
+
+
+def _killed_while_sending(shop, order, tracking, minutes_ago=30):
+    """A batch of one order whose worker claimed the row and died (the row stays "sending")."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    errors, plan = plan_of(shop, csv_of(f"{order.marketplace},{order.external_id},,{tracking},"))
+    assert errors == []
+    batch = bulk_ship.ship_batch_create(organization=shop.organization, plan=plan, source="csv")
+    ShipBatch.objects.filter(pk=batch.pk).update(state="running")
+    row = batch.orders.get()
+    ShipBatchOrder.objects.filter(pk=row.pk).update(state="sending", updated_at=timezone.now() - timedelta(minutes=minutes_ago))
+    return batch, row
+
+
+def test_the_sweeper_confirms_a_ship_the_killed_worker_had_sent_and_sends_nothing(shop):
+    from orders import fulfilment
+
+    order = shop.brickowl_paid()
+    batch, row = _killed_while_sending(shop, order, "OWL-K1")
+    # The worker's call reached Brick Owl before it died.
+    fulfilment.order_ship(order=order, tracking_number="OWL-K1", transport=shop.transport)
+    shop.transport.requests.clear()
+    result = bulk_ship.ship_batch_sweep(transport=shop.transport)
+    row.refresh_from_db()
+    assert result.shipped == [row.pk] and result.batches == set()
+    assert row.state == "shipped" and "confirmed by re-reading" in row.message
+    assert shop.ship_writes() == []  # re-read only
+    assert ShipBatch.objects.get(pk=batch.pk).state == "done"
+
+
+def test_the_sweeper_requeues_a_row_whose_order_did_not_ship_and_the_batch_ships_it_once(shop):
+    order = shop.bricklink_paid()
+    batch, row = _killed_while_sending(shop, order, "BL-K2")
+    shop.transport.requests.clear()
+    result = bulk_ship.ship_batch_sweep(transport=shop.transport)
+    row.refresh_from_db()
+    assert result.requeued == [row.pk] and result.batches == {batch.pk} and row.state == "queued"
+    assert shop.ship_writes() == []  # the sweeper itself never ships
+    bulk_ship.ship_batch_run(batch=ShipBatch.objects.get(pk=batch.pk), transport=shop.transport)
+    bulk_ship.ship_batch_sweep(transport=shop.transport)  # a later sweep finds nothing to do
+    row.refresh_from_db()
+    assert row.state == "shipped"
+    assert [w for w in shop.ship_writes() if w.endswith("/status")] == [f"PUT /bricklink/api/store/v1/orders/{order.external_id}/status"]
+    assert shop.app["bricklink"].orders[int(order.external_id)]["status"] == "SHIPPED"
+
+
+def test_the_sweeper_leaves_a_row_that_is_still_being_sent(shop):
+    order = shop.brickowl_paid()
+    _batch, row = _killed_while_sending(shop, order, "OWL-K3", minutes_ago=1)
+    shop.transport.requests.clear()
+    result = bulk_ship.ship_batch_sweep(transport=shop.transport)
+    row.refresh_from_db()
+    assert (result.shipped, result.requeued, result.failed) == ([], [], []) and row.state == "sending"
+    assert shop.transport.requests == []

@@ -134,12 +134,44 @@ def test_refurbed_refusal_from_the_api_is_shown_in_refurbeds_words_with_a_failur
     assert OrderItem.objects.get(pk=item.pk).marketplace_status == "NEW"  # nothing changed locally
 
 
-def test_refurbed_unknown_carrier_is_refused_by_refurbed(refurbed):
+def test_refurbed_unknown_carrier_is_refused_against_refurbeds_carrier_list_before_the_ship_is_sent(refurbed):
     sim, transport, connection = refurbed
     order = refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport)
-    with pytest.raises(WriteRefused, match="unknown carrier"):
+    with pytest.raises(WriteRefused, match="unknown carrier") as refused:
         fulfilment.order_ship(order=order, carrier="pigeon", tracking_number="123", transport=transport)
+    assert "dhl" in refused.value.message  # the slugs Refurbed offers
+    assert [p.rsplit("/", 1)[-1] for p in transport.paths()] == ["ListAvailableCarriers"]  # no UpdateOrderItemState
     assert OrderItem.objects.get(order=order).marketplace_status == "ACCEPTED"
+    assert audits("order_ship")[-1].outcome == "failure"
+
+
+def test_refurbed_pair_sends_the_carrier_slug_from_listavailablecarriers_asked_once_and_reads_back_the_url(refurbed):
+    """The spec: the pair's carrier is a slug from ListAvailableCarriers (cache it); the item carries only
+    parcel_tracking_url. A carrier typed as its name ("DHL", any case) is sent as Refurbed's slug."""
+    import json
+
+    sim, transport, connection = refurbed
+    first = refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport)
+    second = refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport)
+    shipped = fulfilment.order_ship(order=first, carrier="DHL", tracking_number="00340434", transport=transport)
+    fulfilment.order_ship(order=second, carrier="Österreichische Post", tracking_number="RR1AT", transport=transport)
+    updates = [json.loads(r.content) for r in transport.requests if r.url.path.endswith("/UpdateOrderItemState")]
+    assert [u["parcel_carrier_tracking_number"] for u in updates] == [
+        {"carrier": "dhl", "tracking_number": "00340434"}, {"carrier": "post_at", "tracking_number": "RR1AT"}]
+    assert all("parcel_tracking_url" not in u for u in updates)
+    assert [p for p in transport.paths() if p.endswith("/ListAvailableCarriers")] == [
+        "/refurbed/refb.merchant.v1.ShippingProfileService/ListAvailableCarriers"]  # asked once, then cached
+    assert shipped.tracking_url.startswith("https://") and "00340434" in shipped.tracking_url  # Refurbed's URL, re-read
+    assert shipped.tracking_number == ""  # Refurbed returns no tracking number field: nothing is made up locally
+
+
+def test_refurbed_url_given_with_a_pair_is_the_items_tracking_url(refurbed):
+    sim, transport, connection = refurbed
+    order = refurbed_order(connection, states={"ACCEPTED"}, count=1, sim=sim, transport=transport)
+    shipped = fulfilment.order_ship(order=order, carrier="ups", tracking_number="1Z999",
+                                    tracking_url="https://track.example/own/1Z999", transport=transport)
+    assert shipped.tracking_url == "https://track.example/own/1Z999"
+    assert {i.marketplace_status for i in shipped.items.all()} == {"SHIPPED"}
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -256,6 +288,22 @@ def test_bricklink_unpaid_order_is_not_offered_shipping_and_is_refused_before_se
     with pytest.raises(WriteRefused, match="ships paid orders"):
         fulfilment.order_ship(order=order, tracking_number="1Z1", transport=transport)
     assert transport.requests == []
+
+
+@pytest.mark.parametrize("payment,ready", [("Received", True), ("RECEIVED", True), ("clearing", True), ("Sent", False)])
+def test_bricklink_ship_is_offered_exactly_when_the_status_mapping_reads_ready_to_ship(bricklink, payment, ready):
+    """The order page's actions and the unified status use one rule for "money arrived" (any case)."""
+    from orders.status import READY_TO_SHIP_STATUSES
+
+    sim, transport, connection = bricklink
+    order = bricklink_order(sim, connection, "READY", transport)
+    Order.objects.filter(pk=order.pk).update(details={**order.details, "payment_status": payment})
+    order = Order.objects.get(pk=order.pk)
+    from orders.status import bricklink_status
+
+    assert (bricklink_status("READY", payment) in READY_TO_SHIP_STATUSES) is ready
+    actions = fulfilment.order_actions(order=order)
+    assert (actions.ship, actions.mark_paid) == (ready, not ready)
 
 
 def test_bricklink_transient_failure_is_pending_then_retried_once_without_double_apply(bricklink, django_capture_on_commit_callbacks):

@@ -7,15 +7,19 @@ from __future__ import annotations
 import pytest
 
 from marketsync.marketplaces.backmarket.mapping import order_record as backmarket_order
+from marketsync.marketplaces.backmarket.mapping import orderline_record as backmarket_line
 from marketsync.marketplaces.bricklink.mapping import order_record as bricklink_order
 from marketsync.marketplaces.brickowl.mapping import order_record as brickowl_order
+from marketsync.marketplaces.refurbed.mapping import item_record as refurbed_item
 from marketsync.marketplaces.refurbed.mapping import order_record as refurbed_order
 from orders.status import (
+    BACKMARKET_LINE_STATUS,
     BACKMARKET_ORDER_STATUS,
     BRICKLINK_PAYMENT_STATUSES,
     BRICKLINK_STATUS,
     BRICKOWL_STATUS,
     READY_TO_SHIP_STATUSES,
+    REFURBED_ITEM_STATUS,
     REFURBED_ORDER_STATUS,
     UnifiedStatus,
 )
@@ -38,6 +42,16 @@ BRICKOWL = [
 ]
 # backmarket.md §3 OrderState.
 BACKMARKET = [(0, U.AWAITING_PAYMENT), (10, U.AWAITING_PAYMENT), (1, U.NEW), (3, U.ACCEPTED), (8, U.CANCELLED), (9, U.SHIPPED)]
+# backmarket.md §3 OrderLineState, every value: a line's own state decides its stock (reserve, release, consume).
+BACKMARKET_LINES = [
+    (0, U.AWAITING_PAYMENT), (9, U.ON_HOLD), (8, U.AWAITING_PAYMENT), (1, U.NEW), (2, U.ACCEPTED), (3, U.SHIPPED),
+    (4, U.CANCELLED), (5, U.REFUNDED), (6, U.RETURNED), (7, U.CANCELLED),
+]
+# refurbed.md §4 OrderItemState, every value (the merchant drives items; NEW is released, paid, awaiting the merchant).
+REFURBED_ITEMS = [
+    ("NEW", U.NEW), ("ACCEPTED", U.ACCEPTED), ("SHIPPED", U.SHIPPED), ("REJECTED", U.CANCELLED),
+    ("CANCELLED", U.CANCELLED), ("RETURNED", U.RETURNED),
+]
 # refurbed.md §4 OrderState (computed from the items); only released, paid orders are listed (§2.1).
 REFURBED = [
     ("NEW", U.NEW), ("ACCEPTED", U.ACCEPTED), ("SHIPPED", U.SHIPPED), ("FULFILLED", U.SHIPPED),
@@ -133,3 +147,28 @@ def test_no_marketplace_puts_an_unpaid_order_among_those_ready_to_ship():
     unpaid += [brickowl_order({"order_id": "1", "status_id": s}, None, []).status for s in ("0", "1")]
     unpaid += [backmarket_order({"order_id": 1, "state": s, "orderlines": []}).status for s in (0, 10)]
     assert not set(unpaid) & READY_TO_SHIP_STATUSES
+
+
+@pytest.mark.parametrize("state,unified", BACKMARKET_LINES + [(11, U.UNKNOWN)])
+def test_every_back_market_orderline_state_reads_as_documented(state, unified):
+    line = backmarket_line({"id": 77, "state": state, "listing": "SKU-1", "quantity": 1, "price": "10.00"})
+    assert (line.status, line.marketplace_status) == (unified, str(state))
+    assert set(BACKMARKET_LINE_STATUS) == {str(s) for s, _ in BACKMARKET_LINES}
+
+
+@pytest.mark.parametrize("line_states,unified", [
+    ([4, 7], U.CANCELLED),  # cancelled, payment refused
+    ([5, 4], U.REFUNDED),  # refunded before shipping
+    ([6, 5], U.RETURNED),  # refunded after shipping
+    ([4, 2], U.ACCEPTED),  # one line still open: the order's own state decides
+])
+def test_a_back_market_order_whose_lines_are_all_closed_reads_from_its_lines(line_states, unified):
+    lines = [{"id": n, "state": s, "listing": f"SKU-{n}", "quantity": 1, "price": "1.00"} for n, s in enumerate(line_states, 1)]
+    assert backmarket_order({"order_id": 1, "state": 3, "orderlines": lines}).status == unified
+
+
+@pytest.mark.parametrize("state,unified", REFURBED_ITEMS + [("SOMETHING_NEW", U.UNKNOWN)])
+def test_every_refurbed_item_state_reads_as_documented(state, unified):
+    item = refurbed_item({"id": "51", "state": state, "sku": "S", "total_charged": "100.00", "currency_code": "EUR"})
+    assert (item.status, item.marketplace_status) == (unified, state)
+    assert set(REFURBED_ITEM_STATUS) == {s for s, _ in REFURBED_ITEMS}

@@ -148,3 +148,34 @@ def test_runsimulator_skips_a_marketplace_whose_module_is_missing():
     notes: list[str] = []
     assert available_marketplaces(["refurbed", "nosuchmarket"], notes.append) == ["refurbed"]
     assert "nosuchmarket" in notes[0]
+
+
+def test_ship_tracking_follows_the_spec_url_or_carrier_slug_pair_and_the_item_shows_only_the_url():
+    """UpdateOrderItemState to SHIPPED needs a parcel tracking URL; a carrier + tracking number pair (the carrier a
+    slug from ListAvailableCarriers) gives one; an explicit URL in the same update stands; an unknown slug is refused;
+    the item carries only parcel_tracking_url (no carrier or tracking number field in the spec's OrderItem)."""
+    app = make_sim(start=START, orders=40)
+    sim = app["refurbed"]
+    single = [i for i, s in enumerate(sim.item_states) if len(s) == 1][:4]
+    for index in single:
+        sim.item_states[index] = ["ACCEPTED"]
+    ids = [sim.order_ids[i] * 10 for i in single]  # an order's first item id
+    update = "/refurbed/refb.merchant.v1.OrderItemService/UpdateOrderItemState"
+    slugs = {c["slug"] for c in post(app, "/refurbed/refb.merchant.v1.ShippingProfileService/ListAvailableCarriers").json()["carriers"]}
+    assert "dhl" in slugs
+
+    bare = post(app, update, {"id": str(ids[0]), "state": "SHIPPED"})
+    assert bare.status_code == 400 and bare.json()["code"] == 3 and "tracking URL is required" in bare.json()["message"]
+    unknown = post(app, update, {"id": str(ids[0]), "state": "SHIPPED",
+                                 "parcel_carrier_tracking_number": {"carrier": "pigeon", "tracking_number": "1"}})
+    assert unknown.status_code == 400 and "unknown carrier" in unknown.json()["message"]
+    assert sim.item_states[single[0]] == ["ACCEPTED"]  # a refused update changes nothing
+
+    pair = post(app, update, {"id": str(ids[1]), "state": "SHIPPED",
+                              "parcel_carrier_tracking_number": {"carrier": "dhl", "tracking_number": "0034"}}).json()["order_item"]
+    assert pair["state"] == "SHIPPED" and pair["parcel_tracking_url"].startswith("https://") and "0034" in pair["parcel_tracking_url"]
+    assert "parcel_carrier_tracking_number" not in pair and "carrier" not in pair and "tracking_number" not in pair
+
+    both = post(app, update, {"id": str(ids[2]), "state": "SHIPPED", "parcel_tracking_url": "https://track.example/x/1",
+                              "parcel_carrier_tracking_number": {"carrier": "ups", "tracking_number": "1Z"}}).json()["order_item"]
+    assert both["parcel_tracking_url"] == "https://track.example/x/1"
