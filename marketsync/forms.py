@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from django import forms
+from django.forms.boundfield import BoundField
 from django.forms.fields import InvalidJSONInput
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -17,9 +18,35 @@ LATEST_DAY = date(2999, 12, 31)
 DAY_RANGE = f"Give a date between {EARLIEST_DAY} and {LATEST_DAY}."
 
 
+# The most of a text a form shows back: a field's own max_length, else this (a 400-digit paste is not echoed).
+SHOWN_BACK_MAX = 200
+
+
+class ShownBackBoundField(BoundField):
+    """A field drawn again with what was typed, cut to what the field holds: a value too long for the field is
+    named in its error ("at most 20 characters"), never echoed in full into the page."""
+
+    def value(self):
+        value = super().value()
+        if isinstance(value, str):
+            limit = min(getattr(self.field, "max_length", None) or SHOWN_BACK_MAX, SHOWN_BACK_MAX)
+            if len(value) > limit:
+                return value[:limit]
+        return value
+
+
 class FilterForm(forms.Form):
     """A list page's filters (a GET form). A value that does not fit is named beside its field and left out, so
-    the list still shows; an unbound form (no query) filters nothing."""
+    the list still shows; an unbound form (no query) filters nothing. A value too long is shown back cut to the
+    field's length."""
+
+    bound_field_class = ShownBackBoundField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():  # Django's own message echoes the value, however long
+            if "invalid_choice" in field.error_messages:
+                field.error_messages["invalid_choice"] = "Choose one of the values offered."
 
     def valid_data(self) -> dict:
         """The fields given and valid, cleaned; a field in error is absent."""
@@ -27,6 +54,14 @@ class FilterForm(forms.Form):
             return {}
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+
+
+    def check_day_range(self, start: str, end: str) -> None:
+        """Name the end of a from/to pair that comes before its start (both then filter nothing)."""
+        first, last = self.cleaned_data.get(start), self.cleaned_data.get(end)
+        if first and last and first > last:
+            self.add_error(end, "The end date is before the start date.")
+            self.cleaned_data.pop(start, None)
 
 
 FLAG_ON = ("1", "true", "on")

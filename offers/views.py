@@ -11,7 +11,7 @@ from connections.middleware import organization_or_404
 from connections.selectors import connection_get, connection_list
 from marketsync.keyset import CursorForm
 from marketsync.marketplaces import Marketplace
-from marketsync.sync.errors import MarketplaceError
+from marketsync.sync.errors import MarketplaceError, NotFound, public_message
 from offers import reference, selectors
 from offers.forms import OfferFilterForm, ReferenceLookupForm
 
@@ -68,20 +68,22 @@ def reference_data(request, connection_id: int):
         try:
             sections[name] = call()
         except MarketplaceError as exc:
-            errors.append(f"{name.replace('_', ' ')}: {exc}")
+            errors.append(f"{name.replace('_', ' ').capitalize()}: {public_message(exc)}")
             break  # the same failure would repeat for each section
     instance, template_rows = None, []
     if lookups["instance"] and not errors:
         try:
             instance = reference.reference_instance_get(connection=connection, instance_id=lookups["instance"])
-        except MarketplaceError as exc:  # Refurbed's (or the service's) words, beside the field
-            form.add_error("instance", str(exc))
+        except NotFound:
+            form.add_error("instance", "Refurbed has no instance with this id.")
+        except MarketplaceError as exc:  # Refurbed's (or the service's) words, beside the field, without API paths
+            form.add_error("instance", public_message(exc))
     if lookups["category_type"] and not errors:
         try:
             template_rows = reference.reference_catalog_template_list(
                 connection=connection, category_type=lookups["category_type"], lang_code=lookups["lang"])
         except MarketplaceError as exc:
-            form.add_error("category_type", str(exc))
+            form.add_error("category_type", public_message(exc))
     return render(request, "offers/reference.html", {
         "connection": connection, "sections": sections, "errors": errors, "instance": instance, "form": form,
         "templates": template_rows,
