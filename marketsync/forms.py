@@ -99,10 +99,15 @@ class JSONField(forms.JSONField):
             return InvalidJSONInput(data)
 
 
+def day_start(day: date) -> datetime:
+    """The first moment of a calendar day in the current time zone (a "to" day filters up to the next day's)."""
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
 class DayField(forms.DateField):
     """A calendar day (YYYY-MM-DD) from ``EARLIEST_DAY`` to ``LATEST_DAY``."""
 
-    default_error_messages = {"out_of_range": DAY_RANGE}
+    default_error_messages = {"invalid": "Not a date: give one as YYYY-MM-DD, e.g. 2026-11-30.", "out_of_range": DAY_RANGE}
 
     def validate(self, value):
         super().validate(value)
