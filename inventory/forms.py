@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 
 from connections.models import MARKETPLACE_CHOICES
-from inventory.services import ADJUST_LIMIT, REASON_MAX
 from inventory.models import StockMovement
+from inventory.services import ADJUST_LIMIT, REASON_MAX
 from marketsync.forms import DayField, FilterForm, FlagField
 
 
