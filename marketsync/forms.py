@@ -46,7 +46,7 @@ class FilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():  # Django's own message echoes the value, however long
             if "invalid_choice" in field.error_messages:
-                field.error_messages["invalid_choice"] = "Choose one of the values offered."
+                field.error_messages["invalid_choice"] = "Select a valid choice from the list."
 
     def valid_data(self) -> dict:
         """The fields given and valid, cleaned; a field in error is absent."""
