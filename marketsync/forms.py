@@ -3,6 +3,7 @@ a day or a moment that a person (a page, a command) gives."""
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime, time
 
 from django import forms
@@ -25,6 +26,14 @@ SHOWN_BACK_MAX = 200
 class ShownBackBoundField(BoundField):
     """A field drawn again with what was typed, cut to what the field holds: a value too long for the field is
     named in its error ("at most 20 characters"), never echoed in full into the page."""
+
+    def as_widget(self, widget=None, attrs=None, only_initial=False):
+        widget = widget or self.field.widget
+        if self.form.is_bound and self.errors and getattr(widget, "input_type", "") == "date":
+            # A browser's date box cannot show "2026-13-45": show what was typed as text beside its error.
+            widget = copy.copy(widget)
+            widget.input_type = "text"
+        return super().as_widget(widget=widget, attrs=attrs, only_initial=only_initial)
 
     def value(self):
         value = super().value()

@@ -11,7 +11,7 @@ from listings.models import Listing
 from listings.writes import listing_update
 from marketsync.sync.runner import run_entity_sync
 from marketsync.sync.writes import WriteRefused
-from tests.factories import make_connection, make_user
+from tests.factories import make_connection
 from tests.marketplaces.backmarket.fixtures import *  # noqa: F403  (the Back Market fixtures)
 
 pytestmark = pytest.mark.django_db
