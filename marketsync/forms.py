@@ -55,7 +55,7 @@ class FilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():  # Django's own message echoes the value, however long
             if "invalid_choice" in field.error_messages:
-                field.error_messages["invalid_choice"] = "Select a valid choice from the list."
+                field.error_messages["invalid_choice"] = "Select a valid choice. That is not one of those offered."
 
     def valid_data(self) -> dict:
         """The fields given and valid, cleaned; a field in error is absent."""
@@ -116,7 +116,7 @@ def day_start(day: date) -> datetime:
 class DayField(forms.DateField):
     """A calendar day (YYYY-MM-DD) from ``EARLIEST_DAY`` to ``LATEST_DAY``."""
 
-    default_error_messages = {"invalid": "Not a date: give one as YYYY-MM-DD, e.g. 2026-11-30.", "out_of_range": DAY_RANGE}
+    default_error_messages = {"invalid": "Enter a valid date. Give it as YYYY-MM-DD, e.g. 2026-11-30.", "out_of_range": DAY_RANGE}
 
     def validate(self, value):
         super().validate(value)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from connections.models import Organization
-from connections.selectors import connection_list
 from marketsync.forms import FilterForm, FlagField
-from marketsync.marketplaces import Marketplace
 from offers import selectors
 
 CATEGORY_TYPES = [("ELECTRONICS", "Electronics"), ("SPORTS", "Sports"), ("KIDS", "Kids")]
@@ -26,27 +24,19 @@ class OfferFilterForm(FilterForm):
 
     q = forms.CharField(label="Search", required=False, max_length=120,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Offer id, SKU or product"}))
-    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
     state = forms.ChoiceField(label="State", required=False)
     removed = FlagField(label="Show removed offers")
 
     def __init__(self, *args, organization: Organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["state"].choices = [("", "All states")] + [(s, s) for s in selectors.offer_states(organization=organization)]
-        refurbed_connection_choices(self.fields["connection"], organization)
 
     def filters(self) -> dict:
-        """The valid filters, as ``offers.selectors.offer_page`` takes them."""
+        """The valid filters, as ``offers.selectors.offer_page`` takes them (an organization has one Refurbed
+        connection, so no connection filter)."""
         data = self.valid_data()
         return {"state": data.get("state") or "", "include_removed": bool(data.get("removed")),
-                "q": (data.get("q") or "").strip(), "connection_id": data.get("connection")}
-
-
-def refurbed_connection_choices(field: forms.TypedChoiceField, organization: Organization) -> None:
-    field.choices = [("", "All connections")] + [
-        (c.pk, f"{c.marketplace_label} #{c.pk}")
-        for c in connection_list(organization=organization, marketplace=Marketplace.REFURBED)
-    ]
+                "q": (data.get("q") or "").strip()}
 
 
 class MarketOfferFilterForm(FilterForm):
@@ -54,7 +44,6 @@ class MarketOfferFilterForm(FilterForm):
 
     q = forms.CharField(label="Search", required=False, max_length=120,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Offer id or SKU"}))
-    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
     market_code = forms.ChoiceField(label="Market", required=False)
     visibility = forms.ChoiceField(label="Visibility", required=False)
     removed = FlagField(label="Show removed")
@@ -64,13 +53,11 @@ class MarketOfferFilterForm(FilterForm):
         used = selectors.market_offer_choices(organization=organization)
         self.fields["market_code"].choices = [("", "All markets")] + [(c, c) for c in used["market_code"]]
         self.fields["visibility"].choices = [("", "Any visibility")] + [(v, v) for v in used["visibility"]]
-        refurbed_connection_choices(self.fields["connection"], organization)
 
     def filters(self) -> dict:
         data = self.valid_data()
-        return {"q": (data.get("q") or "").strip(), "connection_id": data.get("connection"),
-                "market_code": data.get("market_code") or "", "visibility": data.get("visibility") or "",
-                "include_removed": bool(data.get("removed"))}
+        return {"q": (data.get("q") or "").strip(), "market_code": data.get("market_code") or "",
+                "visibility": data.get("visibility") or "", "include_removed": bool(data.get("removed"))}
 
 
 class ReferenceLookupForm(FilterForm):

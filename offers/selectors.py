@@ -12,15 +12,13 @@ PAGE_SIZE = 100
 
 
 def offer_page(
-    *, organization: Organization, state: str = "", include_removed: bool = False, q: str = "",
-    connection_id: int | None = None, after: str = "", before: str = "", limit: int = PAGE_SIZE,
+    *, organization: Organization, state: str = "", include_removed: bool = False, q: str = "", after: str = "",
+    before: str = "", limit: int = PAGE_SIZE,
 ) -> KeysetPage:
     """One page of the offers, newest first (removed ones hidden unless asked for), by keyset on
     ``(marketplace_created_at, id)``: the ``offer_org_created_idx`` index, or ``offer_org_state_idx`` for a state.
     ``q`` finds an offer id, SKU or product name."""
     qs: QuerySet[Offer] = Offer.objects.filter(organization=organization).defer("raw")
-    if connection_id is not None:
-        qs = qs.filter(connection_id=connection_id)
     if q:
         qs = qs.filter(Q(external_id=q) | Q(sku__icontains=q) | Q(instance_name__icontains=q))
     if state:
@@ -34,14 +32,12 @@ MARKET_OFFER_PAGE_SIZE = 100
 
 
 def market_offer_page(
-    *, organization: Organization, market_code: str = "", visibility: str = "", q: str = "", connection_id: int | None = None,
-    include_removed: bool = False, after: str = "", before: str = "", limit: int = MARKET_OFFER_PAGE_SIZE,
+    *, organization: Organization, market_code: str = "", visibility: str = "", q: str = "", include_removed: bool = False,
+    after: str = "", before: str = "", limit: int = MARKET_OFFER_PAGE_SIZE,
 ) -> KeysetPage:
     """One page of the market offers (an offer's price and visibility in one market), by offer then market, by
     keyset on the ``marketoffer_org_offer_idx`` index. ``q`` finds an offer id or SKU."""
     qs: QuerySet[MarketOffer] = MarketOffer.objects.filter(organization=organization).defer("raw").select_related("connection")
-    if connection_id is not None:
-        qs = qs.filter(connection_id=connection_id)
     if market_code:
         qs = qs.filter(market_code=market_code)
     if visibility:

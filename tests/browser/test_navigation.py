@@ -126,7 +126,7 @@ def test_a_merchant_reaches_every_area_from_the_top_bar(browser, live_server, sh
 
     # An impossible day is named beside its field, and the list still shows.
     page.goto(f"{live_server.url}/inventory/ledger/?date_from=2026-13-45")
-    assert page.locator(".field.has-error").inner_text().count("Not a date") == 1
+    assert page.locator(".field.has-error").inner_text().count("Enter a valid date.") == 1
     assert page.locator("#ledger tbody tr").count() >= 1
     page.screenshot(path=str(SCREENSHOTS / "ledger-bad-date.png"), full_page=True)
     context.close()
