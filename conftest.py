@@ -63,6 +63,14 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Pages cache per-organization figures (the navigation's stock problem counts); ids repeat between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _static_root_exists():
     """WhiteNoise warns on every request when STATIC_ROOT is missing (a fresh clone has not run collectstatic)."""

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from connections import services
 from connections.models import MARKETPLACE_CHOICES, AuditEntry, Connection
 from connections.selectors import connection_get, organization_list_for_user
-from marketsync.forms import FilterForm, JSONField
+from marketsync.forms import DayField, FilterForm, JSONField
 from marketsync.marketplaces import CREDENTIAL_FIELDS, CredentialsError, Marketplace, validate_credentials
 
 # Every credential field of any marketplace, in a stable order.
@@ -176,11 +176,21 @@ class AuditFilterForm(FilterForm):
 
     marketplace = forms.ChoiceField(label="Marketplace", required=False, choices=[("", "All marketplaces"), *MARKETPLACE_CHOICES])
     outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any outcome"), *AuditEntry.Outcome.choices])
+    q = forms.CharField(label="Search", required=False, max_length=100,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Action, order or target id"}))
+    date_from = DayField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = DayField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def filters(self) -> dict[str, str]:
-        """The filters given and valid; "" for the others."""
+    def clean(self):
+        data = super().clean()
+        self.check_day_range("date_from", "date_to")
+        return data
+
+    def filters(self) -> dict:
+        """The filters given and valid; empty for the others."""
         data = self.valid_data()
-        return {name: data.get(name) or "" for name in self.fields}
+        return {"marketplace": data.get("marketplace") or "", "outcome": data.get("outcome") or "",
+                "q": (data.get("q") or "").strip(), "date_from": data.get("date_from"), "date_to": data.get("date_to")}
 
 
 class EntitySyncToggleForm(forms.Form):

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from connections.models import AuditEntry, Connection, EntitySync, Membership, Organization
+from marketsync.forms import day_start
 from marketsync.keyset import KeysetPage, keyset_page
 
 AUDIT_PAGE_SIZE = 50
@@ -89,12 +92,19 @@ def entity_sync_list(*, organization: Organization | None, connection: Connectio
 
 
 def audit_entry_page(
-    *, organization: Organization, marketplace: str = "", outcome: str = "", after: str = "", before: str = "",
-    limit: int = AUDIT_PAGE_SIZE,
+    *, organization: Organization, marketplace: str = "", outcome: str = "", q: str = "", date_from: date | None = None,
+    date_to: date | None = None, after: str = "", before: str = "", limit: int = AUDIT_PAGE_SIZE,
 ) -> KeysetPage:
     """One page of the organization's audit log, newest first, by keyset on ``(created_at, id)`` (the
-    ``audit_org_created_idx`` index): no OFFSET, no COUNT, however long the log grows."""
+    ``audit_org_created_idx`` index): no OFFSET, no COUNT, however long the log grows. ``q`` finds an action or
+    a target's id; the days are the viewer's, both included."""
     qs = AuditEntry.objects.filter(organization=organization).select_related("user", "order", "connection")
+    if q:
+        qs = qs.filter(Q(target_id=q) | Q(action__icontains=q) | Q(order__external_id=q))
+    if date_from:
+        qs = qs.filter(created_at__gte=day_start(date_from))
+    if date_to:
+        qs = qs.filter(created_at__lt=day_start(date_to + timedelta(days=1)))
     if marketplace:
         qs = qs.filter(connection__marketplace=marketplace)
     if outcome:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
+from connections.models import MARKETPLACE_CHOICES
+from inventory.models import StockMovement
 from inventory.services import ADJUST_LIMIT, REASON_MAX
-from marketsync.forms import FilterForm, FlagField
+from marketsync.forms import DayField, FilterForm, FlagField
 
 
 class InventoryFilterForm(FilterForm):
@@ -17,13 +19,50 @@ class InventoryFilterForm(FilterForm):
                             widget=forms.TextInput(attrs={"type": "search", "placeholder": "Red or 5"}))
     location = forms.CharField(label="Location", required=False, max_length=120,
                                widget=forms.TextInput(attrs={"type": "search", "placeholder": "A01"}))
+    marketplace = forms.ChoiceField(label="Sold on", required=False, choices=[("", "Any marketplace"), *MARKETPLACE_CHOICES])
+    problems = FlagField(label="Problems only (negative or drift)")
+    negative = FlagField(label="Negative available only")
     drift = FlagField(label="Drifting only")
 
     def filters(self) -> dict:
         """The valid filters, as ``inventory.selectors.inventory_item_page`` takes them."""
         data = self.valid_data()
         return {"part": (data.get("part") or "").strip(), "color": (data.get("color") or "").strip(),
-                "location": (data.get("location") or "").strip(), "drift_only": bool(data.get("drift"))}
+                "location": (data.get("location") or "").strip(), "drift_only": bool(data.get("drift")),
+                "negative_only": bool(data.get("negative")), "problems_only": bool(data.get("problems")),
+                "marketplace": data.get("marketplace") or ""}
+
+
+class UnmatchedFilterForm(FilterForm):
+    """The unmatched order items' search (a GET form)."""
+
+    q = forms.CharField(label="Search", required=False, max_length=120,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Order id, part, SKU or name"}))
+    marketplace = forms.ChoiceField(label="Marketplace", required=False, choices=[("", "All marketplaces"), *MARKETPLACE_CHOICES])
+
+    def filters(self) -> dict:
+        data = self.valid_data()
+        return {"q": (data.get("q") or "").strip(), "marketplace": data.get("marketplace") or ""}
+
+
+class LedgerFilterForm(FilterForm):
+    """The whole ledger's filters (a GET form): an impossible day, or a "to" before the "from", is named."""
+
+    q = forms.CharField(label="Search", required=False, max_length=120,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Part, SKU, order id or reason"}))
+    kind = forms.ChoiceField(label="Movement", required=False, choices=[("", "Every movement"), *StockMovement.Kind.choices])
+    date_from = DayField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = DayField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        self.check_day_range("date_from", "date_to")
+        return data
+
+    def filters(self) -> dict:
+        data = self.valid_data()
+        return {"q": (data.get("q") or "").strip(), "kind": data.get("kind") or "", "date_from": data.get("date_from"),
+                "date_to": data.get("date_to")}
 
 
 class InventoryAdjustForm(forms.Form):

@@ -234,6 +234,7 @@ class StockMovement(models.Model):
                 name="stockmovement_reservation_step_set",
             ),
         ]
+        indexes = [models.Index(fields=["organization", "-id"], name="stockmovement_org_id_idx")]  # the ledger page
         ordering = ["item_id", "sequence"]
 
     def __str__(self) -> str:

@@ -4,7 +4,7 @@ the lots, listings and offers linked to them (with their drift), and the queues 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Lower
@@ -13,6 +13,7 @@ from connections.models import Connection, Organization
 from inventory.catalog import catalog_translate, unmapped_order_items
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement, UnmappedLot
 from listings.models import Listing
+from marketsync.forms import day_start
 from marketsync.keyset import KeysetPage, keyset_page
 from offers.models import Offer
 from orders.models import Order, OrderItem
@@ -50,11 +51,14 @@ UNMATCHED_COUNT_CAP = 100
 
 def inventory_item_page(
     *, organization: Organization, part: str = "", color: str = "", location: str = "", drift_only: bool = False,
-    after: str = "", before: str = "", limit: int = ITEM_PAGE_SIZE,
+    negative_only: bool = False, problems_only: bool = False, marketplace: str = "", after: str = "", before: str = "",
+    limit: int = ITEM_PAGE_SIZE,
 ) -> KeysetPage:
     """One page of the organization's items, in shelf order (location, part, colour; SKU items, which have none,
     first), with their live lots, listings and offers (``live_lots``, ``live_listings``, ``live_offers``: see
-    ``stock_item_links``), by keyset on the ``inventoryitem_org_shelf_idx`` index."""
+    ``stock_item_links``), by keyset on the ``inventoryitem_org_shelf_idx`` index. ``negative_only``: available
+    below zero; ``drift_only``: a marketplace shows another quantity; ``problems_only``: either; ``marketplace``:
+    sold there (a live lot, listing or offer on one of its connections)."""
     live = {"removed_at__isnull": True}
     qs = InventoryItem.objects.filter(organization=organization).prefetch_related(
         Prefetch("lots", queryset=InventoryLot.objects.filter(**live).select_related("connection").order_by("connection_id", "id"),
@@ -71,10 +75,69 @@ def inventory_item_page(
     if location:
         qs = qs.filter(location__icontains=location)
     if drift_only:
-        qs = qs.filter(_drifting(InventoryLot, "item", "marketplace_quantity") | _drifting(Listing, "stock_item", "quantity")
-                       | _drifting(Offer, "stock_item", "stock"))
+        qs = qs.filter(_drifting_q())
+    if negative_only:
+        qs = qs.filter(_negative_q())
+    if problems_only:
+        qs = qs.filter(_negative_q() | _drifting_q())
+    if marketplace:
+        link = MARKETPLACE_LINK_KIND.get(marketplace)
+        qs = qs.filter(Exists(link.model.objects.filter(
+            **{link.link: OuterRef("pk")}, connection__marketplace=marketplace, removed_at__isnull=True))) if link else qs.none()
     return keyset_page(qs, key=("location", "part_number", "color_id"), after=after, before=before, limit=limit,
                        descending=False)
+
+
+def _negative_q() -> Q:
+    """Items whose available quantity (on hand - reserved) is below zero: more sold than there is."""
+    return Q(quantity_on_hand__lt=F("quantity_reserved"))
+
+
+def _drifting_q() -> Q:
+    return Q(_drifting(InventoryLot, "item", "marketplace_quantity")) | Q(_drifting(Listing, "stock_item", "quantity")) | Q(
+        _drifting(Offer, "stock_item", "stock"))
+
+
+@dataclass(frozen=True)
+class StockProblemCounts:
+    """What the navigation counts: items with negative available, drifting items, unmatched order items, each
+    counted up to ``cap`` + 1 (shown "100+")."""
+
+    negative: int
+    drift: int
+    unmatched: int
+    cap: int = UNMATCHED_COUNT_CAP
+
+    def _shown(self, value: int) -> str:
+        return f"{self.cap}+" if value > self.cap else str(value)
+
+    @property
+    def shown_negative(self) -> str:
+        return self._shown(self.negative)
+
+    @property
+    def shown_drift(self) -> str:
+        return self._shown(self.drift)
+
+    @property
+    def shown_unmatched(self) -> str:
+        return self._shown(self.unmatched)
+
+    @property
+    def total(self) -> int:
+        return self.negative + self.drift + self.unmatched
+
+
+def stock_problem_counts(*, organization: Organization, cap: int = UNMATCHED_COUNT_CAP) -> StockProblemCounts:
+    """The navigation's counts of stock problems: bounded reads (at most ``cap`` + 1 ids each), never a COUNT of
+    everything."""
+    items = InventoryItem.objects.filter(organization=organization)
+    return StockProblemCounts(
+        negative=len(items.filter(_negative_q()).values_list("pk", flat=True)[: cap + 1]),
+        drift=len(items.filter(_drifting_q()).values_list("pk", flat=True)[: cap + 1]),
+        unmatched=unmatched_item_count(organization=organization, cap=cap),
+        cap=cap,
+    )
 
 
 def _drifting(model, link: str, quantity: str) -> Exists:
@@ -173,6 +236,28 @@ def stock_movement_page(*, item: InventoryItem, after: str = "", before: str = "
     return keyset_page(qs, key="sequence", after=after, before=before, limit=limit, descending=True)
 
 
+LEDGER_PAGE_SIZE = 100
+
+
+def stock_movement_org_page(
+    *, organization: Organization, kind: str = "", q: str = "", date_from=None, date_to=None, after: str = "",
+    before: str = "", limit: int = LEDGER_PAGE_SIZE,
+) -> KeysetPage:
+    """One page of the organization's whole ledger, newest movement first, by keyset on its id (the
+    ``stockmovement_org_id_idx`` index). ``q`` finds a part, SKU or order id; the days are the viewer's."""
+    qs = StockMovement.objects.filter(organization=organization).select_related("item", "order_item__order")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(Q(item__part_number__iexact=q) | Q(item__sku__iexact=q) | Q(order_item__order__external_id=q)
+                       | Q(reason__icontains=q))
+    if date_from:
+        qs = qs.filter(created_at__gte=day_start(date_from))
+    if date_to:
+        qs = qs.filter(created_at__lt=day_start(date_to + timedelta(days=1)))
+    return keyset_page(qs, key="id", after=after, before=before, limit=limit, descending=True)
+
+
 def _unmatched_items(*, organization: Organization) -> QuerySet[OrderItem]:
     """Order items of any marketplace that no stock item matched (flagged on their order)."""
     return OrderItem.objects.filter(
@@ -184,13 +269,18 @@ def _unmatched_items(*, organization: Organization) -> QuerySet[OrderItem]:
 
 
 def unmatched_item_page(
-    *, organization: Organization, after: str = "", before: str = "", limit: int = UNMATCHED_PAGE_SIZE
+    *, organization: Organization, q: str = "", marketplace: str = "", after: str = "", before: str = "",
+    limit: int = UNMATCHED_PAGE_SIZE,
 ) -> KeysetPage:
     """One page of the unmatched order items: newest order first, its lines in order (keyset; the partial
-    ``order_org_unmatched_idx`` index walks the flagged orders)."""
+    ``order_org_unmatched_idx`` index walks the flagged orders). ``q`` finds an order id, part, SKU or title."""
     qs = _unmatched_items(organization=organization).select_related("order", "connection").annotate(
         order_placed_at=F("order__placed_at")
     )
+    if marketplace:
+        qs = qs.filter(order__marketplace=marketplace)
+    if q:
+        qs = qs.filter(Q(order__external_id=q) | Q(part_number__iexact=q) | Q(sku__icontains=q) | Q(title__icontains=q))
     return keyset_page(qs, key=("-order_placed_at", "order_id"), after=after, before=before, limit=limit, descending=False)
 
 

@@ -8,6 +8,7 @@ app_name = "inventory"
 urlpatterns = [
     path("", views.inventory_list, name="inventory_list"),
     path("unmatched/", views.unmatched_items, name="inventory_unmatched"),
+    path("ledger/", views.ledger, name="ledger"),
     path("unmapped/", views.unmapped_items, name="inventory_unmapped"),
     path("unlinked/", views.unlinked_listings, name="inventory_unlinked"),
     path("reconcile/", views.reconcile, name="reconcile"),

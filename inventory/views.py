@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from connections.middleware import organization_or_404
 from connections.selectors import connection_list
 from inventory import selectors
-from inventory.forms import InventoryAdjustForm, InventoryFilterForm, StockLinkForm
+from inventory.context_processors import stock_problems_refresh
+from inventory.forms import InventoryAdjustForm, InventoryFilterForm, LedgerFilterForm, StockLinkForm, UnmatchedFilterForm
 from inventory.push import reconcile_apply
 from inventory.services import StockLinkError, inventory_adjust, stock_item_create_from_listing, stock_link_set, stock_unlink
 from marketsync.keyset import CursorForm
@@ -31,12 +32,15 @@ def inventory_list(request):
     filters = form.filters()
     cursor = CursorForm(request.GET)
     page = selectors.inventory_item_page(organization=organization, **filters, **cursor.cursors())
-    rows = [(item, selectors.stock_item_links(item=item, include_removed=False)) for item in page.rows]
-    unmatched = selectors.unmatched_item_count(organization=organization)
+    rows = []
+    for item in page.rows:
+        links = selectors.stock_item_links(item=item, include_removed=False)
+        rows.append((item, links, any(link.drift for link in links)))
+    problems = stock_problems_refresh(organization=organization)  # this page's counts are live, not cached
     unlinked = sum(selectors.unlinked_counts(organization=organization).values())
     return render(request, "inventory/inventory_list.html", {
         "form": form, "page": page, "rows": rows, "base_query": cursor.base_query(), "searched": any(filters.values()),
-        "unmatched_count": f"{selectors.UNMATCHED_COUNT_CAP}+" if unmatched > selectors.UNMATCHED_COUNT_CAP else unmatched,
+        "stock_problems": problems, "unmatched_count": problems.shown_unmatched if problems.unmatched else "",
         "unlinked_count": unlinked,
         "webhooks": selectors.webhook_addresses(organization=organization, base=request.build_absolute_uri("/"))
         if request.is_org_owner else [],
@@ -180,9 +184,21 @@ def reconcile_push(request):
 @require_GET
 def unmatched_items(request):
     organization = organization_or_404(request)
+    form = UnmatchedFilterForm(request.GET or None)
     cursor = CursorForm(request.GET)
-    page = selectors.unmatched_item_page(organization=organization, **cursor.cursors())
-    return render(request, "inventory/unmatched.html", {"page": page, "base_query": cursor.base_query()})
+    page = selectors.unmatched_item_page(organization=organization, **form.filters(), **cursor.cursors())
+    return render(request, "inventory/unmatched.html", {"form": form, "page": page, "base_query": cursor.base_query()})
+
+
+@login_required
+@require_GET
+def ledger(request):
+    """Every stock movement of the organization (reserve, release, consume, adjust), newest first."""
+    organization = organization_or_404(request)
+    form = LedgerFilterForm(request.GET or None)
+    cursor = CursorForm(request.GET)
+    page = selectors.stock_movement_org_page(organization=organization, **form.filters(), **cursor.cursors())
+    return render(request, "inventory/ledger.html", {"form": form, "page": page, "base_query": cursor.base_query()})
 
 
 @login_required

@@ -6,6 +6,7 @@ from django import forms
 
 from connections.selectors import connection_list
 from listings import selectors
+from listings.writes import INTEGER_MAX, PRICE_MAX, QUANTITY_MIN, WARRANTY_MIN
 from marketsync.forms import FilterForm, FlagField
 from marketsync.marketplaces import Marketplace
 
@@ -31,10 +32,15 @@ class ListingFilterForm(FilterForm):
 
 
 class ListingUpdateForm(forms.Form):
-    price = forms.DecimalField(required=False, min_value=0.01, decimal_places=2, max_digits=12)
-    min_price = forms.DecimalField(required=False, min_value=0.01, decimal_places=2, max_digits=12, label="Minimum price")
-    quantity = forms.IntegerField(required=False, min_value=0, help_text="0 takes the listing offline.")
-    warranty_delay = forms.IntegerField(required=False, min_value=12, label="Warranty (months)")
+    """A listing's update; the bounds mirror ``listings.writes`` (the one check, which the admin and CLI share), so
+    the browser can say so before sending."""
+
+    price = forms.DecimalField(required=False, min_value=0.01, max_value=PRICE_MAX, decimal_places=2, max_digits=14)
+    min_price = forms.DecimalField(required=False, min_value=0.01, max_value=PRICE_MAX, decimal_places=2, max_digits=14,
+                                   label="Minimum price")
+    quantity = forms.IntegerField(required=False, min_value=QUANTITY_MIN, max_value=INTEGER_MAX,
+                                  help_text="0 takes the listing offline.")
+    warranty_delay = forms.IntegerField(required=False, min_value=WARRANTY_MIN, max_value=INTEGER_MAX, label="Warranty (months)")
     comment = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
 
 

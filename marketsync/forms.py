@@ -3,9 +3,11 @@ a day or a moment that a person (a page, a command) gives."""
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime, time
 
 from django import forms
+from django.forms.boundfield import BoundField
 from django.forms.fields import InvalidJSONInput
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -17,9 +19,43 @@ LATEST_DAY = date(2999, 12, 31)
 DAY_RANGE = f"Give a date between {EARLIEST_DAY} and {LATEST_DAY}."
 
 
+# The most of a text a form shows back: a field's own max_length, else this (a 400-digit paste is not echoed).
+SHOWN_BACK_MAX = 200
+
+
+class ShownBackBoundField(BoundField):
+    """A field drawn again with what was typed, cut to what the field holds: a value too long for the field is
+    named in its error ("at most 20 characters"), never echoed in full into the page."""
+
+    def as_widget(self, widget=None, attrs=None, only_initial=False):
+        widget = widget or self.field.widget
+        if self.form.is_bound and self.errors and getattr(widget, "input_type", "") == "date":
+            # A browser's date box cannot show "2026-13-45": show what was typed as text beside its error.
+            widget = copy.copy(widget)
+            widget.input_type = "text"
+        return super().as_widget(widget=widget, attrs=attrs, only_initial=only_initial)
+
+    def value(self):
+        value = super().value()
+        if isinstance(value, str):
+            limit = min(getattr(self.field, "max_length", None) or SHOWN_BACK_MAX, SHOWN_BACK_MAX)
+            if len(value) > limit:
+                return value[:limit]
+        return value
+
+
 class FilterForm(forms.Form):
     """A list page's filters (a GET form). A value that does not fit is named beside its field and left out, so
-    the list still shows; an unbound form (no query) filters nothing."""
+    the list still shows; an unbound form (no query) filters nothing. A value too long is shown back cut to the
+    field's length."""
+
+    bound_field_class = ShownBackBoundField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():  # Django's own message echoes the value, however long
+            if "invalid_choice" in field.error_messages:
+                field.error_messages["invalid_choice"] = "Select a valid choice. That is not one of those offered."
 
     def valid_data(self) -> dict:
         """The fields given and valid, cleaned; a field in error is absent."""
@@ -27,6 +63,14 @@ class FilterForm(forms.Form):
             return {}
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+
+
+    def check_day_range(self, start: str, end: str) -> None:
+        """Name the end of a from/to pair that comes before its start (both then filter nothing)."""
+        first, last = self.cleaned_data.get(start), self.cleaned_data.get(end)
+        if first and last and first > last:
+            self.add_error(end, "The end date is before the start date.")
+            self.cleaned_data.pop(start, None)
 
 
 FLAG_ON = ("1", "true", "on")
@@ -64,10 +108,15 @@ class JSONField(forms.JSONField):
             return InvalidJSONInput(data)
 
 
+def day_start(day: date) -> datetime:
+    """The first moment of a calendar day in the current time zone (a "to" day filters up to the next day's)."""
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
 class DayField(forms.DateField):
     """A calendar day (YYYY-MM-DD) from ``EARLIEST_DAY`` to ``LATEST_DAY``."""
 
-    default_error_messages = {"out_of_range": DAY_RANGE}
+    default_error_messages = {"invalid": "Enter a valid date. Give it as YYYY-MM-DD, e.g. 2026-11-30.", "out_of_range": DAY_RANGE}
 
     def validate(self, value):
         super().validate(value)

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 MAX_CURSOR_LENGTH = 512
+MAX_KEPT_VALUE = 200  # the longest filter value a pager link carries (no filter field holds more)
 CURSOR_PARAMETERS = ("after", "before", "page")  # ``page``: links from before the lists paged by keyset
 
 
@@ -59,6 +60,12 @@ class CursorForm(forms.Form):
         query = self.data.copy()
         for name in (*CURSOR_PARAMETERS, *without):
             query.pop(name, None)
+        for name in list(query):  # a value no filter holds (a 400-digit paste) is not carried from page to page
+            values = [value for value in query.getlist(name) if len(value) <= MAX_KEPT_VALUE]
+            if values:
+                query.setlist(name, values)
+            else:
+                query.pop(name)
         return query.urlencode()
 
 

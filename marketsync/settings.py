@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "connections.context_processors.workspace",
+                "inventory.context_processors.stock_problems",
             ],
         },
     },

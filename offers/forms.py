@@ -22,6 +22,8 @@ class UpperChoiceField(forms.ChoiceField):
 class OfferFilterForm(FilterForm):
     """The offer list's filters (a GET form): an invalid value is named beside its field and ignored."""
 
+    q = forms.CharField(label="Search", required=False, max_length=120,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Offer id, SKU or product"}))
     state = forms.ChoiceField(label="State", required=False)
     removed = FlagField(label="Show removed offers")
 
@@ -30,9 +32,32 @@ class OfferFilterForm(FilterForm):
         self.fields["state"].choices = [("", "All states")] + [(s, s) for s in selectors.offer_states(organization=organization)]
 
     def filters(self) -> dict:
-        """The valid filters, as ``offers.selectors.offer_page`` takes them."""
+        """The valid filters, as ``offers.selectors.offer_page`` takes them (an organization has one Refurbed
+        connection, so no connection filter)."""
         data = self.valid_data()
-        return {"state": data.get("state") or "", "include_removed": bool(data.get("removed"))}
+        return {"state": data.get("state") or "", "include_removed": bool(data.get("removed")),
+                "q": (data.get("q") or "").strip()}
+
+
+class MarketOfferFilterForm(FilterForm):
+    """The market offers list's filters (a GET form)."""
+
+    q = forms.CharField(label="Search", required=False, max_length=120,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Offer id or SKU"}))
+    market_code = forms.ChoiceField(label="Market", required=False)
+    visibility = forms.ChoiceField(label="Visibility", required=False)
+    removed = FlagField(label="Show removed")
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        used = selectors.market_offer_choices(organization=organization)
+        self.fields["market_code"].choices = [("", "All markets")] + [(c, c) for c in used["market_code"]]
+        self.fields["visibility"].choices = [("", "Any visibility")] + [(v, v) for v in used["visibility"]]
+
+    def filters(self) -> dict:
+        data = self.valid_data()
+        return {"q": (data.get("q") or "").strip(), "market_code": data.get("market_code") or "",
+                "visibility": data.get("visibility") or "", "include_removed": bool(data.get("removed"))}
 
 
 class ReferenceLookupForm(FilterForm):

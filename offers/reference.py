@@ -48,7 +48,7 @@ def reference_currency_get(*, connection: Connection, code: str, transport=None)
 def reference_instance_get(*, connection: Connection, instance_id: str, transport=None) -> dict:
     instance_id = str(instance_id).strip()
     if not instance_id.isdigit():
-        raise InvalidRequest(f"An instance id is a number, not {instance_id!r}.")
+        raise InvalidRequest("An instance id is a number, e.g. 4711.")
     return _call(connection, transport, lambda c: c.get_instance(instance_id))
 
 

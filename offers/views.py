@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from connections.middleware import organization_or_404
 from connections.selectors import connection_get, connection_list
 from marketsync.keyset import CursorForm
 from marketsync.marketplaces import Marketplace
-from marketsync.sync.errors import MarketplaceError
+from marketsync.sync.errors import MarketplaceError, NotFound, public_message
 from offers import reference, selectors
-from offers.forms import OfferFilterForm, ReferenceLookupForm
+from offers.forms import MarketOfferFilterForm, OfferFilterForm, ReferenceLookupForm
 
 
 @login_required
@@ -35,6 +35,26 @@ def offer_list(request):
         "form": form, "page": page, "rows": rows, "base_query": cursor.base_query(),
         "connections": connection_list(organization=organization, marketplace=Marketplace.REFURBED),
     })
+
+
+@login_required
+@require_GET
+def market_offer_list(request):
+    organization = organization_or_404(request)
+    form = MarketOfferFilterForm(request.GET or None, organization=organization)
+    cursor = CursorForm(request.GET)
+    page = selectors.market_offer_page(organization=organization, **form.filters(), **cursor.cursors())
+    return render(request, "offers/market_offer_list.html", {"form": form, "page": page, "base_query": cursor.base_query()})
+
+
+@login_required
+@require_GET
+def reference_index(request):
+    """Reference data is read per Refurbed connection: straight to it when there is one, else a choice."""
+    connections = list(connection_list(organization=organization_or_404(request), marketplace=Marketplace.REFURBED))
+    if len(connections) == 1:
+        return redirect("offers:reference", connection_id=connections[0].pk)
+    return render(request, "offers/reference_index.html", {"connections": connections})
 
 
 @login_required
@@ -68,20 +88,22 @@ def reference_data(request, connection_id: int):
         try:
             sections[name] = call()
         except MarketplaceError as exc:
-            errors.append(f"{name.replace('_', ' ')}: {exc}")
+            errors.append(f"{name.replace('_', ' ').capitalize()}: {public_message(exc)}")
             break  # the same failure would repeat for each section
     instance, template_rows = None, []
     if lookups["instance"] and not errors:
         try:
             instance = reference.reference_instance_get(connection=connection, instance_id=lookups["instance"])
-        except MarketplaceError as exc:  # Refurbed's (or the service's) words, beside the field
-            form.add_error("instance", str(exc))
+        except NotFound:
+            form.add_error("instance", "Refurbed has no instance with this id.")
+        except MarketplaceError as exc:  # Refurbed's (or the service's) words, beside the field, without API paths
+            form.add_error("instance", public_message(exc))
     if lookups["category_type"] and not errors:
         try:
             template_rows = reference.reference_catalog_template_list(
                 connection=connection, category_type=lookups["category_type"], lang_code=lookups["lang"])
         except MarketplaceError as exc:
-            form.add_error("category_type", str(exc))
+            form.add_error("category_type", public_message(exc))
     return render(request, "offers/reference.html", {
         "connection": connection, "sections": sections, "errors": errors, "instance": instance, "form": form,
         "templates": template_rows,

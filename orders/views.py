@@ -248,6 +248,8 @@ def orderline_decide(request, pk: int, item_id: int, decision: str):
     order = _order(request, pk)
     item = _order_item(request, order, item_id)
     write_decision, done = ORDERLINE_DECISIONS[decision]
+    if decision == "cancel" and request.POST.get("confirm") != "yes":  # cannot be undone: ask first (works without JS)
+        return render(request, "orders/confirm_orderline_cancel.html", {"order": order, "item": item})
 
     def write(data: dict) -> str:
         write_decision(item=item, user=request.user)

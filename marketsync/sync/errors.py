@@ -22,6 +22,20 @@ class MarketplaceError(Exception):
         return f"{type(self).__name__}({str(self)!r})"
 
 
+PUBLIC_MESSAGE_MAX = 300
+
+
+def public_message(exc: MarketplaceError) -> str:
+    """The error as a merchant's page shows it: the marketplace's words without our internal API path, bounded
+    in length (a marketplace may echo what it was sent)."""
+    text = str(exc)
+    if exc.endpoint:
+        text = text.replace(f"{exc.endpoint} ", "The request ", 1) if text.startswith(exc.endpoint) else text
+        text = text.replace(exc.endpoint, "the request")
+    text = " ".join(text.split())
+    return text if len(text) <= PUBLIC_MESSAGE_MAX else f"{text[: PUBLIC_MESSAGE_MAX - 1]}…"
+
+
 class AuthError(MarketplaceError):
     """The marketplace refused the credentials (401): sync stops until they are replaced."""
 

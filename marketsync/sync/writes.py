@@ -32,7 +32,16 @@ from connections.models import AuditEntry, Connection, EntitySync
 from connections.services import CONTROL_CHARACTERS, audit_outcome_record, audit_record
 from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.sync.clients import MarketplaceClient, marketplace_client
-from marketsync.sync.errors import AuthError, Forbidden, InvalidRequest, MarketplaceError, NotFound, RateLimited, TransientError
+from marketsync.sync.errors import (
+    AuthError,
+    Forbidden,
+    InvalidRequest,
+    MarketplaceError,
+    NotFound,
+    RateLimited,
+    TransientError,
+    public_message,
+)
 from marketsync.sync.http import build_http_client
 from marketsync.sync.refresh import record_refresh
 
@@ -91,11 +100,12 @@ def connection_write_problem(connection: Connection) -> str:
 
 
 def merchant_message(exc: MarketplaceError, *, label: str) -> str:
-    """What the merchant reads about a marketplace error: its own words for a refused request, never a credential."""
+    """What the merchant reads about a marketplace error: its own words for a refused request, never a credential
+    nor our API paths (``public_message``; the audit entry keeps the full text)."""
     if isinstance(exc, InvalidRequest):
-        return str(exc)
+        return public_message(exc)
     if isinstance(exc, Forbidden):  # the marketplace's own words on what it refuses and what to fix
-        return str(exc)
+        return public_message(exc)
     if isinstance(exc, AuthError):
         return f"{label} refused the connection's credentials: replace them on the Connections page, then try again."
     if isinstance(exc, RateLimited):
@@ -103,9 +113,9 @@ def merchant_message(exc: MarketplaceError, *, label: str) -> str:
     if isinstance(exc, NotFound):
         return f"{label} does not know this record (404): it may have been removed there. The next sync will show it."
     if isinstance(exc, TransientError):
-        return (f"{label} did not answer properly ({exc}). The change may or may not have been made: "
+        return (f"{label} did not answer properly ({public_message(exc)}). The change may or may not have been made: "
                 "check after the next sync before sending it again.")
-    return f"{label} answered something we could not read ({exc}); check after the next sync before sending it again."
+    return f"{label} answered something we could not read ({public_message(exc)}); check after the next sync before sending it again."
 
 
 def marketplace_write(
