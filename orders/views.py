@@ -27,7 +27,7 @@ from marketsync.keyset import CursorForm
 from marketsync.marketplaces import Entity, Marketplace
 from marketsync.sync.records import UnifiedStatus
 from marketsync.sync.writes import WriteRefused
-from orders import bulk_ship, fulfilment, selectors, writes
+from orders import bulk_ship, fulfilment, presentation, selectors, writes
 from orders.export import csv_stream
 from orders.forms import (
     OrderBookPageForm,
@@ -152,6 +152,7 @@ def order_detail(request, pk: int):
         "order": order,
         "connection": order.connection,
         "items": items,
+        "view": presentation.order_view(order, items),
         "audit_entries": selectors.order_audit_entries(order=order),
         "raw_json": json.dumps(order.raw, indent=2, ensure_ascii=False, sort_keys=True, default=str),
         "marketplace_partials": [f"orders/_detail_{order.marketplace}.html", "orders/_detail_none.html"],
