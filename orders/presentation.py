@@ -54,7 +54,8 @@ class Coded:
     """A marketplace code in words; ``code`` says which code it was (the tooltip)."""
 
     words: str
-    code: str = ""
+    code: str = ""  # e.g. "Back Market condition 10": the tooltip
+    value: str = ""  # the bare code, e.g. "10" (the export's code column)
 
     def __str__(self) -> str:
         return self.words
@@ -248,13 +249,13 @@ def item_condition(item, *, marketplace: str) -> Coded:
     label = MARKETPLACE_LABELS.get(marketplace, marketplace)
     if marketplace == Marketplace.BACKMARKET:
         code = _text(item.condition, 8)
-        return Coded(words(BACKMARKET_CONDITION_WORDS, code), f"{label} condition {code}") if code else Coded("")
+        return Coded(words(BACKMARKET_CONDITION_WORDS, code), f"{label} condition {code}", code) if code else Coded("")
     if marketplace == Marketplace.REFURBED:
         code = _text(details.get("grading"), 8)
-        return Coded(words(REFURBED_GRADING_WORDS, code), f"{label} grading {code}") if code else Coded("")
+        return Coded(words(REFURBED_GRADING_WORDS, code), f"{label} grading {code}", code) if code else Coded("")
     if marketplace == Marketplace.BRICKOWL and _text(details.get("full_con"), 8):
         code = _text(details.get("full_con"), 8).lower()
-        return Coded(words(BRICKOWL_CONDITION_WORDS, code), f"{label} condition {code}")
+        return Coded(words(BRICKOWL_CONDITION_WORDS, code), f"{label} condition {code}", code)
     return brick_condition(item.condition, getattr(item, "completeness", ""), marketplace=marketplace)
 
 
@@ -267,7 +268,8 @@ def brick_condition(condition: str, completeness: str = "", *, marketplace: str 
     if completeness:
         text = f"{text}, {words(BRICK_COMPLETENESS_WORDS, completeness)}"
     label = MARKETPLACE_LABELS.get(marketplace, marketplace)
-    return Coded(text, f"{label} condition {code}{' ' + completeness if completeness else ''}")
+    value = f"{code} {completeness}".strip()
+    return Coded(text, f"{label} condition {value}", value)
 
 
 # --- colours and images of LEGO items --------------------------------------------------------------------
@@ -373,7 +375,7 @@ def order_facts(order) -> list[Fact]:
             Fact("Label", "BackShip (Back Market makes the label)" if d.get("is_backship") is True else ""),
             Fact("Invoice provided", moment(d.get("date_bill_provided")), "time"),
             Fact("Sales taxes", money_text(d.get("sales_taxes"), order.currency)),
-            Fact("Delivery note", _text(d.get("delivery_note"), 500) if _text(d.get("delivery_note"), 500).startswith("http") else "", "link"),
+            Fact("Delivery note", _web_address(d.get("delivery_note")), "link"),
         ])
     if market == Marketplace.REFURBED:
         method = _text(d.get("payment_method"), 40)
@@ -405,6 +407,11 @@ def order_facts(order) -> list[Fact]:
             Fact("Your note", _text(d.get("seller_note"), 1000)),
         ])
     return []
+
+
+def _web_address(value: Any) -> str:
+    url = _text(value, 500)
+    return url if url.startswith(("https://", "http://")) else ""
 
 
 def _payment_words(method: str) -> str:
