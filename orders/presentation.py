@@ -172,6 +172,7 @@ class AddressLabel:
     lines: list[str]  # as the label prints them: name, company, street, town line(s), country
     phone: str = ""
     email: str = ""
+    same_as_shipping: bool = False  # a billing address that repeats the shipping one: nothing to copy
 
     @property
     def text(self) -> str:
@@ -392,8 +393,7 @@ def order_facts(order) -> list[Fact]:
         return _facts([
             Fact("Payment", " · ".join(p for p in (_text(d.get("payment_method"), 60), _text(d.get("payment_status"), 30)) if p),
                  title="BrickLink payment.method · payment.status"),
-            Fact("Pieces", f"{d.get('total_count')} in {d.get('unique_count')} lots"
-                 if isinstance(d.get("total_count"), int) and isinstance(d.get("unique_count"), int) else ""),
+            Fact("Pieces", _pieces(d.get("total_count"), d.get("unique_count"))),
             Fact("Buyer's remarks", _text(d.get("remarks"), 1000)),
             Fact("Filed", "Yes (hidden from BrickLink's order list)" if d.get("is_filed") is True else ""),
         ])
@@ -407,6 +407,12 @@ def order_facts(order) -> list[Fact]:
             Fact("Your note", _text(d.get("seller_note"), 1000)),
         ])
     return []
+
+
+def _pieces(total: Any, lots: Any) -> str:
+    if not isinstance(total, int) or not isinstance(lots, int) or isinstance(total, bool) or isinstance(lots, bool):
+        return ""
+    return f"{total} piece{'s' if total != 1 else ''} in {lots} lot{'s' if lots != 1 else ''}"
 
 
 def _web_address(value: Any) -> str:
@@ -508,12 +514,17 @@ class OrderView:
     ship_by: datetime | None
     ship_by_state: str
 
+    @property
+    def has_colours(self) -> bool:
+        """Whether any item has a colour (LEGO parts): refurbished goods' pages leave the column out."""
+        return any(row.colour.words for row in self.items)
+
 
 def order_view(order, items: Iterable) -> OrderView:
     shipping = address_label(order.shipping_address)
     billing = address_label(order.billing_address)
     if billing is not None and shipping is not None and billing.lines == shipping.lines:
-        billing = AddressLabel(lines=["Same as the shipping address"])
+        billing = AddressLabel(lines=["Same as the shipping address"], same_as_shipping=True)
     return OrderView(
         state=order_state(order), shipping=shipping, billing=billing, facts=order_facts(order),
         money=order_money(order), items=item_views(items, order=order), ship_by=order.ship_by,
