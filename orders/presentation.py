@@ -29,10 +29,12 @@ from marketsync.marketplaces import Marketplace
 from marketsync.sync.records import READY_TO_SHIP_STATUSES, UnifiedStatus
 from marketsync.sync.statuses import (
     BACKMARKET_CONDITION_WORDS,
+    BACKMARKET_GRADE_WORDS,
     BACKMARKET_LINE_WORDS,
     BACKMARKET_ORDER_STATUS,
     BACKMARKET_ORDER_WORDS,
     BACKMARKET_PAYMENT_WORDS,
+    BACKMARKET_PUBLICATION_WORDS,
     BRICK_COMPLETENESS_WORDS,
     BRICK_CONDITION_WORDS,
     BRICKLINK_STATUS_WORDS,
@@ -40,8 +42,10 @@ from marketsync.sync.statuses import (
     REFURBED_GRADING_WORDS,
     REFURBED_ITEM_WORDS,
     REFURBED_LABEL_WORDS,
+    REFURBED_OFFER_STATE_WORDS,
     REFURBED_ORDER_WORDS,
     REFURBED_SHIPMENT_WORDS,
+    REFURBED_VISIBILITY_WORDS,
     words,
 )
 
@@ -231,6 +235,25 @@ def order_state(order) -> Coded:
     return Coded(code, f"{label} status {code}")
 
 
+# Codes of listings and offers, by the name a template asks for: (table, what the code is called).
+CODE_TABLES = {
+    "backmarket_grade": (BACKMARKET_GRADE_WORDS, "Back Market grade"),
+    "backmarket_publication": (BACKMARKET_PUBLICATION_WORDS, "Back Market publication_state"),
+    "refurbed_grading": (REFURBED_GRADING_WORDS, "Refurbed grading"),
+    "refurbed_offer_state": (REFURBED_OFFER_STATE_WORDS, "Refurbed offer state"),
+    "refurbed_visibility": (REFURBED_VISIBILITY_WORDS, "Refurbed visibility"),
+}
+
+
+def coded(table: str, code: Any) -> Coded:
+    """``code`` in the words of one of ``CODE_TABLES`` (an unknown code stays as it is)."""
+    text = _text(code, 64)
+    if not text or table not in CODE_TABLES:
+        return Coded(text, "", text)
+    words_of, name = CODE_TABLES[table]
+    return Coded(words(words_of, text), f"{name} {text}", text)
+
+
 def item_state(item, *, marketplace: str) -> Coded:
     code = _text(item.marketplace_status, 64)
     label = MARKETPLACE_LABELS.get(marketplace, marketplace)
@@ -380,7 +403,8 @@ def order_facts(order) -> list[Fact]:
         ])
     if market == Marketplace.REFURBED:
         method = _text(d.get("payment_method"), 40)
-        labels = [words(REFURBED_LABEL_WORDS, label) for label in d.get("labels") or [] if isinstance(label, str)]
+        given = d.get("labels") if isinstance(d.get("labels"), list) else []
+        labels = [words(REFURBED_LABEL_WORDS, label) for label in given if isinstance(label, str)]
         eligibility = _text(d.get("refund_eligibility"), 60)
         return _facts([
             Fact("Payment", _payment_words(method), title=f"Refurbed payment_method {method}" if method else ""),

@@ -40,3 +40,9 @@ def item_image(row):
 def moment(value):
     """A payload's ISO time as an aware datetime (shown in the viewer's zone by ``|date``), or None."""
     return presentation.moment(value)
+
+
+@register.filter
+def code_words(code, table):
+    """``{% with w=listing.grade|code_words:"backmarket_grade" %}``: ``w.words``, ``w.code`` for the tooltip."""
+    return presentation.coded(table, code)
