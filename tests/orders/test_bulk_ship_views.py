@@ -151,7 +151,8 @@ def test_packing_slips_and_the_combined_pick_list(client):
     assert re.search(r"\.packing-slip \{[^}]*break-after: page; page-break-after: always", print_rules)
 
     pick = client.get(reverse("orders:pick_list") + query).content.decode()
-    rows = re.findall(r'<td class="loc">([^<]*)</td><td>(\w+) .*?<td class="num">(\d+)</td><td>([^<]*)</td>', pick)
+    rows = re.findall(r'<td class="loc">([^<]*)</td><td class="thumb">.*?</td><td>(\w+) .*?<td class="num">(\d+)</td><td>([^<]*)</td>',
+                      pick)
     assert rows == [("A-01", "3003", "2", "BL1"), ("B-07", "3001", "1", "BO1"), ("C-02", "3001", "10", "BL1, BO1"),
                     ("—", "3622", "3", "BO1")]
     assert "iPhone" not in pick and "4 lines, 16 pieces" in pick
