@@ -10,7 +10,7 @@ from marketsync.sync.records import UnifiedStatus
 from orders.selectors import STATUS_TABS, OrderFilters
 from orders.writes import INVOICE_MAX_BYTES
 
-SORT_CHOICES = [("newest", "Newest first"), ("oldest", "Oldest first")]
+SORT_CHOICES = [("newest", "Newest first"), ("oldest", "Oldest first"), ("ship_by", "Ship by, soonest first")]
 
 
 class OrderFilterForm(FilterForm):
@@ -55,6 +55,7 @@ class OrderFilterForm(FilterForm):
             date_to=data.get("date_to"),
             q=(data.get("q") or "").strip(),
             oldest_first=data.get("sort") == "oldest",
+            ship_by_first=data.get("sort") == "ship_by",
         )
 
 

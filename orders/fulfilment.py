@@ -30,6 +30,7 @@ from django.db import transaction
 
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES as BRICKOWL_STATUS_NAMES
 from marketsync.sync.errors import TransientError
+from marketsync.sync.records import UnifiedStatus
 from marketsync.sync.refresh import record_refresh
 from marketsync.sync.writes import WriteRefused, marketplace_write, refuse_control_characters
 from orders import writes as backmarket
@@ -110,7 +111,9 @@ def order_actions(*, order: Order) -> OrderActions:
         actions.accept_items = [i for i in items if i.marketplace_status == "1"]
         actions.identifier_items = [i for i in items if not (i.imei and i.serial_number)]
         actions.ship = status == "3"
-        actions.ship_why_not = "" if actions.ship else "Back Market ships once every orderline is accepted (order state 3)."
+        actions.ship_why_not = "" if actions.ship else (
+            "Not paid yet: Back Market ships once the order is paid and every orderline accepted." if status in ("0", "10")
+            else "Back Market ships once every orderline is accepted.")
         actions.invoice = True
     elif market == "bricklink":
         unpaid = status in BRICKLINK_UNPAID
@@ -128,7 +131,19 @@ def order_actions(*, order: Order) -> OrderActions:
         actions.ship = status_id in (BRICKOWL_PAID, 3, BRICKOWL_PROCESSED)
         actions.ship_why_not = "" if actions.ship else f"Brick Owl ships paid orders (Payment Received to Processed); this one is {status}."
         actions.carrier_field = False
+    if not actions.ship and order.status in _NOTHING_TO_SHIP:
+        # The marketplace's rule for shipping is beside the point once an order is closed: say what happened.
+        actions.ship_why_not = _NOTHING_TO_SHIP[order.status]
     return actions
+
+
+_NOTHING_TO_SHIP = {
+    UnifiedStatus.SHIPPED: "Already shipped.",
+    UnifiedStatus.DELIVERED: "Already shipped and delivered.",
+    UnifiedStatus.CANCELLED: "Cancelled: nothing to ship.",
+    UnifiedStatus.RETURNED: "Returned: nothing to ship.",
+    UnifiedStatus.REFUNDED: "Refunded: nothing to ship.",
+}
 
 
 # --- shared checks --------------------------------------------------------------------------------------------

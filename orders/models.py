@@ -18,6 +18,8 @@ class Order(models.Model):
     marketplace_status = models.CharField(max_length=64, blank=True, default="")
     placed_at = models.DateTimeField(null=True, blank=True)
     marketplace_updated_at = models.DateTimeField(null=True, blank=True)
+    # The marketplace's dispatch deadline, where it gives one (Back Market's expected_dispatch_date).
+    ship_by = models.DateTimeField(null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True, default="")
     total_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     subtotal_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
@@ -44,6 +46,8 @@ class Order(models.Model):
             models.Index(fields=["organization", "status", "-placed_at", "-id"], name="order_org_status_idx"),
             models.Index(fields=["organization", "-last_synced_at"], name="order_org_synced_idx"),
             models.Index(fields=["connection", "status"], name="order_conn_status_idx"),
+            # The order book sorted by ship-by date, soonest first (keyset on ship_by, id).
+            models.Index(fields=["organization", "ship_by", "id"], name="order_org_ship_by_idx"),
             # The inventory's unmatched-items page walks only the flagged orders, newest first.
             models.Index(fields=["organization", "-placed_at", "id"], condition=models.Q(has_unmatched_items=True),
                          name="order_org_unmatched_idx"),

@@ -60,6 +60,7 @@ class OrderFilters:
     since: datetime | None = None  # placed at or after this instant (the CLI's --since)
     q: str = ""
     oldest_first: bool = False
+    ship_by_first: bool = False  # the order book by ship-by date, soonest first (orders without one last)
     extra: dict = field(default_factory=dict)
 
     def statuses(self) -> frozenset[str] | None:
@@ -75,6 +76,7 @@ class OrderFilters:
     def cache_key(self, *, without_status: bool = False) -> str:
         data = asdict(self)
         data.pop("oldest_first")
+        data.pop("ship_by_first")
         data.pop("extra")
         if without_status:
             data.pop("status")
@@ -169,9 +171,13 @@ def order_book_page(
     limit: int = PAGE_SIZE,
 ) -> KeysetPage:
     """One page of the order book: ``limit`` rows after (or before) a keyset cursor on ``(placed_at, id)``, in
-    one query. Newest first unless ``filters.oldest_first``. No COUNT and no OFFSET, whatever the page's depth.
+    one query. Newest first unless ``filters.oldest_first``; by ``(ship_by, id)`` with ``filters.ship_by_first``.
+    No COUNT and no OFFSET, whatever the page's depth.
     """
     qs = order_filter(organization=organization, filters=filters).defer(*LIST_DEFERRED).select_related(None)
+    if filters.ship_by_first:  # the order of ``order_org_ship_by_idx``: soonest first, orders without one last
+        return keyset_page(qs, key="ship_by", after=after, before=before, limit=max(1, min(limit, MAX_PAGE_SIZE)),
+                           descending=False)
     return keyset_page(qs, key="placed_at", after=after, before=before, limit=max(1, min(limit, MAX_PAGE_SIZE)),
                        descending=not filters.oldest_first)
 
@@ -265,25 +271,53 @@ def order_audit_entries(*, order: Order, limit: int = 100) -> list[AuditEntry]:
 
 # --- export -------------------------------------------------------------------------------------------------
 
+# What a spreadsheet user needs to ship and reconcile: the shipping address in columns (as the marketplace gave
+# it, the country also by name), carrier and tracking, the ship-by date, states and conditions in words beside
+# the marketplace's codes.
+_SHIPPING_COLUMNS = [
+    "shipping_name", "shipping_company", "shipping_address1", "shipping_address2", "shipping_postcode", "shipping_city",
+    "shipping_region", "shipping_country", "shipping_country_name", "shipping_phone",
+]
 ORDER_EXPORT_COLUMNS = [
-    "marketplace", "order_id", "placed_at", "status", "marketplace_status", "customer_name", "customer_email",
-    "items_count", "currency", "total_amount", "subtotal_amount", "shipping_amount", "tracking_number", "shipper",
-    "connection_id", "last_synced_at",
+    "marketplace", "order_id", "placed_at", "ship_by", "status", "marketplace_status", "marketplace_status_words",
+    "customer_name", "customer_email", *_SHIPPING_COLUMNS, "items_count", "currency", "total_amount", "subtotal_amount",
+    "shipping_amount", "carrier", "tracking_number", "tracking_url", "connection_id", "last_synced_at",
 ]
 ITEM_EXPORT_COLUMNS = [
-    "marketplace", "order_id", "placed_at", "order_status", "customer_name", "currency",
-    "item_id", "item_status", "item_marketplace_status", "sku", "part_number", "title", "quantity", "unit_price",
-    "color_name", "condition", "imei", "serial_number", "listing_ref",
+    "marketplace", "order_id", "placed_at", "order_status", "customer_name", "shipping_country", "currency",
+    "item_id", "item_status", "item_marketplace_status", "item_marketplace_status_words", "sku", "part_number", "title",
+    "quantity", "unit_price", "color_name", "condition", "condition_code", "imei", "serial_number", "listing_ref",
 ]
 _EXPORT_ORDER_FIELDS = [
-    "id", "marketplace", "external_id", "placed_at", "status", "marketplace_status", "customer_name", "customer_email",
-    "items_count", "currency", "total_amount", "subtotal_amount", "shipping_amount", "tracking_number", "shipper",
-    "connection_id", "last_synced_at",
+    "id", "marketplace", "external_id", "placed_at", "ship_by", "status", "marketplace_status", "customer_name",
+    "customer_email", "shipping_address", "items_count", "currency", "total_amount", "subtotal_amount",
+    "shipping_amount", "tracking_number", "tracking_url", "shipper", "connection_id", "last_synced_at", "details",
 ]
 _EXPORT_ITEM_FIELDS = [
     "order_id", "external_id", "status", "marketplace_status", "sku", "part_number", "title", "quantity", "unit_price",
-    "currency", "color_name", "condition", "imei", "serial_number", "listing_ref",
+    "currency", "color_id", "color_name", "brickowl_color_id", "condition", "completeness", "details", "imei",
+    "serial_number", "listing_ref",
 ]
+
+
+def _shipping_cells(address) -> dict[str, str]:
+    from orders.presentation import address_parts
+
+    parts = address_parts(address)
+    return {
+        "shipping_name": parts.name, "shipping_company": parts.company,
+        "shipping_address1": parts.lines[0] if parts.lines else "",
+        "shipping_address2": ", ".join(parts.lines[1:]), "shipping_postcode": parts.postal_code,
+        "shipping_city": parts.city, "shipping_region": parts.region, "shipping_country": parts.country_code,
+        "shipping_country_name": parts.country_name.title() if parts.country_code else "", "shipping_phone": parts.phone,
+    }
+
+
+class _Row:
+    """A values() dict read as the attributes ``orders.presentation`` looks at."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update(values)
 
 
 def _iso(value) -> str:
@@ -327,18 +361,23 @@ def order_export_rows(
 def _export_rows(
     base: QuerySet[Order], *, organization: Organization, newest_first: bool, items: bool, chunk_size: int
 ) -> Iterator[dict[str, str]]:
+    from orders.presentation import colour, colour_names, item_condition, item_state, order_state
+
+    names = colour_names() if items else {}
     for chunk in _order_chunks(base, newest_first=newest_first, chunk_size=chunk_size):
         if not items:
             for o in chunk:
                 yield {
                     "marketplace": o["marketplace"], "order_id": o["external_id"], "placed_at": _iso(o["placed_at"]),
-                    "status": o["status"], "marketplace_status": o["marketplace_status"],
+                    "ship_by": _iso(o["ship_by"]), "status": o["status"], "marketplace_status": o["marketplace_status"],
+                    "marketplace_status_words": order_state(_Row(o)).words,
                     "customer_name": o["customer_name"], "customer_email": o["customer_email"],
+                    **_shipping_cells(o["shipping_address"]),
                     "items_count": str(o["items_count"]), "currency": o["currency"],
                     "total_amount": _iso(o["total_amount"]), "subtotal_amount": _iso(o["subtotal_amount"]),
-                    "shipping_amount": _iso(o["shipping_amount"]), "tracking_number": o["tracking_number"],
-                    "shipper": o["shipper"], "connection_id": str(o["connection_id"]),
-                    "last_synced_at": _iso(o["last_synced_at"]),
+                    "shipping_amount": _iso(o["shipping_amount"]), "carrier": o["shipper"],
+                    "tracking_number": o["tracking_number"], "tracking_url": o["tracking_url"],
+                    "connection_id": str(o["connection_id"]), "last_synced_at": _iso(o["last_synced_at"]),
                 }
             continue
         by_id = {o["id"]: o for o in chunk}
@@ -351,16 +390,22 @@ def _export_rows(
         for item in item_rows:
             grouped.setdefault(item["order_id"], []).append(item)
         for o in chunk:
+            country = _shipping_cells(o["shipping_address"])["shipping_country"]
             for it in grouped.get(o["id"], []):
+                row = _Row(it)
+                condition = item_condition(row, marketplace=o["marketplace"])
                 yield {
                     "marketplace": o["marketplace"], "order_id": o["external_id"], "placed_at": _iso(o["placed_at"]),
-                    "order_status": o["status"], "customer_name": o["customer_name"],
+                    "order_status": o["status"], "customer_name": o["customer_name"], "shipping_country": country,
                     "currency": it["currency"] or o["currency"], "item_id": it["external_id"],
                     "item_status": it["status"], "item_marketplace_status": it["marketplace_status"],
+                    "item_marketplace_status_words": item_state(row, marketplace=o["marketplace"]).words,
                     "sku": it["sku"], "part_number": it["part_number"], "title": it["title"],
                     "quantity": str(it["quantity"]), "unit_price": _iso(it["unit_price"]),
-                    "color_name": it["color_name"], "condition": it["condition"], "imei": it["imei"],
-                    "serial_number": it["serial_number"], "listing_ref": it["listing_ref"],
+                    "color_name": colour(row, names).words if (it["color_id"] or it["brickowl_color_id"]
+                                                                or it["color_name"]) else "",
+                    "condition": condition.words, "condition_code": condition.value,
+                    "imei": it["imei"], "serial_number": it["serial_number"], "listing_ref": it["listing_ref"],
                 }
 
 
@@ -494,10 +539,14 @@ class PickLine:
     part_number: str
     item_type: str
     title: str
-    color: str
+    color: str  # the colour's name (orders.presentation.colour): never a bare id
     condition: str
     quantity: int
     orders: list[str]  # the marketplace order ids it is for
+    condition_words: str = ""
+    condition_code: str = ""
+    color_code: str = ""
+    image: str = ""
 
 
 def pick_list_combined(*, orders: list[Order]) -> list[PickLine]:
@@ -506,13 +555,19 @@ def pick_list_combined(*, orders: list[Order]) -> list[PickLine]:
     lines: dict[tuple[str, str, str, str, str], PickLine] = {}
     items = OrderItem.objects.filter(order__in=[o.pk for o in orders if o.marketplace in BRICK_MARKETPLACES]).select_related(
         "order").order_by("id")
+    from orders import presentation
+
+    names = presentation.colour_names()
     for item in items:
-        color = item.color_name or item.color_id
-        key = (item.location, item.part_number, item.item_type, color, item.condition)
+        colour = presentation.colour(item, names)
+        key = (item.location, item.part_number, item.item_type, colour.words, item.condition)
         line = lines.get(key)
         if line is None:
-            line = lines[key] = PickLine(item.location, item.part_number, item.item_type, item.title, color,
-                                         item.condition, 0, [])
+            condition = presentation.item_condition(item, marketplace=item.order.marketplace)
+            line = lines[key] = PickLine(item.location, item.part_number, item.item_type, item.title, colour.words,
+                                         item.condition, 0, [], condition_words=condition.words,
+                                         condition_code=condition.code, color_code=colour.code,
+                                         image=presentation.item_image(item))
         line.quantity += item.quantity
         if item.order.external_id not in line.orders:
             line.orders.append(item.order.external_id)

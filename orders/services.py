@@ -18,7 +18,7 @@ from marketsync.sync.upsert import UpsertResult, bulk_upsert, fitting_rows
 from orders.models import Order, OrderItem
 
 ORDER_FIELDS = [
-    "status", "marketplace_status", "placed_at", "marketplace_updated_at", "currency", "total_amount",
+    "status", "marketplace_status", "placed_at", "marketplace_updated_at", "ship_by", "currency", "total_amount",
     "subtotal_amount", "shipping_amount", "customer_name", "customer_email", "shipping_address",
     "billing_address", "tracking_number", "tracking_url", "shipper", "details", "raw",
 ]

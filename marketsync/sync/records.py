@@ -100,6 +100,7 @@ class OrderRecord:
     marketplace_status: str = ""
     placed_at: datetime | None = None
     marketplace_updated_at: datetime | None = None
+    ship_by: datetime | None = None  # the marketplace's dispatch deadline, where it gives one
     currency: str = ""
     total_amount: Decimal | None = None
     subtotal_amount: Decimal | None = None

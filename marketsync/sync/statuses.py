@@ -136,3 +136,85 @@ REFURBED_ITEM_STATUS: dict[str, str] = {
 def unified_status(mapping: dict[str, str], marketplace_status: object) -> str:
     """Look a marketplace status up in one of the tables above; unknown statuses stay visible as UNKNOWN."""
     return mapping.get(str(marketplace_status), UnifiedStatus.UNKNOWN)
+
+
+# --- Words: each marketplace's codes as a merchant reads them ------------------------------------------
+# The pages show these words and keep the marketplace's own code in a tooltip (orders/presentation.py). One
+# table per marketplace and kind of code, each from the marketplace notes; a code no table knows is shown as
+# it is, never an error.
+
+# backmarket.md §3 OrderState, OrderLineState; §2.2 orderline ``condition``; §2.3 listing ``grade``,
+# ``publication_state`` (the spec gives no meanings: practice says 2 live, 3 offline), ``state`` (deprecated grade).
+BACKMARKET_ORDER_WORDS = {
+    "0": "New: payment check pending", "10": "Pending payment", "1": "Paid: accept or cancel each line",
+    "3": "To ship: every line accepted", "8": "Not paid", "9": "Shipped",
+}
+BACKMARKET_LINE_WORDS = {
+    "0": "New", "9": "On hold (partner validation)", "8": "Pending payment", "1": "Paid: to accept", "2": "Accepted",
+    "3": "Shipped", "4": "Cancelled", "5": "Refunded before shipping", "6": "Refunded after shipping",
+    "7": "Payment refused",
+}
+BACKMARKET_CONDITION_WORDS = {"9": "Premium", "10": "Excellent", "11": "Good", "12": "Fair"}
+BACKMARKET_GRADE_WORDS = {
+    "PREMIUM": "Premium", "EXCELLENT": "Excellent", "VERY_GOOD": "Very good", "GOOD": "Good", "FAIR": "Fair",
+    "STALLONE": "Stallone",
+}
+BACKMARKET_LISTING_STATE_WORDS = {
+    "9": "Premium", "0": "Excellent", "1": "Very good", "2": "Good", "3": "Fair", "4": "Stallone",
+}
+BACKMARKET_PUBLICATION_WORDS = {"0": "Pending", "1": "In validation", "2": "Online", "3": "Offline", "4": "Archived"}
+BACKMARKET_PAYMENT_WORDS = {"CARD": "Card", "PAYPAL": "PayPal", "ONEY3X": "Oney (3 instalments)",
+                            "ONEY4X": "Oney (4 instalments)", "KLARNA": "Klarna"}
+
+# refurbed.md §4 OrderState (computed from the items), OrderItemState, OrderLabel, OfferGrading (the notes give
+# the grades no names: "Grade A"), OfferState, visibility.
+REFURBED_ORDER_WORDS = {
+    "NEW": "New: accept or refuse each item", "ACCEPTED": "Accepted: to ship", "SHIPPED": "Shipped",
+    "FULFILLED": "Fulfilled (some items since returned)", "PARTIALLY_FULFILLED": "Partly shipped, the rest refused or cancelled",
+    "REJECTED": "Refused", "CANCELLED": "Cancelled by the customer", "UNFULFILLED": "Refused or cancelled",
+    "RETURNED": "Returned",
+}
+REFURBED_ITEM_WORDS = {
+    "NEW": "New: to accept", "ACCEPTED": "Accepted", "SHIPPED": "Shipped", "REJECTED": "Refused",
+    "CANCELLED": "Cancelled by the customer", "RETURNED": "Returned",
+}
+REFURBED_LABEL_WORDS = {
+    "PROCESSING": "In progress", "PARTIALLY_REJECTED": "Some items refused", "PARTIALLY_CANCELLED": "Some items cancelled",
+    "PARTIALLY_SHIPPED": "Some items shipped", "PARTIALLY_RETURNED": "Some items returned",
+    "MISSING_PARCEL_TRACKING_URLS": "A parcel tracking URL is missing", "MISSING_ITEM_IDENTIFIERS": "An IMEI or serial number is missing",
+}
+REFURBED_GRADING_WORDS = {"A": "Grade A", "B": "Grade B", "C": "Grade C", "AA": "Grade AA"}
+REFURBED_OFFER_STATE_WORDS = {
+    "OK": "Live", "UNVERIFIED": "Unverified: verify in Refurbed", "SUBMITTED": "Submitted", "PENDING_REVIEW": "In review",
+    "REJECTED": "Rejected",
+}
+REFURBED_VISIBILITY_WORDS = {"FULL": "Visible", "NONE": "Not shown (no stock)", "LIMITED": "Limited", "HIDDEN": "Hidden"}
+REFURBED_SHIPMENT_WORDS = {
+    "INFO_RECEIVED": "Label created", "IN_TRANSIT": "In transit", "OUT_FOR_DELIVERY": "Out for delivery",
+    "AVAILABLE_FOR_PICKUP": "Ready for pickup", "DELIVERED": "Delivered", "FAILED_ATTEMPT": "Delivery attempt failed",
+    "EXCEPTION": "Carrier problem",
+}
+
+# bricklink.md §2.1 OrderStatus (the hold codes' meanings are "commonly read as", unconfirmed), §2 completeness.
+BRICKLINK_STATUS_WORDS = {
+    "PENDING": "Pending: submitted by the buyer", "UPDATED": "Updated", "PROCESSING": "Processing: shipping being worked out",
+    "READY": "Ready: invoice sent, awaiting payment", "PAID": "Paid", "PACKED": "Packed", "SHIPPED": "Shipped",
+    "RECEIVED": "Received by the buyer", "COMPLETED": "Completed", "OCR": "On hold: cancel requested",
+    "NPB": "On hold: buyer has not paid", "NPX": "On hold: buyer has not paid", "NRS": "On hold: seller not responding",
+    "NSS": "On hold: seller has not shipped", "CANCELLED": "Cancelled", "PURGED": "Purged by BrickLink (closed)",
+}
+BRICK_COMPLETENESS_WORDS = {"C": "complete", "B": "incomplete", "S": "sealed"}
+
+# brickowl.md §2.1 order status (its text is what we store), §3 condition codes.
+BRICKOWL_CONDITION_WORDS = {
+    "new": "New", "news": "New, sealed", "newc": "New, complete", "newi": "New, incomplete", "usedc": "Used, complete",
+    "usedi": "Used, incomplete", "usedn": "Used, like new", "usedg": "Used, good", "useda": "Used, acceptable",
+    "other": "Other",
+}
+BRICK_CONDITION_WORDS = {"new": "New", "used": "Used", "n": "New", "u": "Used"}
+
+
+def words(table: dict[str, str], code: object) -> str:
+    """The words for ``code`` in one of the tables above, or the code itself when no table knows it."""
+    text = "" if code is None else str(code).strip()
+    return table.get(text, table.get(text.upper(), text))

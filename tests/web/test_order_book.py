@@ -40,7 +40,7 @@ def test_order_book_lists_all_marketplaces_newest_first(client, shop):
     assert _ids(response) == ["B11", "B10", "R2", "R1", "R0"]
     body = response.content.decode()
     assert "BrickLink" in body and "Refurbed" in body
-    assert 'title="Refurbed: NEW"' in body  # the marketplace's own status on hover
+    assert 'title="New: accept or refuse each item (Refurbed order state NEW)"' in body  # the marketplace's state on hover
 
 
 def test_status_tabs_count_ready_to_ship_and_hold_awaiting_payment_apart(client, shop):

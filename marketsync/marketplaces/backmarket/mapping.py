@@ -10,18 +10,21 @@ from typing import Any
 from marketsync.marketplaces.backmarket.client import parse_datetime
 from marketsync.sync.errors import BadRecord
 from marketsync.sync.records import OrderItemRecord, OrderRecord, UnifiedStatus, refuse_below_zero
-from marketsync.sync.statuses import BACKMARKET_LINE_STATUS, BACKMARKET_ORDER_STATUS, unified_status
+from marketsync.sync.statuses import (
+    BACKMARKET_CONDITION_WORDS,
+    BACKMARKET_LINE_STATUS,
+    BACKMARKET_LINE_WORDS,
+    BACKMARKET_ORDER_STATUS,
+    BACKMARKET_ORDER_WORDS,
+    BACKMARKET_PUBLICATION_WORDS,
+    unified_status,
+)
 
-ORDER_STATE_LABELS = {
-    0: "New (payment check pending)", 10: "Pending payment", 1: "Paid: accept or cancel each line",
-    3: "To ship", 8: "Not paid", 9: "Shipped",
-}
-ORDERLINE_STATE_LABELS = {
-    0: "New", 9: "On hold", 8: "Pending payment", 1: "Paid: to accept", 2: "Accepted", 3: "Shipped",
-    4: "Cancelled", 5: "Refunded before shipping", 6: "Refunded after shipping", 7: "Payment refused",
-}
-PUBLICATION_STATE_LABELS = {0: "Pending", 1: "Validation", 2: "Online", 3: "Offline", 4: "Archived"}
-CONDITION_LABELS = {9: "Premium", 10: "Excellent", 11: "Good", 12: "Fair"}
+# The words live in one table per code (marketsync/sync/statuses.py); these are them keyed by the payload's ints.
+ORDER_STATE_LABELS = {int(k): v for k, v in BACKMARKET_ORDER_WORDS.items()}
+ORDERLINE_STATE_LABELS = {int(k): v for k, v in BACKMARKET_LINE_WORDS.items()}
+PUBLICATION_STATE_LABELS = {int(k): v for k, v in BACKMARKET_PUBLICATION_WORDS.items()}
+CONDITION_LABELS = {int(k): v for k, v in BACKMARKET_CONDITION_WORDS.items()}
 RETURN_REASON_LABELS = {
     0: "", 1: "Withdrawal within 14 days", 11: "Not at address", 12: "Parcel did not arrive", 13: "Lost parcel",
     21: "Faulty on opening", 22: "Failure on first use", 23: "Failure during warranty", 24: "Non-compliant", 25: "Other",
@@ -140,6 +143,7 @@ def order_record(data: dict) -> OrderRecord:
             marketplace_status=str(state),
             placed_at=parse_datetime(data.get("date_creation")),
             marketplace_updated_at=parse_datetime(data.get("date_modification")),
+            ship_by=parse_datetime(data.get("expected_dispatch_date")),  # §2.2: when it must leave
             currency=str(data.get("currency") or ""),
             total_amount=money(data.get("price")),
             shipping_amount=money(data.get("shipping_price")),
