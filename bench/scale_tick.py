@@ -141,16 +141,15 @@ def _worker_counters(sender, **kwargs) -> None:
 # --- the simulator's process ------------------------------------------------------------------------------------
 
 
-def serve_simulator(port: int, accounts: int, orders: int, latency_ms: int) -> None:
-    from werkzeug.serving import WSGIRequestHandler, run_simple
-
+def simulator_app():
+    """The simulator's WSGI app for gunicorn (``bench.scale_tick:simulator_app()``), configured by the environment."""
     from marketsync.simulator.core import SimulatorConfig, build_simulator
 
-    WSGIRequestHandler.log_request = lambda *a, **k: None  # one log line per request costs the simulator's CPU
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # the same data all day
-    config = SimulatorConfig(seed=SEED, orders=orders, speed=0, new_order_every_seconds=1e9, start=start,
-                             accounts=accounts, latency_ms=latency_ms)
-    run_simple("127.0.0.1", port, build_simulator(config), threaded=True, use_reloader=False, use_debugger=False)
+    config = SimulatorConfig(seed=SEED, orders=int(os.environ["SCALE_SIM_ORDERS"]), speed=0, new_order_every_seconds=1e9,
+                             start=start, accounts=int(os.environ["SCALE_SIM_ACCOUNTS"]),
+                             latency_ms=int(os.environ["SCALE_SIM_LATENCY_MS"]))
+    return build_simulator(config)
 
 
 def free_port() -> int:
@@ -159,13 +158,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_simulator(accounts: int, orders: int, latency_ms: int) -> tuple[subprocess.Popen, str]:
+def start_simulator(accounts: int, orders: int, latency_ms: int, threads: int) -> tuple[subprocess.Popen, str]:
+    """The simulator in a process of its own: gunicorn, one process (the simulator's state is in memory) with
+    threads, and keep-alive like a marketplace's API (werkzeug's server closes every connection)."""
     import httpx
 
     port = free_port()
+    env = {**os.environ, "SCALE_SIM_ACCOUNTS": str(accounts), "SCALE_SIM_ORDERS": str(orders),
+           "SCALE_SIM_LATENCY_MS": str(latency_ms)}
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve-simulator", str(port), "--accounts", str(accounts), "--orders", str(orders),
-         "--latency-ms", str(latency_ms)], cwd=ROOT, stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread", "--threads", str(threads),
+         "--keep-alive", "60", "--backlog", "4096", "--timeout", "0", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", "bench.scale_tick:simulator_app()"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -348,6 +353,32 @@ def report(tick: dict, label: str) -> dict:
     return summary
 
 
+def profile_idle_syncs(rounds: int) -> None:
+    """Every bench sync ``rounds`` times in this process under cProfile: where an idle sync's CPU goes."""
+    import cProfile
+    import pstats
+
+    from connections.models import EntitySync
+    from marketsync.sync.runner import run_entity_sync
+
+    ids = list(EntitySync.objects.filter(connection__organization__slug__startswith=SLUG_PREFIX).values_list("pk", flat=True))
+    for pk in ids:  # a first pass outside the profile: imports, the pool's connections
+        run_entity_sync(pk)
+    profiler = cProfile.Profile(time.process_time)  # CPU, not time spent waiting on the database or the network
+    cpu = time.process_time()
+    profiler.enable()
+    for _ in range(rounds):
+        for pk in ids:
+            EntitySync.objects.filter(pk=pk).update(next_attempt_at=None, locked_until=None)
+            run_entity_sync(pk)
+    profiler.disable()
+    cpu = time.process_time() - cpu
+    print(f"\nprofile: {rounds * len(ids)} syncs in this process, {cpu * 1000 / (rounds * len(ids)):.1f} ms CPU per sync "
+          f"(profiler overhead included)")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
 def start_workers(count: int, pool: str, concurrency: int, fresh_clients: bool) -> list[subprocess.Popen]:
     env = {**os.environ, "SCALE_TICK_WORKER": "1", "SCALE_TICK_FRESH_CLIENTS": "1" if fresh_clients else ""}
     workers = []
@@ -392,14 +423,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--fresh-clients", action="store_true",
                         help="for comparison: every sync builds its own connection pool and SSL context (as before)")
+    parser.add_argument("--profile", type=int, metavar="ROUNDS", default=0,
+                        help="instead of a tick, run every sync ROUNDS times in this process under cProfile")
     parser.add_argument("--json", help="append each idle tick's summary to this file")
-    parser.add_argument("--serve-simulator", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--accounts", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--simulator-threads", type=int, default=64, help="the simulator's request threads")
     args = parser.parse_args()
-    if args.serve_simulator:
-        serve_simulator(args.serve_simulator, args.accounts, args.orders, args.latency_ms)
-        return
-
     import django
 
     django.setup()
@@ -412,10 +440,14 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     accounts = (args.connections + 3) // 4
-    simulator, host = start_simulator(accounts, args.orders, args.warm_latency_ms)
+    simulator, host = start_simulator(accounts, args.orders, args.warm_latency_ms, args.simulator_threads)
     workers: list[subprocess.Popen] = []
     try:
         fresh = setup(args.connections, host, args.orders, args.reuse)
+        if args.profile:
+            set_latency(host, args.latency_ms)
+            profile_idle_syncs(args.profile)
+            return
         app.control.purge()
         workers = start_workers(args.workers, args.pool, args.concurrency, args.fresh_clients)
         pids = [w.pid for w in workers]
