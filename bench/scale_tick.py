@@ -305,7 +305,7 @@ def run_tick(worker_pids: list[int], sim_pid: int, timeout: float) -> dict:
     sampler.join()
     rows = [json.loads(x) for x in r.lrange(STATS_KEY, 0, -1)]
     return {"due": due, "rows": rows, "seconds": seconds, "worker_cpu": cpu, "sim_cpu": sim_cpu,
-            "db_connections": sampler.peak}
+            "db_connections": sampler.peak, "load": os.getloadavg()[0]}
 
 
 def report(tick: dict, label: str) -> dict:
@@ -328,13 +328,15 @@ def report(tick: dict, label: str) -> dict:
         "worker_cores": round(tick["worker_cpu"] / tick["seconds"], 2),
         "db_connections_peak": tick["db_connections"],
         "every_due_sync_ran": len(ran) == tick["due"] and not statuses.get("failed"),
+        "load_average": round(tick["load"], 1),
     }
     print(f"\n== {label}")
     print(f"tick {summary['tick_s']} s for {tick['due']} due syncs: {summary['syncs_per_s']} syncs/s; "
           f"ran {len(ran)} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
     print(f"worker CPU {summary['worker_cpu_ms_per_sync']} ms per sync (whole processes, {summary['worker_cores']} cores); "
           f"task thread CPU median {summary['task_cpu_ms_per_sync']} ms; simulator {summary['simulator_cores']} cores")
-    print(f"database connections open at most: {summary['db_connections_peak']}")
+    print(f"database connections open at most: {summary['db_connections_peak']}; "
+          f"machine load average at the end: {summary['load_average']} (2 cores)")
     print(f"every due sync ran (and none failed): {'yes' if summary['every_due_sync_ran'] else 'NO'}")
     groups = defaultdict(list)
     for r in ran:
@@ -439,6 +441,16 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # Two benches on one broker would share the queue and the counters: one at a time.
+    if not _redis().set("bench:scale_tick:running", os.getpid(), nx=True, ex=int(args.timeout) * (args.ticks + 1) + 900):
+        raise SystemExit("another scale_tick runs on this broker (key bench:scale_tick:running); wait for it")
+    try:
+        run(args)
+    finally:
+        _redis().delete("bench:scale_tick:running")
+
+
+def run(args) -> None:
     accounts = (args.connections + 3) // 4
     simulator, host = start_simulator(accounts, args.orders, args.warm_latency_ms, args.simulator_threads)
     workers: list[subprocess.Popen] = []

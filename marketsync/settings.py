@@ -274,6 +274,10 @@ SYNC_HTTP_KEEPALIVE_SECONDS = env.float("SYNC_HTTP_KEEPALIVE_SECONDS", default=3
 # connections instead (PostgreSQL only; Django requires CONN_MAX_AGE 0 with it).
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    try:
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        raise ImproperlyConfigured("DB_POOL_MAX_SIZE needs the psycopg pool: pip install 'psycopg[pool]'.") from None
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1), "max_size": DB_POOL_MAX_SIZE,
