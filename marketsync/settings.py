@@ -263,3 +263,24 @@ STOCK_PUSH_BATCH = env.int("STOCK_PUSH_BATCH", default=500)
 STOCK_PUSH_SWEEP_SECONDS = env.int("STOCK_PUSH_SWEEP_SECONDS", default=60)
 # Back Market's 2,000 SKU lines an hour: pushes beyond wait for the next hour.
 BACKMARKET_PUSHES_PER_HOUR = env.int("BACKMARKET_PUSHES_PER_HOUR", default=2000)
+
+# --- Scaling: worker processes, HTTP and database connections (README "Scaling out") ----------------------------
+# One HTTP connection pool (and SSL context) per worker process, shared by its threads and by every sync
+# (marketsync/sync/http.py). Limits are per process and per marketplace host.
+SYNC_HTTP_MAX_CONNECTIONS = env.int("SYNC_HTTP_MAX_CONNECTIONS", default=100)
+SYNC_HTTP_MAX_KEEPALIVE = env.int("SYNC_HTTP_MAX_KEEPALIVE", default=32)
+SYNC_HTTP_KEEPALIVE_SECONDS = env.float("SYNC_HTTP_KEEPALIVE_SECONDS", default=30.0)
+# A prefork worker holds one database connection per child, kept for DB_CONN_MAX_AGE seconds (above). A threads
+# pool holds one per thread; DB_POOL_MAX_SIZE > 0 gives each worker process a psycopg pool of at most that many
+# connections instead (PostgreSQL only; Django requires CONN_MAX_AGE 0 with it).
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    try:
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        raise ImproperlyConfigured("DB_POOL_MAX_SIZE needs the psycopg pool: pip install 'psycopg[pool]'.") from None
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1), "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=30.0),
+    }

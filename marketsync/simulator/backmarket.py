@@ -132,6 +132,11 @@ def error_v1(status: int, code: str, message: str) -> Response:
 class BackMarketSimulator(MarketplaceSimulator):
     prefix = "backmarket"
 
+    @classmethod
+    def request_credential(cls, request: Request) -> str:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "basic" else ""
+
     def __init__(self, *, config: SimulatorConfig, clock: SimClock) -> None:
         super().__init__(seed=config.seed, clock=clock)
         self.config = config

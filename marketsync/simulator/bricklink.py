@@ -11,10 +11,12 @@ inventory lots and notifications; can POST an empty body to a callback URL.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from oauthlib.common import Request as OAuthRequest
@@ -25,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 from marketsync.simulator.core import EPOCH, MarketplaceSimulator, SimClock, SimulatorConfig, json_response, simulator_token
 
 API_ROOT = "/api/store/v1"
+OAUTH_TOKEN = re.compile(r'"?oauth_token"?\s*[=:]\s*"([^"]+)"')
 COLORS = [(11, "Black"), (5, "Red"), (1, "White"), (86, "Light Bluish Gray"), (85, "Dark Bluish Gray"), (7, "Blue"), (3, "Yellow")]
 PARTS = [
     ("3001", "Brick 2 x 4"), ("3003", "Brick 2 x 2"), ("3020", "Plate 2 x 4"), ("3023", "Plate 1 x 2"),
@@ -61,6 +64,16 @@ def envelope(data: Any = None, *, code: int = 200, message: str = "OK", descript
 
 class BrickLinkSimulator(MarketplaceSimulator):
     prefix = "bricklink"
+
+    @classmethod
+    def account_credential(cls, seed: int) -> str:
+        return simulator_token("bricklink", seed, "token_value")
+
+    @classmethod
+    def request_credential(cls, request: Request) -> str:
+        """The access token (``oauth_token``) from the OAuth header or the ``Authorization`` query parameter."""
+        found = OAUTH_TOKEN.search(request.headers.get("Authorization", "") or request.args.get("Authorization", ""))
+        return unquote(found.group(1)) if found else ""
 
     def __init__(self, *, config: SimulatorConfig, clock: SimClock) -> None:
         super().__init__(seed=config.seed, clock=clock)

@@ -68,6 +68,10 @@ def iso(moment: datetime) -> str:
 class BrickOwlSimulator(MarketplaceSimulator):
     prefix = "brickowl"
 
+    @classmethod
+    def request_credential(cls, request: Request) -> str:
+        return str((request.args if request.method == "GET" else request.form).get("key") or "")
+
     def __init__(self, *, config: SimulatorConfig, clock: SimClock) -> None:
         super().__init__(seed=config.seed + 1, clock=clock)
         self.config = config

@@ -15,7 +15,7 @@ import json
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -137,6 +137,17 @@ class MarketplaceSimulator:
         self.lock = threading.RLock()
         self.request_log: list[tuple[str, str]] = []
 
+    # --- accounts: which merchant a request is for (SimulatorConfig.accounts) -------------------------------
+    @classmethod
+    def account_credential(cls, seed: int) -> str:
+        """The credential that names the account seeded with ``seed`` (what ``request_credential`` finds)."""
+        return simulator_token(cls.prefix, seed)
+
+    @classmethod
+    def request_credential(cls, request: Request) -> str:
+        """The credential a request presents, to route it to its account; "" when it presents none."""
+        return ""
+
     # --- to implement --------------------------------------------------------------
     def handle(self, request: Request, path: str) -> Response:
         raise NotImplementedError
@@ -177,15 +188,69 @@ class MarketplaceSimulator:
         return response
 
 
+class Accounts:
+    """Many merchants on one marketplace, each with its own credentials and data set.
+
+    Account 0 is the marketplace's simulator as built from the config (its seed, its token); account ``i`` is
+    the same marketplace seeded with ``seed + i``, built on its first request. A request goes to the account
+    whose credential it presents, anything else to account 0 (which refuses an unknown credential as before).
+    Faults and latency are the marketplace's: every account shares account 0's knobs. Control actions act on
+    account 0.
+    """
+
+    def __init__(self, primary: MarketplaceSimulator, build, config: SimulatorConfig) -> None:
+        self.primary = primary
+        self._build = build
+        self._config = config
+        kind = type(primary)
+        self._index = {kind.account_credential(config.seed + i): i for i in range(1, max(1, config.accounts))}
+        self._built: dict[int, MarketplaceSimulator] = {0: primary}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._index) + 1
+
+    def account(self, index: int) -> MarketplaceSimulator:
+        if not 0 <= index < len(self):
+            raise IndexError(f"account {index} of {len(self)}")
+        simulator = self._built.get(index)
+        if simulator is None:
+            with self._lock:
+                simulator = self._built.get(index)
+                if simulator is None:
+                    config = replace(self._config, seed=self._config.seed + index)
+                    simulator = self._build(config=config, clock=self.primary.clock)
+                    simulator.faults = self.primary.faults
+                    self._built[index] = simulator
+        return simulator
+
+    def for_request(self, request: Request) -> MarketplaceSimulator:
+        if not self._index:
+            return self.primary
+        index = self._index.get(type(self.primary).request_credential(request) or "")
+        return self.primary if index is None else self.account(index)
+
+
 class SimulatorApp:
     """The WSGI app: marketplaces under their prefixes, control under ``/_sim``."""
 
-    def __init__(self, simulators: list[MarketplaceSimulator], clock: SimClock) -> None:
+    def __init__(self, simulators: list[MarketplaceSimulator], clock: SimClock,
+                 accounts: dict[str, Accounts] | None = None) -> None:
         self.clock = clock
         self.simulators = {sim.prefix: sim for sim in simulators}
+        self.accounts = accounts or {}
 
     def __getitem__(self, prefix: str) -> MarketplaceSimulator:
         return self.simulators[prefix]
+
+    def account(self, prefix: str, index: int) -> MarketplaceSimulator:
+        """One merchant's simulator on a marketplace (0 is ``app[prefix]``)."""
+        accounts = self.accounts.get(prefix)
+        if accounts is None:
+            if index:
+                raise IndexError(f"{prefix} simulates one account")
+            return self.simulators[prefix]
+        return accounts.account(index)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -205,6 +270,9 @@ class SimulatorApp:
         simulator = self.simulators.get(head)
         if simulator is None:
             raise NotFound(f"no simulated marketplace at /{head}; have {', '.join(sorted(self.simulators))}")
+        accounts = self.accounts.get(head)
+        if accounts is not None:
+            simulator = accounts.for_request(request)
         return simulator(request, "/" + rest)
 
     def control(self, request: Request, rest: str) -> Response:
@@ -235,6 +303,9 @@ class SimulatorConfig:
     rate_limit_per_second: int = 0  # 0 = unlimited
     start: datetime | None = None
     marketplaces: tuple[str, ...] = ("refurbed", "backmarket", "bricklink", "brickowl")
+    # Merchants per marketplace: account i (0 ≤ i < accounts) is seeded with seed + i and has its own credentials.
+    accounts: int = 1
+    latency_ms: int = 0  # added to every marketplace request (the faults' latency knob, set at start)
 
 
 def build_simulator(config: SimulatorConfig | None = None, **overrides: Any) -> SimulatorApp:
@@ -245,8 +316,12 @@ def build_simulator(config: SimulatorConfig | None = None, **overrides: Any) -> 
     for key, value in overrides.items():
         setattr(config, key, value)
     clock = SimClock(start=config.start, speed=config.speed)
-    simulators = []
+    simulators, accounts = [], {}
     for name in config.marketplaces:
         module = importlib.import_module(f"marketsync.simulator.{name}")
-        simulators.append(module.build(config=config, clock=clock))
-    return SimulatorApp(simulators, clock)
+        simulator = module.build(config=config, clock=clock)
+        simulator.faults.latency_ms = config.latency_ms
+        simulators.append(simulator)
+        if config.accounts > 1:
+            accounts[simulator.prefix] = Accounts(simulator, module.build, config)
+    return SimulatorApp(simulators, clock, accounts)

@@ -254,6 +254,11 @@ def time_filter(flt: Any, field: str):
 class RefurbedSimulator(MarketplaceSimulator):
     prefix = "refurbed"
 
+    @classmethod
+    def request_credential(cls, request: Request) -> str:
+        auth = request.headers.get("Authorization", "")
+        return auth[len("Plain "):] if auth.startswith("Plain ") else ""
+
     def __init__(self, *, config: SimulatorConfig, clock: SimClock) -> None:
         super().__init__(seed=config.seed, clock=clock)
         self.config = config

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -42,11 +44,66 @@ def user_agent() -> str:
     return f"marketsync/{__version__} (+https://github.com/marketsync)"
 
 
+class SharedTransport(httpx.BaseTransport):
+    """The process's one connection pool and SSL context, lent to every client; closing a client leaves it open.
+
+    Building an ``httpx.HTTPTransport`` loads the CA bundle into a new SSL context (about 20–50 ms of CPU), and a
+    new pool opens new TCP and TLS connections: once per process instead of once per sync. httpcore's pool is
+    thread-safe, so a threads (or gevent) worker pool shares it too.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.transport = httpx.HTTPTransport(limits=httpx.Limits(
+            max_connections=settings.SYNC_HTTP_MAX_CONNECTIONS,
+            max_keepalive_connections=settings.SYNC_HTTP_MAX_KEEPALIVE,
+            keepalive_expiry=settings.SYNC_HTTP_KEEPALIVE_SECONDS,
+        ))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.transport.handle_request(request)
+
+    def close(self) -> None:
+        """A client's ``close()``: the pool outlives it (``shared_transport_reset`` closes it for real)."""
+
+    def __repr__(self) -> str:
+        return f"<SharedTransport pid={self.pid}>"
+
+
+_shared: SharedTransport | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_transport() -> SharedTransport:
+    """This process's transport, created on first use (after a prefork worker forked: a pool is never inherited)."""
+    global _shared
+    shared = _shared
+    if shared is not None and shared.pid == os.getpid():
+        return shared
+    with _shared_lock:
+        if _shared is None or _shared.pid != os.getpid():
+            _shared = SharedTransport()
+        return _shared
+
+
+def shared_transport_reset() -> None:
+    """Close this process's pool (tests, worker shutdown); the next client opens a new one."""
+    global _shared
+    with _shared_lock:
+        shared, _shared = _shared, None
+    if shared is not None and shared.pid == os.getpid():
+        shared.transport.close()
+
+
 def build_http_client(*, transport: httpx.BaseTransport | None = None, timeout: float | None = None) -> httpx.Client:
-    """The client every adapter gets unless a test injects its own transport."""
+    """The client every adapter gets unless a test injects its own transport.
+
+    Cheap (about 20 µs): a client of its own (headers, timeouts, event hooks such as a sync's lease heartbeat) on
+    the process's shared connection pool. Close it when done, as before; the pool stays open.
+    """
     timeout = timeout if timeout is not None else settings.SYNC_HTTP_TIMEOUT_SECONDS
     return httpx.Client(
-        transport=transport,
+        transport=transport if transport is not None else shared_transport(),
         timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
         headers={"User-Agent": user_agent()},
         follow_redirects=False,
