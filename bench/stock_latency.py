@@ -14,7 +14,8 @@ Two paths, ``--orders`` orders per marketplace on each, a round placing one orde
 
 - notified: BrickLink posts its callback, Brick Owl its notify, Refurbed its Instant Order Notification to the
   connection's webhook as soon as the order exists; Back Market has no order notification, so it has no row here;
-- tick: no notification; the order arrives with the next orders sync of the beat.
+- tick: no notification; the order arrives with the next orders sync of the beat. Each round starts at a random
+  moment of the interval (a seeded wait), as orders do.
 
 The clock starts when the order exists at the marketplace and stops when every linked listing of its stock items on
 the other marketplace shows local available less what the order took (read from the simulator every 0.2 s). It
@@ -166,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             marketplaces = NOTIFIED if path == "notified" else ("backmarket", "refurbed", "bricklink", "brickowl")
             results[path] = []
             for number in range(args.orders):
+                if path == "tick":  # orders come at any moment of the tick interval, not just after a tick
+                    time.sleep(rng.uniform(0, args.interval))
                 done = run_round(shop, marketplaces, rng, notified=path == "notified", web=processes.web, timeout=timeout)
                 results[path] += done
                 print(f"{path:<8} round {number + 1}: " + ", ".join(

@@ -258,12 +258,25 @@ class Shop:
         self.server.close()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
+
+
 def delete_leftovers() -> None:
     """Organizations a killed earlier run left behind: their connections point at a simulator that is gone."""
     from connections.models import Organization
     from connections.services import connection_delete
 
     for organization in Organization.objects.filter(slug__startswith=SLUG_PREFIX):
+        pid = organization.slug.removeprefix(SLUG_PREFIX)
+        if pid.isdigit() and _alive(int(pid)):
+            continue  # another bench running on this database
         for connection in organization.connections.all():
             connection_delete(connection=connection)
         organization.delete()
@@ -284,7 +297,8 @@ def build_shop(*, seed: int, progress=print) -> Shop:
     app = build_simulator(SimulatorConfig(seed=seed, orders=0, speed=1, new_order_every_seconds=NEVER,
                                           start=datetime.now(UTC)))
     refurbed = app["refurbed"]
-    refurbed._offer_steps_done = NEVER  # Refurbed's back office edits no stock during a run: only buyers act
+    refurbed._offer_steps_done = NEVER  # Refurbed's back office edits no stock during a run: only buyers act,
+    refurbed._state_steps_done = NEVER  # and no order item is accepted, rejected or cancelled behind their backs
     server = LoopbackServer(app)
     organization = organization_create(slug=f"{SLUG_PREFIX}{os.getpid()}", name="Stock bench")
     shop = Shop(app=app, server=server, organization=organization, seed=seed)
