@@ -149,12 +149,13 @@ class Processes:
                    for name in self.procs)
 
     def stop(self) -> None:
+        """A warm shutdown of each (SIGTERM to its main process, which stops its own children); killed after 60 s."""
         for process in self.procs.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                os.kill(process.pid, signal.SIGTERM)
         for process in self.procs.values():
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
