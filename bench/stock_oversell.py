@@ -49,6 +49,7 @@ from bench.stockkit import (  # noqa: E402
     Shop,
     build_shop,
     configure_environment,
+    drain_until_converged,
     print,
     setup_django,
 )
@@ -164,6 +165,9 @@ def week(shop: Shop, args, *, push: bool, web: str) -> Outcome:
     outcome.stock = sum(start.values())
     shop.push(True)
     shop.reconcile()  # every linked listing shows the seller's units, on both marketplaces of its pair
+    unequal = drain_until_converged(shop)  # pushes a running worker claimed meanwhile
+    if unequal:
+        outcome.problems.append(f"before the week: {len(unequal)} linked quantities differ from local available")
     if not push:
         shop.push(False)
     listings = {m: [(item, ext) for item, mm, ext in shop.linked() if mm == m and item in start] for m in MARKETPLACES}
@@ -204,7 +208,7 @@ def week(shop: Shop, args, *, push: bool, web: str) -> Outcome:
                 break
             time.sleep(2)
         stored = stored_orders(shop)
-        outcome.problems = shop.mismatches() + [
+        outcome.problems += shop.mismatches() + [
             f"{m}: {stored[m]} of {outcome.orders[m]} orders stored" for m in MARKETPLACES if stored[m] < outcome.orders[m]]
         if pending_pushes(shop):
             outcome.problems.append(f"{pending_pushes(shop)} push(es) still pending")

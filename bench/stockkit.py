@@ -308,14 +308,24 @@ def build_shop(*, seed: int, progress=print) -> Shop:
         shop.conns[marketplace] = connection_create(
             organization=organization, marketplace=marketplace, credentials=driver.credentials(seed),
             platform=driver.platform, options=dict(driver.options), base_url=driver.base_url(server.base), ops=True)
+    def imported(connection, entity: str) -> None:
+        """A first sync here; a running worker's tick may hold the entity's lease meanwhile: then once it is done."""
+        sync_id = EntitySync.objects.get(connection=connection, entity=entity).pk
+        for _ in range(120):
+            outcome = run_entity_sync(sync_id, force=True)
+            if outcome.failed:
+                raise SystemExit(f"{connection.marketplace} {entity} import failed: {outcome.error}")
+            if outcome.status == "ok":
+                return
+            time.sleep(1)
+        raise SystemExit(f"{connection.marketplace} {entity} import: {outcome.status} {outcome.error}")
+
     for marketplace, connection in shop.conns.items():
         for entity in (IMPORT_ENTITY[marketplace], "orders"):
-            outcome = run_entity_sync(EntitySync.objects.get(connection=connection, entity=entity).pk, force=True)
-            if outcome.failed:
-                raise SystemExit(f"{marketplace} {entity} import failed: {outcome.error}")
+            imported(connection, entity)
         if marketplace == "brickowl":
             catalog_refresh(connection=connection)
-            run_entity_sync(EntitySync.objects.get(connection=connection, entity="inventory").pk, force=True)
+            imported(connection, "inventory")
     # Pair the rest as an owner would: each Brick Owl lot with a BrickLink lot's item, each offer with a listing's.
     for source, target in (("bricklink", "brickowl"), ("backmarket", "refurbed")):
         linked = shop.linked()
