@@ -7,7 +7,8 @@ defaults ``postgres://postgres@127.0.0.1:5432/marketsync_stocklatency`` and Redi
 webhooks, one Celery worker (``--concurrency``, default 2) and one beat with ``SYNC_INTERVAL_SECONDS=--interval``
 and ``STOCK_PUSH_SWEEP_SECONDS=--sweep``. The simulator of all four marketplaces runs in this process on loopback
 (see ``bench/stockkit.py``); one organization has all four stores imported, its lots, listings and offers linked in
-pairs (BrickLink ↔ Brick Owl, Back Market ↔ Refurbed) and stock push on for all four connections.
+pairs (BrickLink ↔ Brick Owl, Back Market ↔ Refurbed), at least 100 units available on each, and stock push on for
+all four connections.
 
 Two paths, ``--orders`` orders per marketplace on each, a round placing one order on every marketplace at once
 (on different stock items):
@@ -42,6 +43,7 @@ from bench.stockkit import MARKETPLACES, Processes, Shop, build_shop, configure_
 
 NOTIFIED = ("bricklink", "brickowl", "refurbed")  # Back Market sends no order notification
 POLL_SECONDS = 0.2
+STOCK = 100  # units available per paired item before the run
 
 
 @dataclass
@@ -106,6 +108,17 @@ def place(shop: Shop, marketplace: str, rng: random.Random, *, avoid: set[int], 
     return placed
 
 
+def stock_up(shop: Shop, units: int = STOCK) -> None:
+    """Every paired item gets at least ``units`` available, so each order's effect shows (an item at 0 stays 0)."""
+    from inventory.services import inventory_adjust
+
+    paired = {item for item, m, _ in shop.linked() if shop.others(item, m)}
+    for item, available in shop.available().items():
+        if item in paired and available < units:
+            inventory_adjust(organization=shop.organization, item_id=item, delta=units - available,
+                             reason="latency bench: stock to sell", actor="stock bench", source="cli")
+
+
 def run_round(shop: Shop, marketplaces: tuple[str, ...], rng: random.Random, *, notified: bool, web: str,
               timeout: float) -> list[Placed]:
     available = shop.available()
@@ -157,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     processes = None
     results: dict[str, list[Placed]] = {}
     try:
+        stock_up(shop)
         shop.push(True)
         shop.reconcile()
         processes = Processes(interval=args.interval, sweep=args.sweep, concurrency=args.concurrency)
