@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -162,7 +163,10 @@ def _send_one(push: StockPush, *, stopped: dict[int, str], transport: httpx.Base
         return _retry(push, exc.message)
     except Exception as exc:  # the outcome is unknown (the audit entry stays pending): retried, re-read first
         logger.warning("stock push %s: %s", push.pk, type(exc).__name__, exc_info=True)
-        return _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again after re-reading.")
+        outcome = _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again after re-reading.")
+        if isinstance(exc, SoftTimeLimitExceeded):
+            raise  # the task's time is up: stop now, before the hard limit kills it with this row claimed for minutes
+        return outcome
     now = timezone.now()
     kind.model.objects.filter(pk=row.pk).update(**{kind.quantity: after, "pushed_quantity": after, "pushed_at": now})
     _finish(push, changes_seen=changes_seen, state=StockPush.State.SENT, before=before, after=after)

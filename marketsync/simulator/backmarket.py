@@ -238,12 +238,15 @@ class BackMarketSimulator(MarketplaceSimulator):
             "email": f"{kind}_{customer}_{order_id}@backmarket.fr", "customer_id_number": "",
         }
 
-    def _create_order(self, created: datetime, *, kind: str, backship: bool, index: int) -> dict:
+    def _create_order(self, created: datetime, *, kind: str, backship: bool, index: int,
+                      picks: list[tuple[dict, int]] | None = None) -> dict:
+        """An order of ``kind``: of ``picks`` ((listing, quantity), each lowering the listing's quantity as a sale
+        does) when given, else of one or two random live listings."""
         order_id = self._next_order_id
         self._next_order_id += 1
         customer = 1000 + self.rng.randrange(5000)
         live = [item for item in self.listings if item["publication_state"] == 2] or self.listings
-        line_count = 2 if index % 6 == 1 else 1
+        line_count = len(picks) if picks else 2 if index % 6 == 1 else 1
         order_state, line_state = {
             "new_unpaid": (0, 0), "not_paid": (8, 8), "pending": (10, 8), "paid": (1, 1),
             "accepted": (3, 2), "shipped": (9, 3),
@@ -254,13 +257,17 @@ class BackMarketSimulator(MarketplaceSimulator):
         }[kind]
         lines = []
         for position in range(line_count):
-            listing = live[self.rng.randrange(len(live))]
-            quantity = 1 if position == 0 or self.rng.random() < 0.7 else 2
+            if picks:
+                listing, quantity = picks[position]
+                listing["quantity"] = max(0, int(listing["quantity"]) - quantity)  # "sales decrement automatically"
+            else:
+                listing = live[self.rng.randrange(len(live))]
+                quantity = 1 if position == 0 or self.rng.random() < 0.7 else 2
             state = line_state
             return_reason = 0
             if kind == "shipped" and index % 11 == 0 and position == 0:
                 state, return_reason = 6, 21
-            elif kind in ("paid", "accepted") and line_count == 2 and position == 1 and index % 4 == 1:
+            elif kind in ("paid", "accepted") and line_count == 2 and position == 1 and index % 4 == 1 and not picks:
                 state = 4
             line = {
                 "id": self._next_line_id, "date_creation": created, "state": state, "price": listing["price"],
@@ -432,6 +439,22 @@ class BackMarketSimulator(MarketplaceSimulator):
         if action == "new_order":
             index = self._next_order_id - 70_000_001
             order = self._create_order(self.clock.now(), kind="paid", backship=bool(data.get("backship", False)), index=index)
+            return {"order_id": order["order_id"]}
+        if action == "sell":
+            # A buyer's paid checkout of named listings ({listing id or sku: quantity}): Back Market sells no more
+            # than a listing's quantity and lowers it by what it sold.
+            wanted = {str(k): int(v) for k, v in (data.get("listings") or {}).items()}
+            picks, short = [], []
+            for key, quantity in wanted.items():
+                found = [x for x in self.listings if key in (x["id"], x["sku"], str(x["listing_id"]))]
+                if not found or not 0 < quantity <= int(found[0]["quantity"]):
+                    short.append(key)
+                else:
+                    picks.append((found[0], quantity))
+            if not picks or short:
+                raise ValueError(f"sell needs listings as {{id or sku: quantity}} they hold; not so for {sorted(short)}")
+            index = self._next_order_id - 70_000_001
+            order = self._create_order(self.clock.now(), kind="paid", backship=False, index=index, picks=picks)
             return {"order_id": order["order_id"]}
         if action == "payment_failed":
             # The customer's payment fails: the order becomes 8 (not paid), which GET /ws/orders hides unless

@@ -122,7 +122,8 @@ class BrickLinkSimulator(MarketplaceSimulator):
             order = self._new_order(placed, notify=False)
             self._settle_plan(order, self.started)
 
-    def _new_order(self, placed: datetime, *, notify: bool = True) -> dict:
+    def _new_order(self, placed: datetime, *, notify: bool = True, lots: dict[int, int] | None = None) -> dict:
+        """A buyer's order: of ``lots`` ({lot id: quantity}) when given, else of one to four random lots."""
         rng = self.rng
         order_id = 8_000_000 + len(self.orders) + 1
         roll = rng.random()
@@ -131,8 +132,10 @@ class BrickLinkSimulator(MarketplaceSimulator):
             plan = plan[:1] + [(placed + timedelta(hours=3), "CANCELLED")]
         elif roll < 0.08:
             plan = plan[:1] + [(placed + timedelta(hours=72), "NPB")]
-        lots = rng.sample(sorted(self.lots), rng.randint(1, 4))
-        batch = [self._order_line(lot_id, rng.randint(1, 8)) for lot_id in lots]
+        if lots:
+            batch = [self._order_line(lot_id, quantity) for lot_id, quantity in lots.items()]
+        else:
+            batch = [self._order_line(lot_id, rng.randint(1, 8)) for lot_id in rng.sample(sorted(self.lots), rng.randint(1, 4))]
         buyer = rng.choice(BUYERS)
         order = {
             "order_id": order_id, "date_ordered": placed, "date_status_changed": placed, "status": "PENDING",
@@ -489,6 +492,19 @@ class BrickLinkSimulator(MarketplaceSimulator):
         if action == "new_order":
             order = self._new_order(self.clock.now())
             order["plan"] = [] if data.get("hold", True) else order["plan"]
+            return {"order_id": order["order_id"]}
+        if action == "sell":
+            # A buyer's checkout of named lots ({lot id: quantity}), held at PENDING: BrickLink sells no more than a
+            # lot holds and lowers it by what it sold.
+            try:
+                lines = {int(k): int(v) for k, v in (data.get("lots") or {}).items()}
+            except (TypeError, ValueError) as exc:
+                raise BadRequest("sell needs lots as {lot id: quantity}") from exc
+            short = sorted(k for k, q in lines.items() if k not in self.lots or not 0 < q <= self.lots[k]["quantity"])
+            if not lines or short:
+                raise BadRequest(f"sell needs lots as {{lot id: quantity}} the lots hold; not so for {short}")
+            order = self._new_order(self.clock.now(), lots=lines)
+            order["plan"] = []
             return {"order_id": order["order_id"]}
         if action == "amend":
             order = self._order(data)

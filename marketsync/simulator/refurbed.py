@@ -635,6 +635,27 @@ class RefurbedSimulator(MarketplaceSimulator):
                 rng = random.Random(f"{self.seed}:added-order:{self._next_order_id}")
                 ids.append(str(self._new_order(max(now, self.released[-1] if self.released else now), rng)))
             return {"ids": ids}
+        if action == "sell":
+            # A buyer's checkout of named offers ({offer id: units}), one order item per unit, state NEW: Refurbed
+            # sells no more than an offer's stock and lowers it by what it sold.
+            wanted = {int(k): int(v) for k, v in (data.get("offers") or {}).items()}
+            short = sorted(k for k, q in wanted.items() if k not in self.offers or not 0 < q <= self.offers[k]["stock"])
+            if not wanted or short:
+                raise BadRequest(f"sell needs offers as {{offer id: units}} they hold; not so for {short}")
+            units = [offer_id for offer_id, quantity in wanted.items() for _ in range(quantity)]
+            now = to_ms(self.clock.now())
+            rng = random.Random(f"{self.seed}:sold-order:{self._next_order_id}")
+            order_id = self._new_order(max(now, self.released[-1] if self.released else now), rng, ["NEW"] * len(units))
+            rendered = self.rpc_OrderService_GetOrder({"id": str(order_id)})["order"]["items"]
+            for item, offer_id in zip(rendered, units, strict=True):
+                offer = self.offers[offer_id]
+                self.item_overrides[int(item["id"])] = {
+                    "offer_data": {**item["offer_data"], "offer_id": str(offer_id), "offer_grading": offer["grading"]},
+                    "sku": offer["sku"], "name": offer["instance_name"],
+                }
+            for offer_id, quantity in wanted.items():
+                self.offers[offer_id]["stock"] -= quantity
+            return {"order_id": str(order_id)}
         if action == "remove_offer":
             return {"removed": self._remove_offer(int(data["id"]))}
         if action == "set_item_state":

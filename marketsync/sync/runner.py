@@ -161,7 +161,9 @@ def run_entity_sync(
 
     ``clock`` (aware datetimes; ``timezone.now`` by default) times the lease and its heartbeat.
     """
-    sync = EntitySync.objects.select_related("connection", "connection__organization").get(pk=entity_sync_id)
+    sync = EntitySync.objects.select_related("connection", "connection__organization").filter(pk=entity_sync_id).first()
+    if sync is None:  # its connection was deleted after a tick queued this sync
+        return SyncOutcome(entity_sync_id=entity_sync_id, entity="", status="skipped", error="the connection is gone")
     outcome = SyncOutcome(entity_sync_id=sync.pk, entity=sync.entity)
     connection = sync.connection
     wiring = entity_wiring(connection.marketplace, sync.entity)

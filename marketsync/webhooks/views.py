@@ -66,6 +66,11 @@ def bricklink_notify(request: HttpRequest, token: str) -> HttpResponse:
     key = f"webhook:bricklink:{connection.pk}:{','.join(order_ids)}"
     if cache.add(key, 1, timeout=DEDUPE_SECONDS):
         transaction.on_commit(lambda: bricklink_notifications_task.delay(connection.pk, order_ids))
+    elif cache.add(f"{key}:trailing", 1, timeout=DEDUPE_SECONDS):
+        # A repeat may announce a new event (the body is usually empty) that the task already queued read
+        # /notifications too early to see: one more read after the window covers it and every repeat until then.
+        transaction.on_commit(lambda: bricklink_notifications_task.apply_async(
+            args=[connection.pk, order_ids], countdown=DEDUPE_SECONDS))
     return _accepted()
 
 

@@ -36,3 +36,17 @@ def test_dispatcher_enqueues_only_due_enabled_unlocked_syncs(eager_celery):
     assert synced == {due.pk}
     started = set(EntitySync.objects.filter(entity="orders", last_started_at__isnull=False).values_list("connection_id", flat=True))
     assert started == {due.pk}
+
+
+def test_a_sync_queued_before_its_connection_was_deleted_is_skipped_without_a_traceback(caplog):
+    """The stock oversell bench deleted an organization while a tick's syncs waited in the queue: each raised
+    DoesNotExist in the worker."""
+    from connections.services import connection_delete
+    from marketsync.sync.tasks import sync_entity
+
+    connection = refurbed_connection(make_organization("gone"), base_url="http://127.0.0.1:9/refurbed")
+    queued = EntitySync.objects.get(connection=connection, entity="orders").pk
+    connection_delete(connection=connection)
+    result = sync_entity(queued)
+    assert result["status"] == "skipped" and result["error"] == "the connection is gone"
+    assert not [r for r in caplog.records if r.exc_info]
