@@ -166,8 +166,10 @@ class SweepAdapter:
     def pages(self, *, cursor: dict) -> Iterator[Page]:
         started = cursor.get("sweep_started_at") or timezone.now().isoformat()
         after = cursor.get("after")
-        # A record that did not parse was not stored as seen: a sweep with one removes nothing on its account.
-        incomplete = bool(cursor.get("incomplete"))
+        # A record that did not parse was not stored as seen: a sweep with one removes nothing on its account. Nor
+        # does a sweep resumed from an earlier run's cursor: the rows that run read unchanged were not rewritten,
+        # and only the run that read them knew them as listed (the next whole sweep removes what is gone).
+        incomplete = bool(cursor.get("incomplete")) or "sweep_started_at" in cursor
         while True:
             rows, has_more = self.fetch(starting_after=after)
             records, bad = parse_page(rows, self.parse)
