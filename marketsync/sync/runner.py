@@ -260,7 +260,8 @@ def _store_page(wiring: EntityWiring, connection, page: Page, lease: Lease, stor
     try:
         with transaction.atomic():
             _relax_commit_durability()
-            result = wiring.store(connection=connection, records=page.records)
+            # A page with no records (an idle tick, a sweep not due) stores only its cursor: no query of the store's own.
+            result = wiring.store(connection=connection, records=page.records) if page.records else UpsertResult()
             return result, _finish_page(wiring, connection, page, lease, result, stored)
     except STORE_REFUSALS as exc:
         refusal = exc

@@ -34,7 +34,7 @@ from marketsync.marketplaces.refurbed.mapping import (
     order_record,
     parse_page,
 )
-from marketsync.sync.pages import Page
+from marketsync.sync.pages import SWEPT_AT, Page, sweep_due, sweep_skipped
 from marketsync.sync.records import MarketOfferRecord, OfferRecord, OrderRecord
 
 
@@ -164,6 +164,9 @@ class SweepAdapter:
         self.fetch, self.parse, self.key_of = fetch, parse, key_of
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
+        if not sweep_due(cursor):
+            yield sweep_skipped(cursor)
+            return
         started = cursor.get("sweep_started_at") or timezone.now().isoformat()
         after = cursor.get("after")
         # A record that did not parse was not stored as seen: a sweep with one removes nothing on its account. Nor
@@ -180,7 +183,7 @@ class SweepAdapter:
                 state = {"sweep_started_at": started, "after": after}
                 yield Page(records, {**state, "incomplete": True} if incomplete else state, bad)
                 continue
-            yield Page(records, {}, bad, sweep_started_at=None if incomplete else datetime.fromisoformat(started))
+            yield Page(records, {SWEPT_AT: started}, bad, sweep_started_at=None if incomplete else datetime.fromisoformat(started))
             return
 
 
