@@ -85,11 +85,14 @@ class OrdersAdapter:
         window_start = now - timedelta(days=window_days)
         new_from = int(since - lookback)
         entries: dict[str, dict] = {}
-        if window_days <= 0 or new_from < int(window_start.timestamp()):
+        if window_days <= 0 or since < int(window_start.timestamp()):
             for entry in self.client.order_list(order_time=new_from, limit=LIST_LIMIT, list_type="store"):
                 entries[text(entry.get("order_id"))] = entry
+        complete = False
         if window_days > 0:
-            for entry in self.client.order_list(order_time=int(window_start.timestamp()), limit=LIST_LIMIT, list_type="store"):
+            window = self.client.order_list(order_time=int(window_start.timestamp()), limit=LIST_LIMIT, list_type="store")
+            complete = len(window) < LIST_LIMIT
+            for entry in window:
                 entries.setdefault(text(entry.get("order_id")), entry)
         stored = self.stored_statuses(list(entries))
         marks = self.list_marks([order_id for order_id in entries if order_id in stored])
@@ -108,6 +111,8 @@ class OrdersAdapter:
                 work[order_id] = entry
         for order_id in self._due_rereads(now, window_start if window_days > 0 else None, work):
             work[order_id] = entries.get(order_id) or {"order_id": order_id}
+        if complete:  # the window's whole list was read: a store with no new order needs no list from an older time
+            latest = max(latest, int(now.timestamp() - lookback))
         base = {"start": start.isoformat(), "order_time": latest, "checked_at": now.isoformat()}
         # Until the last page is stored, keep the old order time: the orders of later pages are not stored yet.
         holding = {k: v for k, v in {**base, "order_time": cursor.get("order_time")}.items() if v is not None}
