@@ -278,10 +278,9 @@ def _store_page(wiring: EntityWiring, connection, page: Page, lease: Lease, stor
 def _finish_page(wiring: EntityWiring, connection, page: Page, lease: Lease, result: UpsertResult,
                  stored: UpsertResult) -> int:
     removed = 0
-    seen = (stored + result).seen
     # A sweep with a record that was not stored marks nothing removed: that record is still listed.
     if page.sweep_started_at is not None and wiring.mark_removed and not result.bad_records:
-        removed = wiring.mark_removed(connection=connection, seen_before=page.sweep_started_at, seen=seen)
+        removed = wiring.mark_removed(connection=connection, seen_before=page.sweep_started_at, seen=(stored + result).seen)
     for label, pks in result.seen.items():  # the page is stored: its rows count as seen for the pages after it
         stored.seen.setdefault(label, set()).update(pks)
     lease.store_cursor(page.cursor)
