@@ -71,6 +71,13 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _sweep_every_tick(settings):
+    """Catalog sweeps run on their own slower cadence in production (``SYNC_CATALOG_SWEEP_SECONDS``); tests that
+    sync twice expect the second to sweep again, and the cadence's own tests set it."""
+    settings.SYNC_CATALOG_SWEEP_SECONDS = 0
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _static_root_exists():
     """WhiteNoise warns on every request when STATIC_ROOT is missing (a fresh clone has not run collectstatic)."""

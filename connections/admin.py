@@ -8,16 +8,15 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
-from django.utils.timesince import timesince
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections import selectors, services
 from connections.forms import ConnectionAdminForm, CredentialsForm
 from connections.models import ApiCallCount, AuditEntry, Connection, EntitySync, Membership, Organization
+from connections.templatetags.health_tags import time_ago
 from marketsync.sync.services import trigger_sync
 
 # --- organizations ------------------------------------------------------------------------------------------
@@ -56,7 +55,7 @@ def _entity_state(sync: EntitySync) -> str:
     if sync.error_kind:
         return f"{sync.get_error_kind_display().lower()} error: {Truncator(sync.last_error).chars(80)}"
     if sync.last_success_at:
-        return f"ok {timesince(sync.last_success_at, timezone.now())} ago"
+        return f"ok {time_ago(sync.last_success_at)}"
     return "not synced yet"
 
 
@@ -284,7 +283,7 @@ class EntitySyncAdmin(admin.ModelAdmin):
     fields = [
         "connection", "entity", "enabled", "cursor", "locked_until", "last_started_at", "last_finished_at",
         "last_success_at", "error_kind", "last_error", "consecutive_failures", "next_attempt_at",
-        "last_run_seen", "last_run_created", "last_run_updated", "last_run_removed", "last_run_duration_ms",
+        "last_run_seen", "last_run_created", "last_run_changed", "last_run_unchanged", "last_run_removed", "last_run_duration_ms",
     ]  # fmt: skip
 
     def get_readonly_fields(self, request, obj=None):

@@ -130,7 +130,9 @@ class EntitySync(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_run_seen = models.PositiveIntegerField(default=0)
     last_run_created = models.PositiveIntegerField(default=0)
-    last_run_updated = models.PositiveIntegerField(default=0)
+    # Of the rows the last run read: new, rewritten because a value changed, read again unchanged (not rewritten).
+    last_run_changed = models.PositiveIntegerField(default=0)
+    last_run_unchanged = models.PositiveIntegerField(default=0)
     last_run_removed = models.PositiveIntegerField(default=0)
     last_run_duration_ms = models.PositiveIntegerField(default=0)
     # The backlog (marketsync.sync.schedule): when the dispatcher enqueued the run that has not started yet (one

@@ -479,6 +479,7 @@ def _upsert_lots(*, connection: Connection, records: list[LotRecord]) -> UpsertR
         update_fields=["item", "external_bricklink_id", "marketplace_quantity", "unit_price", "remarks", "raw", "last_seen_at",
                        "removed_at", "part_number", "item_type", "color_id", "brickowl_boid", "brickowl_color_id",
                        "brickowl_type", "sale_status"],
+        stamps=["last_seen_at"],
     )
     # The translated names were not part of the first fit: bulk_upsert fits them again and names any misfit.
     result.bad_records = bad + result.bad_records
@@ -561,9 +562,9 @@ def _link_imported(*, connection: Connection, row_ids: list[int]) -> int:
     return sum(1 for row in changed if getattr(row, f"{kind.link}_id") is not None)
 
 
-def inventory_mark_removed(*, connection: Connection, seen_before) -> int:
+def inventory_mark_removed(*, connection: Connection, seen_before, seen: dict | None = None) -> int:
     unmapped_lots_remove_unseen(connection=connection, seen_before=seen_before)
-    return mark_unseen_removed(InventoryLot, connection=connection, seen_before=seen_before)
+    return mark_unseen_removed(InventoryLot, connection=connection, seen_before=seen_before, seen=seen)
 
 
 def inventory_adjust(

@@ -23,8 +23,8 @@ LISTING_FIELDS = [
 
 # ------------------------------------------------------------------ storage (sync)
 def listing_upsert_page(*, connection: Connection, records: list[ListingRecord]) -> UpsertResult:
-    """Store a page of listings; each is marked seen now (and no longer removed), and linked to the stock item of
-    its SKU (``inventory.services.stock_link_imported``)."""
+    """Store a page of listings (no longer removed; stamped seen when changed, an unchanged one is not rewritten),
+    and linked to the stock item of its SKU (``inventory.services.stock_link_imported``)."""
     now = timezone.now()
     rows = [
         Listing(
@@ -39,12 +39,12 @@ def listing_upsert_page(*, connection: Connection, records: list[ListingRecord])
     ]
     result, stored = bulk_upsert(
         Listing, rows, unique_fields=["connection", "external_id"],
-        update_fields=LISTING_FIELDS + ["last_seen_at", "removed_at", "last_synced_at"],
+        update_fields=LISTING_FIELDS + ["last_seen_at", "removed_at", "last_synced_at"], stamps=["last_seen_at"],
     )
     stock_link_imported(connection=connection, row_ids=[row.pk for row in stored])
     return result
 
 
-def listing_mark_removed(*, connection: Connection, seen_before: datetime) -> int:
+def listing_mark_removed(*, connection: Connection, seen_before: datetime, seen: dict | None = None) -> int:
     """After a complete sweep: listings it did not return are marked removed (kept, hidden by default)."""
-    return mark_unseen_removed(Listing, connection=connection, seen_before=seen_before)
+    return mark_unseen_removed(Listing, connection=connection, seen_before=seen_before, seen=seen)

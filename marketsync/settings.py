@@ -190,6 +190,19 @@ BRICKLINK_REREADS_PER_TICK = env.int("BRICKLINK_REREADS_PER_TICK", default=4)
 # most /catalog/id_lookup calls one catalog run makes (a first import of a large store is spread over runs).
 BRICKOWL_CATALOG_REFRESH_SECONDS = env.int("BRICKOWL_CATALOG_REFRESH_SECONDS", default=7 * 24 * 3600)
 BRICKOWL_ID_LOOKUPS_PER_RUN = env.int("BRICKOWL_ID_LOOKUPS_PER_RUN", default=200)
+# --- idle cost (issue 13 item 3): what a tick costs when nothing changed does not grow with the data.
+# Full catalog sweeps (Refurbed offers and market offers, Back Market listings, BrickLink and Brick Owl inventory)
+# run when the last complete one is this old; the ticks between read nothing for them (incremental reads of
+# orders stay every tick). Our own changes to listings come back through our writes and pushes meanwhile.
+SYNC_CATALOG_SWEEP_SECONDS = env.int("SYNC_CATALOG_SWEEP_SECONDS", default=3600)
+# Brick Owl's open orders: item edits show in the list's totals each tick; refunds, tracking and notes only in a
+# re-read, made when the last read is this old (within BRICKOWL_REREADS_PER_TICK, shared with settling orders).
+BRICKOWL_OPEN_ORDER_REFRESH_SECONDS = env.int("BRICKOWL_OPEN_ORDER_REFRESH_SECONDS", default=3600)
+# Refurbed has no update-time filter: orders that can still change are re-read by id (100 a call) when their last
+# read is this old, at most REFURBED_REREADS_PER_TICK a tick (open ones first, least recently read first).
+REFURBED_OPEN_ORDER_REFRESH_SECONDS = env.int("REFURBED_OPEN_ORDER_REFRESH_SECONDS", default=900)
+REFURBED_SHIPPED_REFRESH_SECONDS = env.int("REFURBED_SHIPPED_REFRESH_SECONDS", default=3600)
+REFURBED_REREADS_PER_TICK = env.int("REFURBED_REREADS_PER_TICK", default=500)
 # Celery modules outside the autodiscovered apps: the webhook tasks.
 CELERY_IMPORTS = ["marketsync.webhooks.tasks"]
 

@@ -24,7 +24,8 @@ MARKET_OFFER_FIELDS = OFFER_FIELDS + [
 
 
 def _upsert_seen(model, fields: list[str], *, connection: Connection, records: list) -> tuple[UpsertResult, list]:
-    """Store a page of a swept model; each row is marked seen now, so no longer removed. Returns the stored rows too.
+    """Store a page of a swept model; each row is no longer removed, and stamped seen now when it changed (an
+    unchanged row is not rewritten: the sweep's ``seen`` pks say it was listed). Returns the stored rows too.
 
     Prices are rounded to their columns' cents by the upsert, which also skips (and names) an offer whose value
     does not fit its column.
@@ -36,7 +37,7 @@ def _upsert_seen(model, fields: list[str], *, connection: Connection, records: l
         for r in records
     ]
     return bulk_upsert(model, rows, unique_fields=["connection", "external_id"],
-                       update_fields=fields + ["last_seen_at", "removed_at"])
+                       update_fields=fields + ["last_seen_at", "removed_at"], stamps=["last_seen_at"])
 
 
 def offer_upsert_page(*, connection: Connection, records: list[OfferRecord]) -> UpsertResult:
@@ -51,10 +52,10 @@ def market_offer_upsert_page(*, connection: Connection, records: list[MarketOffe
     return _upsert_seen(MarketOffer, MARKET_OFFER_FIELDS, connection=connection, records=records)[0]
 
 
-def offer_mark_removed(*, connection: Connection, seen_before: datetime) -> int:
+def offer_mark_removed(*, connection: Connection, seen_before: datetime, seen: dict | None = None) -> int:
     """After a complete sweep: offers not seen since it started are marked removed (kept, not deleted)."""
-    return mark_unseen_removed(Offer, connection=connection, seen_before=seen_before)
+    return mark_unseen_removed(Offer, connection=connection, seen_before=seen_before, seen=seen)
 
 
-def market_offer_mark_removed(*, connection: Connection, seen_before: datetime) -> int:
-    return mark_unseen_removed(MarketOffer, connection=connection, seen_before=seen_before)
+def market_offer_mark_removed(*, connection: Connection, seen_before: datetime, seen: dict | None = None) -> int:
+    return mark_unseen_removed(MarketOffer, connection=connection, seen_before=seen_before, seen=seen)

@@ -122,14 +122,20 @@ def order_upsert_records(*, connection: Connection, records: list[OrderRecord]) 
         items_of[external_id] = items
     orders, misfits = fitting_rows(orders, unique_fields=["connection", "external_id"])
     update_fields = ORDER_FIELDS + ["last_synced_at", "items_count"]
+    # ``last_synced_at`` says when an order was last read (re-reads are paced by it): written even when nothing
+    # else changed, which is then counted unchanged.
     result, stored = bulk_upsert(Order, orders, unique_fields=["connection", "external_id"], update_fields=update_fields,
-                                 fitted=True)
+                                 fitted=True, touch_unchanged=True)
     result.bad_records = bad + misfits
     items = []
     for order in stored:
         for item in items_of[order.external_id]:
             item.order = order
             items.append(item)
-    bulk_upsert(OrderItem, items, unique_fields=["connection", "external_id"],
-                update_fields=ITEM_FIELDS + ["order", "last_synced_at"], fitted=True)
+    item_result, _ = bulk_upsert(OrderItem, items, unique_fields=["connection", "external_id"],
+                                 update_fields=ITEM_FIELDS + ["order", "last_synced_at"], fitted=True)
+    # An order whose own row is unchanged but an item of which was written (an edit, a refunded line) changed.
+    with_items_written = {item.order_id for item in items if item.pk in item_result.written}
+    moved = sum(1 for order in stored if order.pk in with_items_written and order.pk not in result.written)
+    result.changed, result.unchanged = result.changed + moved, result.unchanged - moved
     return result, stored

@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
+
+from django.conf import settings
+from django.utils import timezone
 
 from marketsync.sync.errors import BadRecord, NotFound
 
@@ -42,6 +45,30 @@ def cursor_start(cursor: dict, start: datetime) -> datetime:
     return datetime.fromisoformat(cursor["start"]) if cursor.get("start") else start
 
 
+SWEPT_AT = "swept_at"
+
+
+def sweep_due(cursor: dict, now: datetime | None = None) -> bool:
+    """Whether a full catalog sweep (offers, market offers, listings, inventory) runs this tick: its cursor's
+    ``swept_at`` (set by the last page of a complete sweep) is ``SYNC_CATALOG_SWEEP_SECONDS`` old, less half a
+    tick so a tick arriving a moment early does not put it off a whole interval. A sweep under way (no
+    ``swept_at`` yet) and a first one are always due; "Sync now" clears ``swept_at``."""
+    swept = cursor.get(SWEPT_AT)
+    if not swept:
+        return True
+    try:
+        last = datetime.fromisoformat(str(swept))
+    except ValueError:
+        return True
+    slack = timedelta(seconds=settings.SYNC_INTERVAL_SECONDS / 2)
+    return (now or timezone.now()) - last >= timedelta(seconds=settings.SYNC_CATALOG_SWEEP_SECONDS) - slack
+
+
+def sweep_skipped(cursor: dict) -> Page:
+    """The page of a tick whose sweep is not due: nothing read, nothing written, the cursor kept."""
+    return Page(records=[], cursor=dict(cursor))
+
+
 def parse_records(
     raws: Iterable[Any], parse: Callable[[Any], Any], record_id: Callable[[Any], str]
 ) -> tuple[list[Any], list[BadRecord]]:
@@ -64,7 +91,7 @@ def whole_sweep_page(
     with one marks nothing removed.
     """
     records, bad = parse_records(raws, parse, record_id)
-    return Page(records=records, cursor={"last_import": started_at.isoformat()}, bad_records=bad,
+    return Page(records=records, cursor={"last_import": started_at.isoformat(), SWEPT_AT: started_at.isoformat()}, bad_records=bad,
                 sweep_started_at=None if bad else started_at)
 
 

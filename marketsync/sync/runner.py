@@ -43,7 +43,8 @@ class SyncOutcome:
     status: str = "ok"  # ok | skipped | failed
     seen: int = 0
     created: int = 0
-    updated: int = 0
+    changed: int = 0
+    unchanged: int = 0
     removed: int = 0
     pages: int = 0
     duration: float = 0.0
@@ -54,6 +55,11 @@ class SyncOutcome:
     @property
     def failed(self) -> bool:
         return self.status == "failed"
+
+    @property
+    def updated(self) -> int:
+        """Rows rewritten because they changed: ``changed`` (the name the run task's result has carried)."""
+        return self.changed
 
 
 # What a page write fails on because of what one record holds: a value or constraint the database refuses, or a
@@ -201,12 +207,14 @@ def run_entity_sync(
     try:
         secrets = tuple(connection.credentials.values())
         adapter = wiring.build_adapter(connection, http)
+        stored = UpsertResult()  # this run's counts, and the rows its pages stored (a sweep's removal compares them)
         for page in adapter.pages(cursor=dict(sync.cursor or {})):
-            result, removed = _store_page(wiring, connection, page, lease)
+            result, removed = _store_page(wiring, connection, page, lease, stored)
             outcome.pages += 1
             outcome.seen += len(page.records) + len(page.bad_records)
             outcome.created += result.created
-            outcome.updated += result.updated
+            outcome.changed += result.changed
+            outcome.unchanged += result.unchanged
             outcome.removed += removed
             outcome.bad_records += [str(b) for b in [*page.bad_records, *result.bad_records]]
             lease.beat()
@@ -239,8 +247,12 @@ def run_entity_sync(
     return outcome
 
 
-def _store_page(wiring: EntityWiring, connection, page: Page, lease: Lease) -> tuple[UpsertResult, int]:
+def _store_page(wiring: EntityWiring, connection, page: Page, lease: Lease, stored: UpsertResult
+                ) -> tuple[UpsertResult, int]:
     """Store one page's records and its cursor in one transaction; returns the counts and how many were removed.
+
+    ``stored`` gathers the rows the run's pages stored (their ``seen`` pks): on the last page of a sweep, a row
+    read again unchanged was not rewritten, so its pk, not its stamp, says it is still listed.
 
     Records whose values do not fit their columns are skipped by the storing service (``bad_records``). If the
     write still fails on what a record holds, the page is stored again in halves, each in a savepoint, down to
@@ -250,8 +262,9 @@ def _store_page(wiring: EntityWiring, connection, page: Page, lease: Lease) -> t
     try:
         with transaction.atomic():
             _relax_commit_durability()
-            result = wiring.store(connection=connection, records=page.records)
-            return result, _finish_page(wiring, connection, page, lease, result)
+            # A page with no records (an idle tick, a sweep not due) stores only its cursor: no query of the store's own.
+            result = wiring.store(connection=connection, records=page.records) if page.records else UpsertResult()
+            return result, _finish_page(wiring, connection, page, lease, result, stored)
     except STORE_REFUSALS as exc:
         refusal = exc
     logger.warning("a page of %s could not be stored whole (%s): narrowing it down", connection, _first_line(refusal))
@@ -261,14 +274,17 @@ def _store_page(wiring: EntityWiring, connection, page: Page, lease: Lease) -> t
         if len(refused) == len(page.records) > 1:
             raise refusal  # every record fails on its own: the fault is not in the records, the page fails whole
         result.bad_records += refused
-        return result, _finish_page(wiring, connection, page, lease, result)
+        return result, _finish_page(wiring, connection, page, lease, result, stored)
 
 
-def _finish_page(wiring: EntityWiring, connection, page: Page, lease: Lease, result: UpsertResult) -> int:
+def _finish_page(wiring: EntityWiring, connection, page: Page, lease: Lease, result: UpsertResult,
+                 stored: UpsertResult) -> int:
     removed = 0
     # A sweep with a record that was not stored marks nothing removed: that record is still listed.
     if page.sweep_started_at is not None and wiring.mark_removed and not result.bad_records:
-        removed = wiring.mark_removed(connection=connection, seen_before=page.sweep_started_at)
+        removed = wiring.mark_removed(connection=connection, seen_before=page.sweep_started_at, seen=(stored + result).seen)
+    for label, pks in result.seen.items():  # the page is stored: its rows count as seen for the pages after it
+        stored.seen.setdefault(label, set()).update(pks)
     lease.store_cursor(page.cursor)
     return removed
 
@@ -317,7 +333,8 @@ def _record_success(sync: EntitySync, outcome: SyncOutcome) -> None:
         next_attempt_at=None,
         last_run_seen=outcome.seen,
         last_run_created=outcome.created,
-        last_run_updated=outcome.updated,
+        last_run_changed=outcome.changed,
+        last_run_unchanged=outcome.unchanged,
         last_run_removed=outcome.removed,
     )
 
@@ -346,6 +363,7 @@ def _record_failure(sync: EntitySync, outcome: SyncOutcome, exc: Exception) -> N
         next_attempt_at=next_attempt,
         last_run_seen=outcome.seen,
         last_run_created=outcome.created,
-        last_run_updated=outcome.updated,
+        last_run_changed=outcome.changed,
+        last_run_unchanged=outcome.unchanged,
         last_run_removed=outcome.removed,
     )

@@ -141,6 +141,7 @@ def _brickowl_orders(connection, client) -> brickowl_adapters.OrdersAdapter:
         start=first_sync_start(connection.options),
         stored_statuses=lambda ids: order_marketplace_statuses(connection=connection, external_ids=ids),
         stored_ids=partial(order_ids_by_marketplace_status, connection=connection),
+        list_marks=lambda ids: order_list_marks(connection=connection, external_ids=ids),
     )
 
 

@@ -39,13 +39,13 @@ def market_offer(offer_id, code, price="210.00"):
 def test_upsert_is_idempotent_and_reappearing_offers_are_restored():
     conn = refurbed_connection()
     result = offer_upsert_page(connection=conn, records=[offer("1"), offer("2"), offer("1")])
-    assert (result.created, result.updated) == (2, 0)
+    assert (result.created, result.changed) == (2, 0)
     assert Offer.objects.get(external_id="1").reference_price == Decimal("200.00")
     started = timezone.now() + timedelta(seconds=1)
     assert offer_mark_removed(connection=conn, seen_before=started) == 2
     assert offer_mark_removed(connection=conn, seen_before=started) == 0
     result = offer_upsert_page(connection=conn, records=[offer("1", state="PENDING_REVIEW")])
-    assert result.updated == 1
+    assert result.changed == 1
     restored = Offer.objects.get(external_id="1")
     assert restored.removed_at is None and restored.state == "PENDING_REVIEW"
     assert Offer.objects.get(external_id="2").removed_at is not None

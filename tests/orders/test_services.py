@@ -35,8 +35,8 @@ def test_repeated_upsert_of_the_same_page_creates_no_duplicates_and_counts_updat
     connection = make_connection(make_organization())
     first = order_upsert_page(connection=connection, records=_records(5))
     second = order_upsert_page(connection=connection, records=_records(5, status="shipped", quantity=3))
-    assert (first.created, first.updated) == (5, 0)
-    assert (second.created, second.updated) == (0, 5)
+    assert (first.created, first.changed) == (5, 0)
+    assert (second.created, second.changed) == (0, 5)
     assert Order.objects.count() == 5
     assert OrderItem.objects.count() == 10
     order = Order.objects.get(external_id="1000")

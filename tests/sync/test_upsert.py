@@ -32,11 +32,11 @@ def test_dedupes_counts_and_returns_pks_also_twice_in_one_transaction():
     org = make_organization("upsert")
     first, rows = bulk_upsert(InventoryItem, _items(org, "p", 3) + _items(org, "p", 1, name="last wins"),
                               unique_fields=KEY, update_fields=["name"])
-    assert (first.created, first.updated, len(rows)) == (3, 0, 3)
+    assert (first.created, first.changed, len(rows)) == (3, 0, 3)
     with transaction.atomic():
         again, stored = bulk_upsert(InventoryItem, _items(org, "p", 4, name="renamed"), unique_fields=KEY, update_fields=["name"])
         other, _ = bulk_upsert(InventoryItem, _items(org, "q", 2), unique_fields=KEY, update_fields=["name"])
-    assert (again.created, again.updated, other.created, other.updated) == (1, 3, 2, 0)
+    assert (again.created, again.changed, other.created, other.changed) == (1, 3, 2, 0)
     by_part = dict(InventoryItem.objects.values_list("part_number", "pk"))
     assert {o.part_number: o.pk for o in stored} == {f"p-{i}": by_part[f"p-{i}"] for i in range(4)}
     assert set(InventoryItem.objects.filter(part_number__startswith="p-").values_list("name", flat=True)) == {"renamed"}

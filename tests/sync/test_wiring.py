@@ -92,7 +92,7 @@ def test_record_refresh_re_reads_one_order_on_every_marketplace(marketplace):
     result = record_refresh(connection=connection, entity="orders", external_id=order.external_id, transport=transport)
     order.refresh_from_db()
     assert order.marketplace_status == true_status and order.customer_name != "stale"
-    assert result.created == 0 and result.updated == 1
+    assert result.created == 0 and result.changed == 1
 
 
 def test_record_refresh_re_reads_one_back_market_listing():

@@ -38,7 +38,7 @@ from marketsync.marketplaces.backmarket.mapping import (
     shipment_record,
 )
 from marketsync.sync.errors import BadRecord, MarketplaceError
-from marketsync.sync.pages import Page, read_ahead
+from marketsync.sync.pages import SWEPT_AT, Page, read_ahead, sweep_due, sweep_skipped
 from marketsync.sync.records import OrderRecord
 
 BACKSHIP_RESWEEP = timedelta(days=30)
@@ -119,6 +119,9 @@ class ListingsAdapter:
         return listing_record(self.client.listing_get(external_id))
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
+        if not sweep_due(cursor):
+            yield sweep_skipped(cursor)
+            return
         started = timezone.now()
         complete = True
         for page, records, bad in read_ahead(parsed_pages(self.client.listing_pages(), listing_record)):
@@ -126,7 +129,8 @@ class ListingsAdapter:
             last = not page.next
             yield Page(
                 records=records,
-                cursor={"last_sweep_at": started.isoformat(), "count": page.count} if last else dict(cursor),
+                cursor={"last_sweep_at": started.isoformat(), "count": page.count, SWEPT_AT: started.isoformat()} if last
+                else {k: v for k, v in cursor.items() if k != SWEPT_AT},
                 bad_records=bad,
                 # A sweep with unreadable records is not complete: nothing is marked removed on its account.
                 sweep_started_at=started if last and complete else None,

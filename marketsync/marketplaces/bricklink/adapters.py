@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
 from marketsync.marketplaces.bricklink.mapping import LISTED_SALE_STATUS, lot_record, order_record, text, timestamp
-from marketsync.sync.pages import Page, cursor_start, fetched_pages, whole_sweep_page
+from marketsync.sync.pages import Page, cursor_start, fetched_pages, sweep_due, sweep_skipped, whole_sweep_page
 from marketsync.sync.records import OrderRecord
 from marketsync.sync.statuses import BRICKLINK_PRE_PAYMENT, bricklink_money_arrived
 
@@ -172,6 +172,9 @@ class InventoryAdapter:
         self.client = client
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
+        if not sweep_due(cursor):  # three calls of the daily budget: on the catalog sweep's cadence
+            yield sweep_skipped(cursor)
+            return
         started = timezone.now()
         lots = self.client.inventories()
         listed_as = {text(raw.get("inventory_id")): letter for letter in LISTED_SALE_STATUS

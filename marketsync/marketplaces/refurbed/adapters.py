@@ -5,9 +5,12 @@ Orders (Refurbed has no update-time filter):
   the wiring table gives), sorted by id ascending, ``starting_after``
   the last id; the cursor keeps the last id so a crash resumes there;
 - each tick after: new orders released since the highest ``released_at`` seen
-  minus ``SYNC_LOOKBACK_SECONDS``, then a re-read of every order stored here that
-  can still change (``open_ids``) in batches of 100 with the ``id`` filter — one
-  call per 100 such orders. An order's state is computed from its items' states;
+  minus ``SYNC_LOOKBACK_SECONDS``, then a paced re-read of the orders stored here
+  that can still change (``due_ids``): open ones last read more than
+  ``REFURBED_OPEN_ORDER_REFRESH_SECONDS`` ago, then settling ones more than
+  ``REFURBED_SHIPPED_REFRESH_SECONDS`` ago, least recently read first, at most
+  ``REFURBED_REREADS_PER_TICK``, in batches of 100 with the ``id`` filter. A tick
+  with nothing due costs one call whatever the number of open orders. An order's state is computed from its items' states;
   REJECTED, CANCELLED and RETURNED items are final, a SHIPPED item can still be
   returned. So REJECTED, CANCELLED, UNFULFILLED and RETURNED orders are final
   (``FINAL_STATES``); SHIPPED, FULFILLED (shipped and returned items) and
@@ -33,7 +36,7 @@ from marketsync.marketplaces.refurbed.mapping import (
     order_record,
     parse_page,
 )
-from marketsync.sync.pages import Page, read_ahead
+from marketsync.sync.pages import SWEPT_AT, Page, read_ahead, sweep_due, sweep_skipped
 from marketsync.sync.records import MarketOfferRecord, OfferRecord, OrderRecord
 
 
@@ -75,6 +78,21 @@ class OrdersAdapter:
         if window > 0:
             ids.update(self.stored_ids(states=SETTLING_STATES, placed_since=timezone.now() - timedelta(days=window)))
         return numeric_order(ids)
+
+    def due_ids(self) -> list[str]:
+        """The stored orders whose paced re-read is due this tick, least recently read first, open ones first, at
+        most ``REFURBED_REREADS_PER_TICK`` (the per-tick call budget: one call per 100)."""
+        cap = settings.REFURBED_REREADS_PER_TICK
+        if self.stored_ids is None or cap <= 0:
+            return []
+        now = timezone.now()
+        due = list(self.stored_ids(exclude_states=FINAL_STATES + SETTLING_STATES, limit=cap,
+                                   read_before=now - timedelta(seconds=settings.REFURBED_OPEN_ORDER_REFRESH_SECONDS)))
+        window = settings.REFURBED_SHIPPED_WINDOW_DAYS
+        if window > 0 and len(due) < cap:
+            due += self.stored_ids(states=SETTLING_STATES, placed_since=now - timedelta(days=window), limit=cap - len(due),
+                                   read_before=now - timedelta(seconds=settings.REFURBED_SHIPPED_REFRESH_SECONDS))
+        return due
 
     def _fetch(self, *, filter: dict, after: str | None, limit: int = PAGE_LIMIT):
         rows, has_more = self.client.list_orders(filter=filter, starting_after=after, limit=limit)
@@ -137,10 +155,8 @@ class OrdersAdapter:
             pending = (records, bad)
         else:
             pending = None
-        open_after = cursor.get("open_after")
-        ids = [i for i in self.open_ids() if i not in seen]
-        if open_after:
-            ids = [i for i in ids if (len(i), i) > (len(open_after), open_after)]
+        # A run that stopped part-way needs no marker: the batches it stored were stamped read, so no longer due.
+        ids = [i for i in self.due_ids() if i not in seen]
         batches = [ids[i:i + PAGE_LIMIT] for i in range(0, len(ids), PAGE_LIMIT)]
         final = {"phase": "incremental", "high_water": new_high}
         if pending is not None:
@@ -148,7 +164,7 @@ class OrdersAdapter:
         for n, batch in enumerate(batches):
             records, bad, _, _, _ = self._fetch(filter={"id": {"any_of": batch}}, after=None, limit=len(batch))
             last = n == len(batches) - 1
-            yield Page(records, final if last else {**state, "open_after": batch[-1]}, bad)
+            yield Page(records, final if last else dict(state), bad)
         if pending is None and not batches:
             yield Page([], final)
 
@@ -160,10 +176,15 @@ class SweepAdapter:
         self.fetch, self.parse, self.key_of = fetch, parse, key_of
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
+        if not sweep_due(cursor):
+            yield sweep_skipped(cursor)
+            return
         started = cursor.get("sweep_started_at") or timezone.now().isoformat()
         after = cursor.get("after")
-        # A record that did not parse was not stored as seen: a sweep with one removes nothing on its account.
-        incomplete = bool(cursor.get("incomplete"))
+        # A record that did not parse was not stored as seen: a sweep with one removes nothing on its account. Nor
+        # does a sweep resumed from an earlier run's cursor: the rows that run read unchanged were not rewritten,
+        # and only the run that read them knew them as listed (the next whole sweep removes what is gone).
+        incomplete = bool(cursor.get("incomplete")) or "sweep_started_at" in cursor
         while True:
             rows, has_more = self.fetch(starting_after=after)
             records, bad = parse_page(rows, self.parse)
@@ -174,7 +195,7 @@ class SweepAdapter:
                 state = {"sweep_started_at": started, "after": after}
                 yield Page(records, {**state, "incomplete": True} if incomplete else state, bad)
                 continue
-            yield Page(records, {}, bad, sweep_started_at=None if incomplete else datetime.fromisoformat(started))
+            yield Page(records, {SWEPT_AT: started}, bad, sweep_started_at=None if incomplete else datetime.fromisoformat(started))
             return
 
 

@@ -20,6 +20,14 @@ from tests.marketplaces.refurbed.sim import RecordingTransport, entity_sync, mak
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _reread_every_tick(settings):
+    """These tests describe re-reads made every tick (a refresh of 0 s); the paced default has its own tests
+    (tests/sync/test_idle_cost.py)."""
+    settings.REFURBED_OPEN_ORDER_REFRESH_SECONDS = 0
+    settings.REFURBED_SHIPPED_REFRESH_SECONDS = 0
+
+
 def sync(conn, transport):
     outcome = run_entity_sync(entity_sync(conn, "orders").pk, transport=transport)
     assert outcome.status == "ok", outcome.error

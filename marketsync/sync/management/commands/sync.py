@@ -39,8 +39,8 @@ class Command(OpsCommand):
             bar.set_description(label)
             outcome = run_entity_sync(sync.pk, force=force)
             line = (
-                f"{label}: {outcome.status} seen={outcome.seen} created={outcome.created} updated={outcome.updated} "
-                f"removed={outcome.removed} duration={outcome.duration:.1f}s"
+                f"{label}: {outcome.status} seen={outcome.seen} created={outcome.created} changed={outcome.changed} "
+                f"unchanged={outcome.unchanged} removed={outcome.removed} duration={outcome.duration:.1f}s"
             )
             if outcome.error:
                 line += f" error={outcome.error}"
