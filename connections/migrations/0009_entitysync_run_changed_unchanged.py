@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0007_apicallcount_purposes'),
+        ('connections', '0008_entitysync_backlog_queued_at_missed_ticks'),
     ]
 
     operations = [
