@@ -425,15 +425,17 @@ def _upsert_lots(*, connection: Connection, records: list[LotRecord]) -> UpsertR
         if not records:
             return UpsertResult(bad_records=bad)
     own = [r for r in records if r.external_bricklink_id not in linked and r.external_id not in manual]
+    # Each stored item's names by key: a lot that carries none (Brick Owl lots name neither part nor colour) keeps them.
     existing = {
-        tuple(row[1:]): row[0]
+        tuple(row[2:]): (row[0], row[1])
         for row in InventoryItem.objects.filter(organization_id=org_id, sku="", part_number__in={r.part_number for r in own})
-        .values_list("pk", *ITEM_KEY)
+        .values_list("name", "color_name", *ITEM_KEY)
     }
     fresh: dict[tuple, int] = {}
     names: dict[tuple, LotRecord] = {}
     for record in own:
-        names[record.key] = record
+        if record.name or record.key not in names:  # the lot that names the item, where one does
+            names[record.key] = record
         if record.key not in existing:
             fresh[record.key] = fresh.get(record.key, 0) + max(0, record.quantity)
     items, unfit = [], {}
@@ -441,7 +443,7 @@ def _upsert_lots(*, connection: Connection, records: list[LotRecord]) -> UpsertR
         item = InventoryItem(
             organization_id=org_id,
             part_number=r.part_number, item_type=r.item_type, color_id=r.color_id, condition=r.condition, location=r.location,
-            color_name=r.color_name, name=r.name,
+            color_name=r.color_name or existing.get(key, ("", ""))[1], name=r.name or existing.get(key, ("", ""))[0],
             quantity_on_hand=fresh.get(key, 0), version=1 if key in fresh else 0,
             imported_from=connection, imported_at=now - IMPORT_READ_MARGIN,
         )

@@ -255,3 +255,16 @@ def test_an_owner_creates_a_stock_item_from_an_unlinked_listing_on_the_unlinked_
     response = client.post("/inventory/link/", {"connection": bm.pk, "external_id": "uuid-2", "action": "create",
                                                 "sku": "PHONE-2"}, follow=True)
     assert "Not changed" in response.content.decode() and InventoryItem.objects.filter(sku="PHONE-2").count() == 1
+
+
+def test_a_lot_that_names_neither_part_nor_colour_keeps_the_names_its_item_has():
+    org = make_organization("names")
+    bl = make_connection(org, "bricklink")
+    named = LotRecord(external_id="1", part_number="3001", item_type="PART", color_id="5", condition="new", quantity=4,
+                      name="Brick 2 x 4", color_name="Red")
+    inventory_upsert_lots(connection=bl, records=[named])
+    # A later lot of the same item carrying no names (as Brick Owl lots do) must not blank them.
+    inventory_upsert_lots(connection=bl, records=[named, LotRecord(external_id="2", part_number="3001", item_type="PART",
+                                                                   color_id="5", condition="new", quantity=1)])
+    item = InventoryItem.objects.get(organization=org)
+    assert (item.name, item.color_name) == ("Brick 2 x 4", "Red")
