@@ -211,6 +211,9 @@ def _send_batch(chunk: list[tuple[StockPush, object, int]], *, stopped: dict[int
     """Many lots or offers of one connection in one call; each row's own answer decides its push alone."""
     first = chunk[0][0]
     connection_id = first.connection_id
+    if connection_id in stopped:  # an earlier call of this drain was refused for the whole connection
+        why = stopped[connection_id]
+        return [(push, _wait(push, why, timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))) for push, _, _ in chunk]
     seen = [push.changes for push, _, _ in chunk]
     targets = [WriteTarget(target_id=row.external_id, summary=_summary(push, before=_current(push, row), wanted=wanted))
                for push, row, wanted in chunk]
