@@ -34,8 +34,8 @@ class InventoryItem(models.Model):
     ``imported_from`` / ``imported_at``: whose listing quantity set on hand, and when it was read. A marketplace
     lowers a listing's quantity itself when it sells, so orders of that connection placed before then were
     already taken out of the figure: their reservations add to on hand as they reserve (never subtracted twice).
-    Which orders those are is decided without comparing the marketplace's clock with ours where possible:
-    ``orders_out_until`` (see ``services._read_before_import``).
+    Which orders those are is decided without comparing the marketplace's clock with ours where possible (see
+    ``services._read_before_import``): ``imported_at`` is when the import's run began reading.
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="inventory_items")
@@ -53,11 +53,6 @@ class InventoryItem(models.Model):
     imported_from = models.ForeignKey(Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                                       help_text="The connection whose listing quantity set on hand.")
     imported_at = models.DateTimeField(null=True, blank=True, help_text="When that quantity was read.")
-    orders_out_until = models.DateTimeField(
-        null=True, blank=True,
-        help_text="The newest placement time (the marketplace's clock) among that connection's orders stored before the "
-                  "quantity was read: orders placed up to then were already out of it.",
-    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
