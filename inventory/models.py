@@ -34,6 +34,8 @@ class InventoryItem(models.Model):
     ``imported_from`` / ``imported_at``: whose listing quantity set on hand, and when it was read. A marketplace
     lowers a listing's quantity itself when it sells, so orders of that connection placed before then were
     already taken out of the figure: their reservations add to on hand as they reserve (never subtracted twice).
+    Which orders those are is decided without comparing the marketplace's clock with ours where possible (see
+    ``services._read_before_import``): ``imported_at`` is when the import's run began reading.
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="inventory_items")

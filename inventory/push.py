@@ -37,8 +37,10 @@ from inventory.models import InventoryItem, InventoryLot, StockPush
 from inventory.outbox import stock_push_enqueue
 from inventory.selectors import LINK_KINDS, MARKETPLACE_LINK_KIND
 from listings.models import Listing
+from marketsync.marketplaces.brickowl.client import BATCH_LIMIT as BRICKOWL_BATCH_LIMIT
+from marketsync.marketplaces.refurbed.client import BATCH_LIMIT as REFURBED_BATCH_LIMIT
 from marketsync.sync.errors import AuthError, InvalidRequest, NotFound
-from marketsync.sync.writes import WriteRefused, connection_write_problem, marketplace_write
+from marketsync.sync.writes import WriteRefused, WriteTarget, connection_write_problem, marketplace_write
 from offers.models import Offer
 
 logger = logging.getLogger(__name__)
@@ -70,7 +72,8 @@ def stock_push_drain(
     *, organization_id: int | None = None, limit: int | None = None, transport: httpx.BaseTransport | None = None,
     progress: Callable[[StockPush, str], None] | None = None,
 ) -> DrainResult:
-    """Send the due pushes (of one organization, or all), oldest first, at most ``limit``."""
+    """Send the due pushes (of one organization, or all), oldest first, at most ``limit``. Brick Owl lots and
+    Refurbed offers due together on one connection go in batch calls (``BATCHED``), each row still its own push."""
     result = DrainResult()
     now = timezone.now()
     due = StockPush.objects.filter(state=StockPush.State.PENDING, next_attempt_at__lte=now)
@@ -78,6 +81,15 @@ def stock_push_drain(
         due = due.filter(organization_id=organization_id)
     rows = list(due.order_by("next_attempt_at", "id").values_list("pk", "next_attempt_at")[: limit or settings.STOCK_PUSH_BATCH])
     stopped: dict[int, str] = {}  # connection -> why nothing more is sent to it in this run
+    ready: dict[int, list[tuple[StockPush, object, int]]] = {}  # connection -> batchable pushes checked and ready
+
+    def done(push: StockPush, outcome: str) -> None:
+        setattr(result, outcome, getattr(result, outcome) + 1)
+        if outcome == "failed":
+            result.errors.append(f"{push.connection.marketplace_label} {push.external_id}: {push.last_error}")
+        if progress is not None:
+            progress(push, outcome)
+
     for pk, seen_at in rows:
         # Claimed by moving it later: another drain skips it; a crash leaves it due again after the claim.
         claim_until = timezone.now() + timedelta(seconds=settings.STOCK_PUSH_CLAIM_SECONDS)
@@ -85,12 +97,23 @@ def stock_push_drain(
                 next_attempt_at=claim_until):
             continue
         push = StockPush.objects.select_related("connection", "connection__organization").get(pk=pk)
-        outcome = _send_one(push, stopped=stopped, transport=transport)
-        setattr(result, outcome, getattr(result, outcome) + 1)
-        if outcome == "failed":
-            result.errors.append(f"{push.connection.marketplace_label} {push.external_id}: {push.last_error}")
-        if progress is not None:
-            progress(push, outcome)
+        prepared = _prepare(push, stopped=stopped)
+        if isinstance(prepared, str):
+            done(push, prepared)
+        elif push.connection.marketplace in BATCHED:
+            ready.setdefault(push.connection_id, []).append((push, *prepared))
+        else:
+            done(push, _send_one(push, *prepared, stopped=stopped, transport=transport))
+    for pushes in ready.values():
+        size = BATCHED[pushes[0][0].connection.marketplace][0]
+        for start in range(0, len(pushes), size):
+            chunk = pushes[start:start + size]
+            if len(chunk) == 1:  # one lot or offer: its own call, as always
+                push, row, wanted = chunk[0]
+                done(push, _send_one(push, row, wanted, stopped=stopped, transport=transport))
+                continue
+            for push, outcome in _send_batch(chunk, stopped=stopped, transport=transport):
+                done(push, outcome)
     return result
 
 
@@ -114,16 +137,16 @@ def _finish(push: StockPush, *, changes_seen: int, state: str, error: str = "", 
     push.state, push.last_error, push.quantity_before, push.quantity_after = state, error, before, after
 
 
-def _send_one(push: StockPush, *, stopped: dict[int, str], transport: httpx.BaseTransport | None) -> str:
+def _prepare(push: StockPush, *, stopped: dict[int, str]) -> str | tuple[object, int]:
+    """What may stop this push before any call (an outcome), else ``(row, quantity to send)``."""
     connection = push.connection
     kind = LINK_KINDS[push.target_kind]
-    changes_seen = push.changes
     if not (connection.stock_push or push.forced):
-        _finish(push, changes_seen=changes_seen, state=StockPush.State.SKIPPED, error="Stock push is off for this connection.")
+        _finish(push, changes_seen=push.changes, state=StockPush.State.SKIPPED, error="Stock push is off for this connection.")
         return "skipped"
     row = kind.model.objects.filter(pk=push.target_id).first()
     if row is None or getattr(row, f"{kind.link}_id") != push.item_id or row.removed_at is not None:
-        _finish(push, changes_seen=changes_seen, state=StockPush.State.SKIPPED,
+        _finish(push, changes_seen=push.changes, state=StockPush.State.SKIPPED,
                 error="No longer linked to this stock item (or gone from the marketplace).")
         return "skipped"
     if connection.pk in stopped:
@@ -145,32 +168,89 @@ def _send_one(push: StockPush, *, stopped: dict[int, str], transport: httpx.Base
             stopped[connection.pk] = why
             return _wait(push, why, timedelta(minutes=10))
     item = InventoryItem.objects.get(pk=push.item_id)
-    wanted = max(0, item.quantity_available)  # never above local available, never below 0 (which keeps the row)
+    return row, max(0, item.quantity_available)  # never above local available, never below 0 (which keeps the row)
+
+
+def _send_one(push: StockPush, row, wanted: int, *, stopped: dict[int, str], transport: httpx.BaseTransport | None) -> str:
+    changes_seen = push.changes
     try:
         with api_calls_for("push"):  # BrickLink counts them apart: the connection page shows where calls went
-            before, after = PUSHERS[connection.marketplace](push=push, row=row, wanted=wanted, transport=transport)
+            before, after = PUSHERS[push.connection.marketplace](push=push, row=row, wanted=wanted, transport=transport)
     except WriteRefused as exc:
-        cause = exc.__cause__
-        if isinstance(cause, AuthError):
-            # As a sync does: the connection waits for new credentials; every push of it stops until then.
-            EntitySync.objects.filter(connection=connection, entity=PUSH_ENTITY[connection.marketplace]).update(
-                error_kind=EntitySync.ErrorKind.AUTH, last_error=exc.message[:2000])
-            stopped[connection.pk] = exc.message
-            return _wait(push, exc.message, timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))
-        if exc.refused_locally or isinstance(cause, InvalidRequest | NotFound):
-            _finish(push, changes_seen=changes_seen, state=StockPush.State.FAILED, error=exc.message)
-            return "failed"
-        return _retry(push, exc.message)
+        return _refused(push, exc, stopped=stopped)
     except Exception as exc:  # the outcome is unknown (the audit entry stays pending): retried, re-read first
         logger.warning("stock push %s: %s", push.pk, type(exc).__name__, exc_info=True)
         outcome = _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again after re-reading.")
         if isinstance(exc, SoftTimeLimitExceeded):
             raise  # the task's time is up: stop now, before the hard limit kills it with this row claimed for minutes
         return outcome
-    now = timezone.now()
-    kind.model.objects.filter(pk=row.pk).update(**{kind.quantity: after, "pushed_quantity": after, "pushed_at": now})
+    return _sent(push, row, changes_seen=changes_seen, before=before, after=after)
+
+
+def _sent(push: StockPush, row, *, changes_seen: int, before: int, after: int) -> str:
+    kind = LINK_KINDS[push.target_kind]
+    kind.model.objects.filter(pk=row.pk).update(**{kind.quantity: after, "pushed_quantity": after, "pushed_at": timezone.now()})
     _finish(push, changes_seen=changes_seen, state=StockPush.State.SENT, before=before, after=after)
     return "sent" if before != after else "unchanged"
+
+
+def _refused(push: StockPush, exc: WriteRefused, *, stopped: dict[int, str]) -> str:
+    """A push the helper refused, or the marketplace refused: wait (auth), fail (the request), or retry."""
+    connection = push.connection
+    cause = exc.__cause__
+    if isinstance(cause, AuthError):
+        # As a sync does: the connection waits for new credentials; every push of it stops until then.
+        EntitySync.objects.filter(connection=connection, entity=PUSH_ENTITY[connection.marketplace]).update(
+            error_kind=EntitySync.ErrorKind.AUTH, last_error=exc.message[:2000])
+        stopped[connection.pk] = exc.message
+        return _wait(push, exc.message, timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))
+    if exc.refused_locally or isinstance(cause, InvalidRequest | NotFound):
+        _finish(push, changes_seen=push.changes, state=StockPush.State.FAILED, error=exc.message)
+        return "failed"
+    return _retry(push, exc.message)
+
+
+def _send_batch(chunk: list[tuple[StockPush, object, int]], *, stopped: dict[int, str],
+                transport: httpx.BaseTransport | None) -> list[tuple[StockPush, str]]:
+    """Many lots or offers of one connection in one call; each row's own answer decides its push alone."""
+    first = chunk[0][0]
+    connection_id = first.connection_id
+    if connection_id in stopped:  # an earlier call of this drain was refused for the whole connection
+        why = stopped[connection_id]
+        return [(push, _wait(push, why, timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))) for push, _, _ in chunk]
+    seen = [push.changes for push, _, _ in chunk]
+    targets = [WriteTarget(target_id=row.external_id, summary=_summary(push, before=_current(push, row), wanted=wanted))
+               for push, row, wanted in chunk]
+    send = BATCHED[first.connection.marketplace][1]
+    try:
+        with api_calls_for("push"):
+            answers = marketplace_write(
+                connection=first.connection, action="inventory.push", target_type=first.target_kind, batch=targets,
+                send=lambda client: send(client, [(row.external_id, wanted) for _, row, wanted in chunk]),
+                actor="stock push", transport=transport,
+            )
+    except WriteRefused as exc:  # the whole call: every row of it
+        outcomes = []
+        for push, _, _ in chunk:
+            if connection_id in stopped:
+                outcomes.append((push, _wait(push, stopped[connection_id], timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))))
+            else:
+                outcomes.append((push, _refused(push, exc, stopped=stopped)))
+        return outcomes
+    except Exception as exc:  # outcome unknown: the quantities are absolute, sending them again cannot harm
+        logger.warning("stock push batch of %s rows: %s", len(chunk), type(exc).__name__, exc_info=True)
+        outcomes = [(push, _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again.")) for push, _, _ in chunk]
+        if isinstance(exc, SoftTimeLimitExceeded):
+            raise  # as for one push: the rows wait for their retry, another drain takes the rest
+        return outcomes
+    outcomes = []
+    for (push, row, wanted), changes_seen, answer in zip(chunk, seen, answers, strict=True):
+        if isinstance(answer, WriteRefused):
+            outcomes.append((push, _refused(push, answer, stopped=stopped)))
+        else:
+            after = int(answer.get("stock", wanted)) if isinstance(answer, dict) else wanted  # Refurbed echoes the offer
+            outcomes.append((push, _sent(push, row, changes_seen=changes_seen, before=_current(push, row), after=after)))
+    return outcomes
 
 
 def _retry(push: StockPush, error: str) -> str:
@@ -187,11 +267,20 @@ def _retry(push: StockPush, error: str) -> str:
 # --- one push per marketplace: (quantity before, quantity after) -----------------------------------------------
 
 
+def _summary(push: StockPush, *, before: int, wanted: int) -> dict:
+    """What each push's audit entry says (single call or batch alike)."""
+    return {"trigger": push.trigger, "item": push.item_id, "from": before, "to": wanted, "changes": push.changes}
+
+
+def _current(push: StockPush, row) -> int:
+    """The row's marketplace quantity as last read here."""
+    return getattr(row, LINK_KINDS[push.target_kind].quantity)
+
+
 def _write(push: StockPush, *, row, before: int, wanted: int, send, transport, refresh=None):
     return marketplace_write(
         connection=push.connection, action="inventory.push", target_type=push.target_kind, target_id=row.external_id,
-        summary={"trigger": push.trigger, "item": push.item_id, "from": before, "to": wanted, "changes": push.changes},
-        send=send, refresh=refresh, actor="stock push", transport=transport,
+        summary=_summary(push, before=before, wanted=wanted), send=send, refresh=refresh, actor="stock push", transport=transport,
     )
 
 
@@ -240,8 +329,19 @@ def _push_refurbed(*, push: StockPush, row: Offer, wanted: int, transport) -> tu
     return _write(push, row=row, before=before, wanted=wanted, send=send, transport=transport)
 
 
+def _batch_brickowl(client, quantities: list[tuple[str, int]]) -> list:
+    return client.inventory_set_quantities(quantities)  # /bulk/batch: absolute_quantity per lot
+
+
+def _batch_refurbed(client, quantities: list[tuple[str, int]]) -> list:
+    return client.batch_update_offers_stock(quantities)  # BatchUpdateOffers: stock per offer
+
+
 PUSHERS = {"bricklink": _push_bricklink, "brickowl": _push_brickowl, "backmarket": _push_backmarket, "refurbed": _push_refurbed}
 assert set(PUSHERS) == set(MARKETPLACE_LINK_KIND)
+# Marketplaces whose pushes due together go in batch calls: (rows per call, the call). BrickLink's signed delta
+# needs a re-read per lot, and Back Market has no batch of listing quantities.
+BATCHED = {"brickowl": (BRICKOWL_BATCH_LIMIT, _batch_brickowl), "refurbed": (REFURBED_BATCH_LIMIT, _batch_refurbed)}
 
 
 def stock_push_toggle(*, connection: Connection, on: bool) -> bool:

@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from connections.models import Connection, Organization
+from connections.models import Connection, EntitySync, Organization
 from connections.services import CONTROL_CHARACTERS, audit_record
 from inventory.catalog import catalog_lots_translate, unmapped_lots_remove_unseen
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
@@ -46,10 +46,14 @@ ITEM_UNIQUE = ["organization", *ITEM_KEY, "sku"]  # the items' unconditional key
 # What matching an order item to stock and reserving for it read of the item (a named row, not a model: cheaper).
 MATCH_FIELDS = ("order_id", "external_id", "status", "quantity", "listing_ref", "sku", "part_number", "color_id", "condition",
                 "location", "details")
-# How long before an import stored a listing its quantity is taken to have been read. An order placed in this
-# window is treated as not yet taken out of that quantity: on hand comes out too low (drift shows) rather than
-# too high (an oversell), whatever the marketplace's clock and the time between fetching and storing a page.
+# How long before an import stored a listing its quantity is taken to have been read, when the import's run start
+# is unknown (``_import_read_from``). Only the fallback of ``_read_before_import`` compares that time with an
+# order's placement time (the marketplace's clock).
 IMPORT_READ_MARGIN = timedelta(seconds=60)
+# A run start older than this is not the current import's (a page stored outside a run): the margin is used instead.
+MAX_IMPORT_RUN = timedelta(hours=6)
+# The entity sync whose run reads each marketplace's listing quantities.
+IMPORT_ENTITY = {"bricklink": "inventory", "brickowl": "inventory", "backmarket": "listings", "refurbed": "offers"}
 
 # What an order in each unified status does to its items' stock.
 RESERVE, RELEASE, CONSUME = "reserve", "release", "consume"
@@ -137,11 +141,40 @@ def _move(
 
 def _read_before_import(*, item_id: int, connection_id: int | None, placed_at: datetime | None) -> bool:
     """Was this order (of ``connection_id``, placed at ``placed_at``) already out of the marketplace quantity that
-    set the item's on hand? Only that connection's orders, placed before the quantity was read, were."""
+    set the item's on hand? Only that connection's orders, placed before the quantity was read, were.
+
+    ``placed_at`` is the marketplace's clock, so it is compared with a time of the same clock where there is one:
+    the newest placement among the connection's orders we had stored before the import's run began reading
+    (``imported_at``, our clock against our clock: ``_orders_out_until``). Every such order, and any placed no
+    later, was placed before the read, whatever the two clocks say; one placed after it but before the read counts
+    as not out (on hand too low: drift, never an oversell). Only when no order was stored before the read (a new
+    connection whose listings are imported before its orders) is the placement compared with ``imported_at``
+    itself: a marketplace clock behind ours by less than the time from the run's start to the read (at least
+    ``IMPORT_READ_MARGIN`` when the start is unknown) is harmless; one further behind could count an order placed
+    just after the read (README, "Stock push").
+    """
     if connection_id is None or placed_at is None:
         return False
     item = InventoryItem.objects.filter(pk=item_id).values("imported_from_id", "imported_at").first()
-    return bool(item and item["imported_from_id"] == connection_id and item["imported_at"] and placed_at <= item["imported_at"])
+    if not item or item["imported_from_id"] != connection_id or item["imported_at"] is None:
+        return False
+    newest = _orders_out_until(connection_id=connection_id, read_from=item["imported_at"])
+    return placed_at <= (newest if newest is not None else item["imported_at"])
+
+
+def _orders_out_until(*, connection_id: int, read_from: datetime) -> datetime | None:
+    """The newest placement time (the marketplace's clock) among the connection's orders stored before
+    ``read_from`` (our clock); None when there is none."""
+    return (Order.objects.filter(connection_id=connection_id, first_synced_at__lte=read_from, placed_at__isnull=False)
+            .order_by("-placed_at").values_list("placed_at", flat=True).first())
+
+
+def _import_read_from(connection: Connection, now: datetime) -> datetime:
+    """When an import of ``connection`` began reading the quantities it stores now (our clock): its run's start,
+    else ``IMPORT_READ_MARGIN`` before ``now``."""
+    started = EntitySync.objects.filter(connection=connection, entity=IMPORT_ENTITY[connection.marketplace]).values_list(
+        "last_started_at", flat=True).first()
+    return started if started is not None and now - MAX_IMPORT_RUN <= started <= now else now - IMPORT_READ_MARGIN
 
 
 def _reservation_step(
@@ -439,13 +472,14 @@ def _upsert_lots(*, connection: Connection, records: list[LotRecord]) -> UpsertR
         if record.key not in existing:
             fresh[record.key] = fresh.get(record.key, 0) + max(0, record.quantity)
     items, unfit = [], {}
+    read_from = _import_read_from(connection, now)
     for key, r in names.items():
         item = InventoryItem(
             organization_id=org_id,
             part_number=r.part_number, item_type=r.item_type, color_id=r.color_id, condition=r.condition, location=r.location,
             color_name=r.color_name or existing.get(key, ("", ""))[1], name=r.name or existing.get(key, ("", ""))[0],
             quantity_on_hand=fresh.get(key, 0), version=1 if key in fresh else 0,
-            imported_from=connection, imported_at=now - IMPORT_READ_MARGIN,
+            imported_from=connection, imported_at=read_from,
         )
         problem = fit_row(item)
         if problem:
@@ -542,11 +576,12 @@ def _link_imported(*, connection: Connection, row_ids: list[int]) -> int:
     matches = sku_item_ids(organization_id=org_id, skus={sku for _, sku, *_ in due})
     now = timezone.now()
     fresh: dict[str, InventoryItem] = {}
+    read_from = _import_read_from(connection, now)
     for _pk, sku, qty, title, _current in due:
         if sku and sku not in matches:
             item = fresh.setdefault(sku, InventoryItem(
                 organization_id=org_id, sku=sku, item_type="", name=str(title or "")[:300], version=1,
-                imported_from=connection, imported_at=now - IMPORT_READ_MARGIN,
+                imported_from=connection, imported_at=read_from,
             ))
             item.quantity_on_hand += max(0, qty or 0)  # the same SKU twice in one store: both its listings' units
     if fresh:

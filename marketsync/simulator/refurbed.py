@@ -965,11 +965,12 @@ class RefurbedSimulator(MarketplaceSimulator):
         if not isinstance(offers, list) or not 1 <= len(offers) <= 50:
             raise RpcError(INVALID_ARGUMENT, "offers: between 1 and 50 updates")
         results = []
-        for n, update in enumerate(offers):
+        for n, update in enumerate(offers):  # HTTP 200 whatever happens to each entry; results in request order
             try:
-                results.append({"offer": self.render_offer(self._offer_set_stock(update, f"offers[{n}]"))})
+                offer = self.render_offer(self._offer_set_stock(update, f"offers[{n}]"))
+                results.append({"status": {"code": OK, "message": "", "details": []}, "offer": offer})
             except RpcError as exc:
-                results.append({"error": {"code": exc.code, "message": exc.message}})
+                results.append({"status": {"code": exc.code, "message": exc.message, "details": []}})
         return {"results": results}
 
     # MarketOfferService

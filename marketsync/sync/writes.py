@@ -13,6 +13,9 @@ Every outbound change — an orderline's IMEI, shipping an order, a listing's pr
 5. the changed record is re-read with ``record_refresh``; a failed re-read is logged and left to the next
    sync — the write itself succeeded.
 
+A batch call (Brick Owl's ``bulk/batch``, Refurbed's ``BatchUpdateOffers``) goes through the same helper with
+``batch``: one audit entry per target, each recorded with its own outcome from the marketplace's per-item answer.
+
 Whatever goes wrong reaches the caller as one exception, ``WriteRefused``, whose ``message`` is worded for the
 merchant (the marketplace's own words for a refused request, never a credential).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -34,6 +38,7 @@ from marketsync.marketplaces.backmarket.client import LocalValidationError
 from marketsync.sync.clients import MarketplaceClient, marketplace_client
 from marketsync.sync.errors import (
     AuthError,
+    BadResponse,
     Forbidden,
     InvalidRequest,
     MarketplaceError,
@@ -53,6 +58,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """One target of a batch write: audited as its own entry."""
+
+    target_id: str
+    summary: Mapping[str, Any]
 
 
 class WriteRefused(Exception):
@@ -123,8 +136,8 @@ def marketplace_write(
     connection: Connection,
     action: str,
     target_type: str,
-    target_id: str,
-    summary: Mapping[str, Any],
+    target_id: str = "",
+    summary: Mapping[str, Any] | None = None,
     send: Callable[[MarketplaceClient], T],
     validate: Callable[[], Mapping[str, Any] | None] | None = None,
     refresh: tuple[str, str] | None = None,
@@ -133,6 +146,7 @@ def marketplace_write(
     user: AbstractBaseUser | AnonymousUser | None = None,
     actor: str = "",
     transport: httpx.BaseTransport | None = None,
+    batch: Sequence[WriteTarget] | None = None,
 ) -> T:
     """Send one change to ``connection``'s marketplace, audited from intent to outcome, then re-read what changed.
 
@@ -142,17 +156,22 @@ def marketplace_write(
     - ``send(client)``: the call; its result is returned.
     - ``refresh``: ``(entity, external_id)`` of the record to re-read after a success.
     - ``identify(result)``: the target's id once the marketplace made it (a bulk task's id).
+    - ``batch``: one call changing many targets (instead of ``target_id`` and ``summary``): each is audited as
+      its own entry; ``send(client)`` returns one answer per target, in order, a ``MarketplaceError`` for a target
+      the marketplace refused. The result is that list with each error replaced by the ``WriteRefused`` the
+      caller would have had from a write of that target alone (its ``__cause__`` the marketplace's error).
 
-    Raises ``WriteRefused`` for every refusal and marketplace error. Any other exception out of ``send`` leaves
-    the audit entry pending: the call may have reached the marketplace.
+    Raises ``WriteRefused`` for every refusal and marketplace error (of the whole call, for a batch). Any other
+    exception out of ``send`` leaves the audit entries pending: the call may have reached the marketplace.
     """
     label = connection.marketplace_label
+    targets = list(batch) if batch is not None else [WriteTarget(target_id, summary or {})]
 
-    def audit(outcome: str, details: Mapping[str, Any], error: str = "") -> AuditEntry:
+    def audit(target: WriteTarget, outcome: str, details: Mapping[str, Any] | None, error: str = "") -> AuditEntry:
         return audit_record(
             organization=connection.organization, connection=connection, user=user, actor=actor, action=action,
-            target_type=target_type, target_id=target_id, order=order, request_summary=dict(details), outcome=outcome,
-            error=error,
+            target_type=target_type, target_id=target.target_id, order=order,
+            request_summary=dict(target.summary if details is None else details), outcome=outcome, error=error,
         )
 
     with build_http_client(transport=transport) as http:
@@ -168,26 +187,44 @@ def marketplace_write(
         except (LocalValidationError, MarketplaceError) as exc:  # a connection setting the client cannot use
             refusal = WriteRefused(str(exc))
         if refusal is not None:
-            audit(AuditEntry.Outcome.FAILURE, {**summary, "refused_locally": True},
-                  "; ".join(refusal.errors[:20]) or refusal.message)
+            for target in targets:
+                audit(target, AuditEntry.Outcome.FAILURE, {**target.summary, "refused_locally": True},
+                      "; ".join(refusal.errors[:20]) or refusal.message)
             raise refusal
         # Committed before the call (durable: refused inside a caller's transaction, which could roll it back).
         with transaction.atomic(durable=True):
-            entry = audit(AuditEntry.Outcome.PENDING, validated if validated is not None else summary)
+            entries = [audit(target, AuditEntry.Outcome.PENDING, validated) for target in targets]
         try:
             result = send(client)
+            if batch is not None and (not isinstance(result, list) or len(result) != len(entries)):
+                raise BadResponse(f"{action}: {label} answered {len(result) if isinstance(result, list) else 'no list'} "
+                                  f"for {len(entries)} changes.")
         except MarketplaceError as exc:
-            audit_outcome_record(entry=entry, outcome=AuditEntry.Outcome.FAILURE, error=str(exc))
+            for entry in entries:
+                audit_outcome_record(entry=entry, outcome=AuditEntry.Outcome.FAILURE, error=str(exc))
             raise WriteRefused(merchant_message(exc, label=label), refused_locally=False) from exc
         except BaseException as exc:
-            # The request may have reached the marketplace: the entry stays pending, saying what is known.
+            # The request may have reached the marketplace: the entries stay pending, saying what is known.
             try:
-                audit_outcome_record(entry=entry, outcome=AuditEntry.Outcome.PENDING,
-                                     error=f"Outcome unknown: {type(exc).__name__} after the call was made.")
+                for entry in entries:
+                    audit_outcome_record(entry=entry, outcome=AuditEntry.Outcome.PENDING,
+                                         error=f"Outcome unknown: {type(exc).__name__} after the call was made.")
             except Exception:
-                logger.exception("%s %s %s: could not note the unknown outcome", label, action, target_id)
+                logger.exception("%s %s %s: could not note the unknown outcome", label, action, entries[0].target_id)
             raise
-        audit_outcome_record(entry=entry, outcome=AuditEntry.Outcome.SUCCESS,
+        if batch is not None:
+            answers: list = []
+            for entry, answer in zip(entries, result, strict=True):
+                if isinstance(answer, MarketplaceError):
+                    audit_outcome_record(entry=entry, outcome=AuditEntry.Outcome.FAILURE, error=str(answer))
+                    refused = WriteRefused(merchant_message(answer, label=label), refused_locally=False)
+                    refused.__cause__ = answer
+                    answers.append(refused)
+                else:
+                    audit_outcome_record(entry=entry, outcome=AuditEntry.Outcome.SUCCESS)
+                    answers.append(answer)
+            return answers  # type: ignore[return-value]
+        audit_outcome_record(entry=entries[0], outcome=AuditEntry.Outcome.SUCCESS,
                              target_id=identify(result) if identify is not None else None)
         if refresh is not None:
             entity, external_id = refresh

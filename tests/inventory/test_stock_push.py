@@ -144,7 +144,7 @@ def test_an_adjustment_reaches_every_linked_lot_listing_and_offer_exactly_once_a
     assert entry.outcome == "success" and entry.request_summary["to"] == item.quantity_available
 
 
-def test_ten_changes_of_one_item_make_one_call_per_listing():
+def test_ten_changes_of_one_item_make_one_call():
     app, org, transport, conns = _shop()
     _push_on(conns["brickowl"])
     item, bl_lot, bo_lot = _brick_item(org, conns)
@@ -154,9 +154,10 @@ def test_ten_changes_of_one_item_make_one_call_per_listing():
     linked = InventoryLot.objects.filter(connection=conns["brickowl"], item=item).count()  # by its BrickLink lot id too
     waiting = StockPush.objects.filter(state="pending")
     assert waiting.count() == linked >= 1 and {p.changes for p in waiting} == {10}
-    before = transport.count("POST", "/inventory/update")
+    before = len(transport.requests)
     stock_push_drain(transport=transport)
-    assert transport.count("POST", "/inventory/update") == before + linked
+    # One call in all: one /inventory/update for a lone lot, one /bulk/batch for several.
+    assert transport.requests[before:] == ["POST /brickowl/v1/bulk/batch" if linked > 1 else "POST /brickowl/v1/inventory/update"]
     item.refresh_from_db()
     assert _sim_quantities(app, bo_lot=bo_lot)["brickowl"] == item.quantity_available
 
@@ -204,14 +205,14 @@ def test_an_auth_error_stops_the_connections_pushes_until_credentials_are_replac
     conns["brickowl"].save()
     inventory_adjust(organization=org, item_id=item.pk, delta=-1, reason="r")
     inventory_adjust(organization=org, item_id=other.item_id, delta=-1, reason="r")
-    before = transport.count("POST", "/inventory/update")
+    before = transport.count("POST", "/brickowl/v1/")
     result = stock_push_drain(transport=transport)
-    assert transport.count("POST", "/inventory/update") == before + 1  # the first refusal stops the rest
+    assert transport.count("POST", "/brickowl/v1/") == before + 1  # one batch call, refused: nothing more is sent
     assert result.waiting == 2 and result.sent == 0
     assert EntitySync.objects.filter(connection=conns["brickowl"], error_kind="auth").exists()
     StockPush.objects.update(next_attempt_at=timezone.now())
     stock_push_drain(transport=transport)
-    assert transport.count("POST", "/inventory/update") == before + 1  # still nothing sent
+    assert transport.count("POST", "/brickowl/v1/") == before + 1  # still nothing sent
     assert StockPush.objects.filter(state="pending").count() == 2
 
 

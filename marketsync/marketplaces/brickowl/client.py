@@ -18,6 +18,7 @@ from marketsync.sync.errors import BadResponse, InvalidRequest, MarketplaceError
 from marketsync.sync.http import MarketplaceHTTP, default_classify
 
 BASE_URL = "https://api.brickowl.com/v1"
+BATCH_LIMIT = 50  # sub-requests per /bulk/batch call
 
 
 def classify(response: httpx.Response) -> MarketplaceError | None:
@@ -123,16 +124,26 @@ class BrickOwlClient:
         """Set one lot's quantity (``absolute_quantity``: repeating it changes nothing)."""
         return self.post("/inventory/update", lot_id=lot_id, absolute_quantity=int(quantity))
 
-    def inventory_set_quantities(self, quantities: dict[str, int]) -> list:
-        """Set many lots' quantities through ``/bulk/batch``, at most 50 sub-requests per call; the answers in order."""
-        answers: list = []
-        items = list(quantities.items())
-        for start in range(0, len(items), 50):
-            requests = [{"endpoint": "inventory/update", "request_method": "POST",
-                         "params": [{"lot_id": lot_id, "absolute_quantity": int(qty)}]} for lot_id, qty in items[start:start + 50]]
-            body = self.http.json("POST", "/bulk/batch", data={"key": self._key, "requests": json.dumps({"requests": requests})},
-                                  retry=False)
-            answers += body if isinstance(body, list) else [body]
+    def inventory_set_quantities(self, quantities: list[tuple[str, int]]) -> list[dict | MarketplaceError]:
+        """Set many lots' quantities in one ``/bulk/batch`` call (at most ``BATCH_LIMIT`` sub-requests): per lot, in
+        request order, its answer, or the error Brick Owl gave that sub-request (anything but ``status: success``)."""
+        if not 1 <= len(quantities) <= BATCH_LIMIT:
+            raise ValueError(f"/bulk/batch takes 1 to {BATCH_LIMIT} requests, not {len(quantities)}")
+        requests = [{"endpoint": "inventory/update", "request_method": "POST",
+                     "params": [{"lot_id": str(lot_id), "absolute_quantity": int(qty)}]} for lot_id, qty in quantities]
+        body = self.http.json("POST", "/bulk/batch", data={"key": self._key, "requests": json.dumps({"requests": requests})},
+                              retry=False)
+        if isinstance(body, dict) and isinstance(body.get("responses"), list):  # tolerate an enveloped answer
+            body = body["responses"]
+        if not isinstance(body, list) or len(body) != len(requests):
+            raise BadResponse(f"POST /bulk/batch returned no answer per request: {str(body)[:200]}", endpoint="POST /bulk/batch")
+        answers: list[dict | MarketplaceError] = []
+        for (lot_id, _), answer in zip(quantities, body, strict=True):
+            if isinstance(answer, dict) and answer.get("status") == "success":
+                answers.append(answer)
+            else:
+                answers.append(InvalidRequest(f"Brick Owl refused the update of lot {lot_id}: {str(answer)[:200]}",
+                                              endpoint="POST /bulk/batch inventory/update"))
         return answers
 
     # Order writes (form-encoded with the key; ``post`` never repeats them blindly).

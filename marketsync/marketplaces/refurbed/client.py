@@ -95,6 +95,33 @@ def classify(response: httpx.Response) -> MarketplaceError | None:
     )
 
 
+# A batch's per-entry ``Status`` carries a gRPC code, not an HTTP status: the same errors as a single call's.
+GRPC_OK, GRPC_AUTH, GRPC_PERMISSION, GRPC_NOT_FOUND, GRPC_EXHAUSTED = 0, 16, 7, 5, 8
+GRPC_TRANSIENT = frozenset({1, 4, 10, 13, 14})  # cancelled, deadline exceeded, aborted, internal, unavailable
+BATCH_LIMIT = 50
+
+
+def status_error(status: Any, endpoint: str) -> MarketplaceError | None:
+    """The error a batch entry's ``Status`` stands for, or None when it is OK."""
+    if status is None or (isinstance(status, dict) and status.get("code") in (GRPC_OK, None)):
+        return None
+    code = status.get("code") if isinstance(status, dict) else None
+    message = str(status.get("message") or "")[:300] if isinstance(status, dict) else ""
+    detail = f" ({message})" if message else ""
+    if code == GRPC_AUTH:
+        return AuthError(f"{endpoint}: Refurbed refused the API token{detail}; re-issue the token and save the new one.",
+                         endpoint=endpoint)
+    if code == GRPC_PERMISSION:
+        return Forbidden(f"Refurbed refuses {endpoint}: the API token lacks the permission for this call{detail}.", endpoint=endpoint)
+    if code == GRPC_NOT_FOUND:
+        return NotFound(f"{endpoint} found nothing{detail}.", endpoint=endpoint)
+    if code == GRPC_EXHAUSTED:
+        return RateLimited(f"{endpoint} is rate limited by Refurbed{detail}.", retry_after=1.0, endpoint=endpoint)
+    if code in GRPC_TRANSIENT:
+        return TransientError(f"{endpoint} failed on Refurbed's side (code {code}){detail}.", endpoint=endpoint)
+    return InvalidRequest(f"{endpoint} was rejected (code {code}): {message or 'no message'}", endpoint=endpoint)
+
+
 class RefurbedClient:
     """The RPCs marketsync uses, each a thin call; list methods also page."""
 
@@ -207,6 +234,26 @@ class RefurbedClient:
     def update_offer_stock(self, offer_id: str, stock: int) -> dict:
         """Set an offer's stock (``UpdateOffer``; absolute, so repeating it changes nothing). Stock 0 keeps the offer."""
         return self.call("OfferService", "UpdateOffer", {"identifier": {"id": str(offer_id)}, "stock": int(stock)}, retry=False)
+
+    def batch_update_offers_stock(self, stocks: list[tuple[str, int]]) -> list[dict | MarketplaceError]:
+        """Set many offers' stock (``BatchUpdateOffers``, at most 50 per call): per offer, in request order, the
+        updated offer or the error Refurbed gave that entry (the call itself answers 200 when entries fail)."""
+        if not 1 <= len(stocks) <= BATCH_LIMIT:
+            raise ValueError(f"BatchUpdateOffers takes 1 to {BATCH_LIMIT} offers, not {len(stocks)}")
+        offers = [{"identifier": {"id": str(offer_id)}, "stock": int(stock)} for offer_id, stock in stocks]
+        data = self.call("OfferService", "BatchUpdateOffers", {"offers": offers}, retry=False)
+        results = data.get("results")
+        if not isinstance(results, list) or len(results) != len(offers):
+            raise BadResponse("BatchUpdateOffers returned no result per offer.")
+        endpoint = f"POST /{PACKAGE}.OfferService/BatchUpdateOffers"
+        answers: list[dict | MarketplaceError] = []
+        for result in results:
+            error = status_error(result.get("status") if isinstance(result, dict) else "?", endpoint)
+            offer = result.get("offer") if isinstance(result, dict) else None
+            if error is None and not isinstance(offer, dict):
+                error = BadResponse(f"{endpoint}: an entry reported success without the offer.", endpoint=endpoint)
+            answers.append(error if error is not None else offer)
+        return answers
 
     def list_market_offers(self, *, starting_after: dict | None = None, limit: int = PAGE_LIMIT):
         return self.list_page("MarketOfferService", "ListMarketOffers", "market_offers",
