@@ -135,7 +135,7 @@ BM = "http://sim/backmarket"
     ("response", "message", "recorded"),
     [
         (httpx.Response(400, json="min_price cannot be above price"),
-         "Back Market refused POST .*/ws/listings/.* \\(400\\): min_price cannot be above price", "min_price cannot be above price"),
+         "Back Market refused the request \\(400\\): min_price cannot be above price", "min_price cannot be above price"),
         (httpx.Response(422, json={"error": {"code": "invalid", "message": "Invalid data"}, "data": {"fields": {"quantity": ["too big"]}}}),
          "Invalid data: quantity: too big", "quantity: too big"),
         (httpx.Response(401, json={"error": {"code": "unauthorized", "message": "bad token"}}),
