@@ -251,11 +251,20 @@ class Shop:
         return f"{web}/webhooks/{marketplace}/{self.conns[marketplace].webhook_token}/"
 
     def close(self) -> None:
+        from django.db import OperationalError
+
         from connections.services import connection_delete
 
-        for connection in self.conns.values():
-            connection_delete(connection=connection)
-        self.organization.delete()
+        for attempt in range(5):  # a running worker's transaction may deadlock with the cascade: once more
+            try:
+                for connection in self.conns.values():
+                    connection_delete(connection=connection)
+                self.organization.delete()
+                break
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(2)
         self.server.close()
 
 
