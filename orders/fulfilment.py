@@ -530,7 +530,9 @@ def write_applied(*, action: str, params: dict[str, Any], order: Order, item: Or
             return status in BRICKLINK_SHIPPED_OR_LATER
         if order.marketplace == "brickowl":
             return _brickowl_status_id(order) in (5, 6)
-        return status in ("4", "5", "6")  # Back Market: shipped or later
+        # Back Market (backmarket.md §3): order state 9 shipped; or every line shipped (3) or refunded after (6).
+        lines = {i.marketplace_status for i in _items(order)}
+        return status == "9" or (bool(lines) and lines <= {"3", "6"})
     if action == "mark_paid":
         return _bricklink_paid(order) if order.marketplace == "bricklink" else _brickowl_status_id(order) >= BRICKOWL_PAID
     if action == "mark_packed":

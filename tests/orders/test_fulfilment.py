@@ -443,3 +443,22 @@ def test_a_pending_write_shows_on_the_order_page(client, bricklink, django_captu
 def test_the_actions_partial_shows_no_template_comment(client, bricklink):
     sim, transport, connection = bricklink
     assert "{#" not in page_of(client, bricklink_order(sim, connection, "PAID", transport))
+
+
+@pytest.mark.parametrize("order_state,line_states,applied", [
+    ("9", ["3"], True), ("3", ["3", "3"], True), ("3", ["3", "6"], True), ("3", ["2", "3"], False), ("1", ["1"], False),
+    ("3", ["5"], False),  # refunded before shipping: never shipped
+])
+def test_back_market_ship_counts_as_applied_only_when_the_order_or_every_line_shipped(order_state, line_states, applied):
+    """backmarket.md §3: OrderState 9 is shipped; OrderLineState 3 shipped, 6 refunded after shipping. What a pending
+    retry and the ship batch sweep ask before sending a ship again."""
+    from tests.factories import make_connection, make_organization
+
+    organization = make_organization("bm-applied")
+    connection = make_connection(organization, "backmarket")
+    order = Order.objects.create(organization=organization, connection=connection, marketplace="backmarket",
+                                 external_id="77", status="accepted", marketplace_status=order_state)
+    for n, state in enumerate(line_states):
+        OrderItem.objects.create(organization=organization, connection=connection, order=order, external_id=f"77-{n}",
+                                 marketplace_status=state)
+    assert fulfilment.write_applied(action="ship", params={}, order=order) is applied
