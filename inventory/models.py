@@ -102,11 +102,16 @@ class StockLinkFields(models.Model):
     ``link_manual``: an owner set or removed the link; imports leave it as it is. ``pushed_quantity`` /
     ``pushed_at``: the quantity marketsync last sent the marketplace (null until it first pushes), so a
     marketplace quantity that differs from it was changed by someone at the marketplace (drift).
+    ``pushed_version`` / ``pushed_unseen``: the stock item's version whose available quantity that push was
+    computed from, and how many units it held back as sold at the marketplace but not yet seen here
+    (``push.Plan``); null / 0 before the first push and after a link change.
     """
 
     link_manual = models.BooleanField(default=False, help_text="Set or removed by an owner; imports leave it.")
     pushed_quantity = models.IntegerField(null=True, blank=True, help_text="What marketsync last pushed.")
     pushed_at = models.DateTimeField(null=True, blank=True)
+    pushed_version = models.PositiveIntegerField(null=True, blank=True, help_text="The stock item's version that push read.")
+    pushed_unseen = models.PositiveIntegerField(default=0, help_text="Units held back: sold there, not yet seen here.")
 
     class Meta:
         abstract = True
@@ -365,6 +370,11 @@ class StockPush(models.Model):
     last_error = models.TextField(blank=True, default="")
     quantity_before = models.IntegerField(null=True, blank=True, help_text="The marketplace's quantity before the push.")
     quantity_after = models.IntegerField(null=True, blank=True, help_text="What the push set.")
+    # What a BrickLink delta is about to set, written before the call: when its outcome is unknown, the retry also
+    # considers that it landed (``push.Plan``).
+    planned_quantity = models.IntegerField(null=True, blank=True)
+    planned_version = models.PositiveIntegerField(null=True, blank=True)
+    planned_unseen = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,7 +14,6 @@ from tests.inventory.test_stock_push_orders import _available, _drained, _fresh_
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.xfail(strict=True, reason="a push overwrites a sale the marketplace made that marketsync has not seen yet")
 def test_a_push_never_offers_again_units_sold_at_the_marketplace_that_marketsync_has_not_seen_yet(shop):  # noqa: F811
     app, org, transport, conns = shop
     item, bl_lot, bo_lot = _brick_item(org, conns)
