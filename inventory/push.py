@@ -87,15 +87,14 @@ def _plan(push: StockPush, row, item: InventoryItem) -> Plan:
         return units_sold_on_connection_since(item_id=item.pk, connection_id=push.connection_id, **since)
 
     expected: list[int] = []
-    if push.forced:
-        pass
-    elif row.pushed_quantity is not None and row.pushed_version is not None:
-        held = 0 if _orders_read_since(push.connection_id, row.pushed_at) else row.pushed_unseen
-        expected.append(held + row.pushed_quantity - sold(version=row.pushed_version))
-        if push.attempts and push.planned_quantity is not None and push.planned_version is not None:
+    if not push.forced:
+        if row.pushed_quantity is not None and row.pushed_version is not None:
+            held = 0 if _orders_read_since(push.connection_id, row.pushed_at) else row.pushed_unseen
+            expected.append(held + row.pushed_quantity - sold(version=row.pushed_version))
+        elif row.pushed_quantity is None and row.last_seen_at is not None:  # never pushed: from the last read
+            expected.append(_current(push, row) - sold(created_after=row.last_seen_at - READ_MARGIN))
+        if expected and push.attempts and push.planned_quantity is not None and push.planned_version is not None:
             expected.append(push.planned_unseen + push.planned_quantity - sold(version=push.planned_version))
-    elif row.pushed_quantity is None and row.last_seen_at is not None:  # never pushed: from the last read
-        expected.append(_current(push, row) - sold(created_after=row.last_seen_at - READ_MARGIN))
     plan = Plan(available=item.quantity_available, version=item.version, expected=expected)
     plan.target(_current(push, row))  # BrickLink's pusher computes it again from the lot it re-reads
     return plan
