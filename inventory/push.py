@@ -38,6 +38,7 @@ from inventory.models import InventoryItem, InventoryLot, StockPush
 from inventory.outbox import stock_push_enqueue
 from inventory.selectors import LINK_KINDS, MARKETPLACE_LINK_KIND, units_sold_on_connection_since
 from listings.models import Listing
+from marketsync.marketplaces import Entity
 from marketsync.marketplaces.brickowl.client import BATCH_LIMIT as BRICKOWL_BATCH_LIMIT
 from marketsync.marketplaces.refurbed.client import BATCH_LIMIT as REFURBED_BATCH_LIMIT
 from marketsync.sync.errors import AuthError, InvalidRequest, NotFound
@@ -102,10 +103,12 @@ def _plan(push: StockPush, row, item: InventoryItem) -> Plan:
 
 def _orders_read_since(connection_id: int, when) -> bool:
     """A whole orders sync of the connection began after ``when`` and succeeded: every sale made there before then
-    has been seen (or was cancelled unseen), so the units held back then are no longer a sale we wait for."""
+    has been seen (or was cancelled unseen), so the units held back then are no longer a sale we wait for. (Those
+    seen count in S as well, so until the next push a sale there not yet seen may go unheld: never more offered
+    than available, and never worse than sending available.)"""
     if when is None:
         return False
-    return EntitySync.objects.filter(connection_id=connection_id, entity="orders", last_started_at__gt=when,
+    return EntitySync.objects.filter(connection_id=connection_id, entity=Entity.ORDERS, last_started_at__gt=when,
                                      last_success_at__gte=F("last_started_at")).exists()
 
 
