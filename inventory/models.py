@@ -344,7 +344,8 @@ class StockPush(models.Model):
     Written in the same transaction as the ledger step that changed available (``services._move``) or the link
     change (``services._link_write``), so no change is lost between the two; drained by ``push.stock_push_drain``.
     At most one pending row per target: further changes bump ``changes`` instead (coalescing), and the drain
-    pushes the item's available *at send time*, never a stored delta. ``wanted_quantity`` is what available was
+    pushes the item's available *at send time* (less the marketplace's sales not seen yet: ``push.Plan``), never a
+    stored delta. ``wanted_quantity`` is what available was
     when the row last changed, for the page.
     """
 
