@@ -73,3 +73,22 @@ def test_a_sale_seen_before_the_push_then_a_restock_pushes_the_full_available_ne
     assert _available(item) == start + 3
     assert bricklink.lots[int(bl_lot.external_id)]["quantity"] == start + 3
     assert int(app["brickowl"].lots[bo_lot.external_id]["qty"]) == start + 3
+
+
+def test_units_held_back_for_a_sale_cancelled_before_it_was_seen_are_offered_again_after_a_whole_orders_sync(shop):  # noqa: F811
+    app, org, transport, conns = shop
+    item, bl_lot, bo_lot = _brick_item(org, conns)
+    _drained(transport)
+    start = _available(item)
+    bricklink = app["bricklink"]
+    sold = bricklink.control("sell", {"lots": {bl_lot.external_id: 3}})  # not seen yet
+    app["brickowl"].control("sell", {"lots": {bo_lot.external_id: 1}})
+    _sync(conns["brickowl"], "orders", transport)
+    _drained(transport)
+    assert bricklink.lots[int(bl_lot.external_id)]["quantity"] == start - 4  # 3 held back
+    bricklink.control("cancel", {"order_id": sold["order_id"]})  # cancelled there before marketsync saw it
+    _sync(conns["bricklink"], "orders", transport)  # a whole orders sync after the push: nothing sold is unseen
+    inventory_adjust(organization=org, item_id=item.pk, delta=2, reason="restock")
+    _drained(transport)
+    assert _available(item) == start + 1
+    assert bricklink.lots[int(bl_lot.external_id)]["quantity"] == start + 1  # the 3 are no longer held back
