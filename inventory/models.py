@@ -102,11 +102,16 @@ class StockLinkFields(models.Model):
     ``link_manual``: an owner set or removed the link; imports leave it as it is. ``pushed_quantity`` /
     ``pushed_at``: the quantity marketsync last sent the marketplace (null until it first pushes), so a
     marketplace quantity that differs from it was changed by someone at the marketplace (drift).
+    ``pushed_version`` / ``pushed_unseen``: the stock item's version whose available quantity that push was
+    computed from, and how many units it held back as sold at the marketplace but not yet seen here
+    (``push.Plan``); null / 0 before the first push and after a link change.
     """
 
     link_manual = models.BooleanField(default=False, help_text="Set or removed by an owner; imports leave it.")
     pushed_quantity = models.IntegerField(null=True, blank=True, help_text="What marketsync last pushed.")
     pushed_at = models.DateTimeField(null=True, blank=True)
+    pushed_version = models.PositiveIntegerField(null=True, blank=True, help_text="The stock item's version that push read.")
+    pushed_unseen = models.PositiveIntegerField(default=0, help_text="Units held back: sold there, not yet seen here.")
 
     class Meta:
         abstract = True
@@ -339,7 +344,8 @@ class StockPush(models.Model):
     Written in the same transaction as the ledger step that changed available (``services._move``) or the link
     change (``services._link_write``), so no change is lost between the two; drained by ``push.stock_push_drain``.
     At most one pending row per target: further changes bump ``changes`` instead (coalescing), and the drain
-    pushes the item's available *at send time*, never a stored delta. ``wanted_quantity`` is what available was
+    pushes the item's available *at send time* (less the marketplace's sales not seen yet: ``push.Plan``), never a
+    stored delta. ``wanted_quantity`` is what available was
     when the row last changed, for the page.
     """
 
@@ -365,6 +371,11 @@ class StockPush(models.Model):
     last_error = models.TextField(blank=True, default="")
     quantity_before = models.IntegerField(null=True, blank=True, help_text="The marketplace's quantity before the push.")
     quantity_after = models.IntegerField(null=True, blank=True, help_text="What the push set.")
+    # What a BrickLink delta is about to set, written before the call: when its outcome is unknown, the retry also
+    # considers that it landed (``push.Plan``).
+    planned_quantity = models.IntegerField(null=True, blank=True)
+    planned_version = models.PositiveIntegerField(null=True, blank=True)
+    planned_unseen = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

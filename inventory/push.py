@@ -5,9 +5,10 @@
    on, in the same transaction, so a committed change always has its push and a rolled-back one never does.
    A row already waiting absorbs the change (``changes`` + 1): many changes of one listing become one call.
 2. ``stock_push_drain`` (the Celery task enqueued on commit, the beat sweep, ``manage.py inventory push``) claims
-   due rows and sends each through ``marketplace_write`` (audited from intent to outcome), always the item's
-   available quantity *now*, never more, never below 0 — and a quantity of 0 never deletes anything: BrickLink
-   keeps the lot (``is_retain``), Back Market takes the listing offline, Refurbed keeps the offer at stock 0.
+   due rows and sends each through ``marketplace_write`` (audited from intent to outcome), the item's available
+   quantity *now* less the units sold at that marketplace that marketsync has not seen yet (``Plan``), never more
+   than available, never below 0 — and a quantity of 0 never deletes anything: BrickLink keeps the lot
+   (``is_retain``), Back Market takes the listing offline, Refurbed keeps the offer at stock 0.
 3. BrickLink's ``quantity`` is a signed delta. The lot is re-read before every delta: a sale at BrickLink, or an
    earlier attempt whose outcome is unknown (sent, then a crash before recording), already changed it, and a
    delta against a stale figure would apply twice. Brick Owl, Back Market and Refurbed take absolute quantities,
@@ -35,8 +36,9 @@ from connections.budget import api_calls_for, budget_admission
 from connections.models import Connection, EntitySync
 from inventory.models import InventoryItem, InventoryLot, StockPush
 from inventory.outbox import stock_push_enqueue
-from inventory.selectors import LINK_KINDS, MARKETPLACE_LINK_KIND
+from inventory.selectors import LINK_KINDS, MARKETPLACE_LINK_KIND, units_sold_on_connection_since
 from listings.models import Listing
+from marketsync.marketplaces import Entity
 from marketsync.marketplaces.brickowl.client import BATCH_LIMIT as BRICKOWL_BATCH_LIMIT
 from marketsync.marketplaces.refurbed.client import BATCH_LIMIT as REFURBED_BATCH_LIMIT
 from marketsync.sync.errors import AuthError, InvalidRequest, NotFound
@@ -47,6 +49,67 @@ logger = logging.getLogger(__name__)
 
 # The entity sync whose refusal (auth) stops a connection's pushes, as it stops that sync.
 PUSH_ENTITY = {"bricklink": "inventory", "brickowl": "inventory", "backmarket": "listings", "refurbed": "offers"}
+
+
+# A sync stamps ``last_seen_at`` after its read: an order seen in between counts as seen since the read.
+READ_MARGIN = timedelta(minutes=5)
+
+
+# --- what to send: available, less the sales the marketplace made that we have not seen -----------------------
+
+
+@dataclass
+class Plan:
+    """The quantity one push sends. A marketplace lowers a listing itself when it sells, so after our last push P
+    (computed from the item's ledger ``version`` V, holding back H units sold there but not yet seen here) it
+    should show P less what its own orders took since V (S, seen here). Whatever more it lost is a sale not seen
+    yet: U = max(0, H + P - S - C) for its current quantity C. The push sends max(0, available - U), so it never
+    offers those units again; once the order is seen, available drops by its units, S counts them and U is 0 —
+    the listing ends at available, and a sale seen before the push is never subtracted twice.
+
+    ``expected`` holds H + P - S for each baseline: the last push recorded; an attempt whose outcome is unknown
+    (it may have landed); before any push, the quantity a sync last read (S: what its orders took since then).
+    The smallest U wins. No baseline (relinked, or an owner's forced push): U = 0, the push sends available."""
+
+    available: int
+    version: int
+    expected: list[int]
+    unseen: int = 0
+    wanted: int = 0
+
+    def target(self, current: int) -> int:
+        self.unseen = min((max(0, expected - current) for expected in self.expected), default=0)
+        self.wanted = max(0, self.available - self.unseen)
+        return self.wanted
+
+
+def _plan(push: StockPush, row, item: InventoryItem) -> Plan:
+    def sold(**since) -> int:
+        return units_sold_on_connection_since(item_id=item.pk, connection_id=push.connection_id, **since)
+
+    expected: list[int] = []
+    if not push.forced:
+        if row.pushed_quantity is not None and row.pushed_version is not None:
+            held = 0 if _orders_read_since(push.connection_id, row.pushed_at) else row.pushed_unseen
+            expected.append(held + row.pushed_quantity - sold(version=row.pushed_version))
+        elif row.pushed_quantity is None and row.last_seen_at is not None:  # never pushed: from the last read
+            expected.append(_current(push, row) - sold(created_after=row.last_seen_at - READ_MARGIN))
+        if expected and push.attempts and push.planned_quantity is not None and push.planned_version is not None:
+            expected.append(push.planned_unseen + push.planned_quantity - sold(version=push.planned_version))
+    plan = Plan(available=item.quantity_available, version=item.version, expected=expected)
+    plan.target(_current(push, row))  # BrickLink's pusher computes it again from the lot it re-reads
+    return plan
+
+
+def _orders_read_since(connection_id: int, when) -> bool:
+    """A whole orders sync of the connection began after ``when`` and succeeded: every sale made there before then
+    has been seen (or was cancelled unseen), so the units held back then are no longer a sale we wait for. (Those
+    seen count in S as well, so until the next push a sale there not yet seen may go unheld: never more offered
+    than available, and never worse than sending available.)"""
+    if when is None:
+        return False
+    return EntitySync.objects.filter(connection_id=connection_id, entity=Entity.ORDERS, last_started_at__gt=when,
+                                     last_success_at__gte=F("last_started_at")).exists()
 
 
 # --- draining ----------------------------------------------------------------------------------------------------
@@ -81,7 +144,7 @@ def stock_push_drain(
         due = due.filter(organization_id=organization_id)
     rows = list(due.order_by("next_attempt_at", "id").values_list("pk", "next_attempt_at")[: limit or settings.STOCK_PUSH_BATCH])
     stopped: dict[int, str] = {}  # connection -> why nothing more is sent to it in this run
-    ready: dict[int, list[tuple[StockPush, object, int]]] = {}  # connection -> batchable pushes checked and ready
+    ready: dict[int, list[tuple[StockPush, object, Plan]]] = {}  # connection -> batchable pushes checked and ready
 
     def done(push: StockPush, outcome: str) -> None:
         setattr(result, outcome, getattr(result, outcome) + 1)
@@ -109,8 +172,8 @@ def stock_push_drain(
         for start in range(0, len(pushes), size):
             chunk = pushes[start:start + size]
             if len(chunk) == 1:  # one lot or offer: its own call, as always
-                push, row, wanted = chunk[0]
-                done(push, _send_one(push, row, wanted, stopped=stopped, transport=transport))
+                push, row, plan = chunk[0]
+                done(push, _send_one(push, row, plan, stopped=stopped, transport=transport))
                 continue
             for push, outcome in _send_batch(chunk, stopped=stopped, transport=transport):
                 done(push, outcome)
@@ -137,8 +200,8 @@ def _finish(push: StockPush, *, changes_seen: int, state: str, error: str = "", 
     push.state, push.last_error, push.quantity_before, push.quantity_after = state, error, before, after
 
 
-def _prepare(push: StockPush, *, stopped: dict[int, str]) -> str | tuple[object, int]:
-    """What may stop this push before any call (an outcome), else ``(row, quantity to send)``."""
+def _prepare(push: StockPush, *, stopped: dict[int, str]) -> str | tuple[object, Plan]:
+    """What may stop this push before any call (an outcome), else ``(row, what to send)``."""
     connection = push.connection
     kind = LINK_KINDS[push.target_kind]
     if not (connection.stock_push or push.forced):
@@ -168,14 +231,14 @@ def _prepare(push: StockPush, *, stopped: dict[int, str]) -> str | tuple[object,
             stopped[connection.pk] = why
             return _wait(push, why, timedelta(minutes=10))
     item = InventoryItem.objects.get(pk=push.item_id)
-    return row, max(0, item.quantity_available)  # never above local available, never below 0 (which keeps the row)
+    return row, _plan(push, row, item)  # never above local available, never below 0 (which keeps the row)
 
 
-def _send_one(push: StockPush, row, wanted: int, *, stopped: dict[int, str], transport: httpx.BaseTransport | None) -> str:
+def _send_one(push: StockPush, row, plan: Plan, *, stopped: dict[int, str], transport: httpx.BaseTransport | None) -> str:
     changes_seen = push.changes
     try:
         with api_calls_for("push"):  # BrickLink counts them apart: the connection page shows where calls went
-            before, after = PUSHERS[push.connection.marketplace](push=push, row=row, wanted=wanted, transport=transport)
+            before, after = PUSHERS[push.connection.marketplace](push=push, row=row, plan=plan, transport=transport)
     except WriteRefused as exc:
         return _refused(push, exc, stopped=stopped)
     except Exception as exc:  # the outcome is unknown (the audit entry stays pending): retried, re-read first
@@ -184,12 +247,16 @@ def _send_one(push: StockPush, row, wanted: int, *, stopped: dict[int, str], tra
         if isinstance(exc, SoftTimeLimitExceeded):
             raise  # the task's time is up: stop now, before the hard limit kills it with this row claimed for minutes
         return outcome
-    return _sent(push, row, changes_seen=changes_seen, before=before, after=after)
+    return _sent(push, row, plan, changes_seen=changes_seen, before=before, after=after)
 
 
-def _sent(push: StockPush, row, *, changes_seen: int, before: int, after: int) -> str:
+def _sent(push: StockPush, row, plan: Plan, *, changes_seen: int, before: int, after: int) -> str:
     kind = LINK_KINDS[push.target_kind]
-    kind.model.objects.filter(pk=row.pk).update(**{kind.quantity: after, "pushed_quantity": after, "pushed_at": timezone.now()})
+    kind.model.objects.filter(pk=row.pk).update(**{
+        kind.quantity: after, "pushed_quantity": after, "pushed_at": timezone.now(), "pushed_version": plan.version,
+        "pushed_unseen": plan.unseen})
+    StockPush.objects.filter(pk=push.pk).update(planned_quantity=None, planned_version=None, planned_unseen=0)
+    push.planned_quantity = push.planned_version = None
     _finish(push, changes_seen=changes_seen, state=StockPush.State.SENT, before=before, after=after)
     return "sent" if before != after else "unchanged"
 
@@ -210,7 +277,7 @@ def _refused(push: StockPush, exc: WriteRefused, *, stopped: dict[int, str]) -> 
     return _retry(push, exc.message)
 
 
-def _send_batch(chunk: list[tuple[StockPush, object, int]], *, stopped: dict[int, str],
+def _send_batch(chunk: list[tuple[StockPush, object, Plan]], *, stopped: dict[int, str],
                 transport: httpx.BaseTransport | None) -> list[tuple[StockPush, str]]:
     """Many lots or offers of one connection in one call; each row's own answer decides its push alone."""
     first = chunk[0][0]
@@ -219,14 +286,14 @@ def _send_batch(chunk: list[tuple[StockPush, object, int]], *, stopped: dict[int
         why = stopped[connection_id]
         return [(push, _wait(push, why, timedelta(seconds=settings.STOCK_PUSH_RETRY_MAX_SECONDS))) for push, _, _ in chunk]
     seen = [push.changes for push, _, _ in chunk]
-    targets = [WriteTarget(target_id=row.external_id, summary=_summary(push, before=_current(push, row), wanted=wanted))
-               for push, row, wanted in chunk]
+    targets = [WriteTarget(target_id=row.external_id, summary=_summary(push, before=_current(push, row), plan=plan))
+               for push, row, plan in chunk]
     send = BATCHED[first.connection.marketplace][1]
     try:
         with api_calls_for("push"):
             answers = marketplace_write(
                 connection=first.connection, action="inventory.push", target_type=first.target_kind, batch=targets,
-                send=lambda client: send(client, [(row.external_id, wanted) for _, row, wanted in chunk]),
+                send=lambda client: send(client, [(row.external_id, plan.wanted) for _, row, plan in chunk]),
                 actor="stock push", transport=transport,
             )
     except WriteRefused as exc:  # the whole call: every row of it
@@ -244,12 +311,13 @@ def _send_batch(chunk: list[tuple[StockPush, object, int]], *, stopped: dict[int
             raise  # as for one push: the rows wait for their retry, another drain takes the rest
         return outcomes
     outcomes = []
-    for (push, row, wanted), changes_seen, answer in zip(chunk, seen, answers, strict=True):
+    for (push, row, plan), changes_seen, answer in zip(chunk, seen, answers, strict=True):
         if isinstance(answer, WriteRefused):
             outcomes.append((push, _refused(push, answer, stopped=stopped)))
         else:
+            wanted = plan.wanted
             after = int(answer.get("stock", wanted)) if isinstance(answer, dict) else wanted  # Refurbed echoes the offer
-            outcomes.append((push, _sent(push, row, changes_seen=changes_seen, before=_current(push, row), after=after)))
+            outcomes.append((push, _sent(push, row, plan, changes_seen=changes_seen, before=_current(push, row), after=after)))
     return outcomes
 
 
@@ -267,9 +335,12 @@ def _retry(push: StockPush, error: str) -> str:
 # --- one push per marketplace: (quantity before, quantity after) -----------------------------------------------
 
 
-def _summary(push: StockPush, *, before: int, wanted: int) -> dict:
+def _summary(push: StockPush, *, before: int, plan: Plan) -> dict:
     """What each push's audit entry says (single call or batch alike)."""
-    return {"trigger": push.trigger, "item": push.item_id, "from": before, "to": wanted, "changes": push.changes}
+    summary = {"trigger": push.trigger, "item": push.item_id, "from": before, "to": plan.wanted, "changes": push.changes}
+    if plan.unseen:
+        summary["held_back_unseen_sales"] = plan.unseen
+    return summary
 
 
 def _current(push: StockPush, row) -> int:
@@ -277,56 +348,63 @@ def _current(push: StockPush, row) -> int:
     return getattr(row, LINK_KINDS[push.target_kind].quantity)
 
 
-def _write(push: StockPush, *, row, before: int, wanted: int, send, transport, refresh=None):
+def _write(push: StockPush, *, row, before: int, plan: Plan, send, transport, refresh=None):
     return marketplace_write(
         connection=push.connection, action="inventory.push", target_type=push.target_kind, target_id=row.external_id,
-        summary=_summary(push, before=before, wanted=wanted), send=send, refresh=refresh, actor="stock push", transport=transport,
+        summary=_summary(push, before=before, plan=plan), send=send, refresh=refresh, actor="stock push", transport=transport,
     )
 
 
-def _push_bricklink(*, push: StockPush, row: InventoryLot, wanted: int, transport) -> tuple[int, int]:
+def _push_bricklink(*, push: StockPush, row: InventoryLot, plan: Plan, transport) -> tuple[int, int]:
     def send(client) -> tuple[int, int]:
         # Re-read first: BrickLink's quantity is a delta, and its lot may have moved since we last read it (a sale
         # there, or an earlier attempt of ours whose outcome we never learnt).
         lot = client.inventory(row.external_id)
         current = int(lot.get("quantity") or 0)
+        wanted = plan.target(current)  # a sale there not seen here yet shows in the lot just read
         if current == wanted:
             return current, current
+        # Written before the delta: if its outcome is never learnt, the retry also considers that it landed.
+        StockPush.objects.filter(pk=push.pk).update(planned_quantity=wanted, planned_version=plan.version,
+                                                    planned_unseen=plan.unseen)
         updated = client.inventory_update(row.external_id, quantity_delta=wanted - current,
                                           remarks=str(lot.get("remarks") or ""), description=str(lot.get("description") or ""))
         return current, int(updated.get("quantity", wanted))
 
-    return _write(push, row=row, before=row.marketplace_quantity, wanted=wanted, send=send, transport=transport)
+    return _write(push, row=row, before=row.marketplace_quantity, plan=plan, send=send, transport=transport)
 
 
-def _push_brickowl(*, push: StockPush, row: InventoryLot, wanted: int, transport) -> tuple[int, int]:
+def _push_brickowl(*, push: StockPush, row: InventoryLot, plan: Plan, transport) -> tuple[int, int]:
+    wanted = plan.wanted
     before = row.marketplace_quantity
 
     def send(client) -> tuple[int, int]:
         client.inventory_set_quantity(row.external_id, wanted)
         return before, wanted
 
-    return _write(push, row=row, before=before, wanted=wanted, send=send, transport=transport)
+    return _write(push, row=row, before=before, plan=plan, send=send, transport=transport)
 
 
-def _push_backmarket(*, push: StockPush, row: Listing, wanted: int, transport) -> tuple[int, int]:
+def _push_backmarket(*, push: StockPush, row: Listing, plan: Plan, transport) -> tuple[int, int]:
+    wanted = plan.wanted
     before = row.quantity
 
     def send(client) -> tuple[int, int]:
         client.listing_update(row.external_id, {"quantity": wanted})  # 0 takes the listing offline, never deletes it
         return before, wanted
 
-    return _write(push, row=row, before=before, wanted=wanted, send=send, transport=transport)
+    return _write(push, row=row, before=before, plan=plan, send=send, transport=transport)
 
 
-def _push_refurbed(*, push: StockPush, row: Offer, wanted: int, transport) -> tuple[int, int]:
+def _push_refurbed(*, push: StockPush, row: Offer, plan: Plan, transport) -> tuple[int, int]:
+    wanted = plan.wanted
     before = row.stock
 
     def send(client) -> tuple[int, int]:
         answer = client.update_offer_stock(row.external_id, wanted)
         return before, int((answer.get("offer") or {}).get("stock", wanted))
 
-    return _write(push, row=row, before=before, wanted=wanted, send=send, transport=transport)
+    return _write(push, row=row, before=before, plan=plan, send=send, transport=transport)
 
 
 def _batch_brickowl(client, quantities: list[tuple[str, int]]) -> list:

@@ -539,3 +539,20 @@ def reconcile_rows(*, organization: Organization) -> list[ReconcileRow]:
 def stock_push_list(*, item: InventoryItem, limit: int = 50):
     """The item's newest pushes (waiting, sent, failed), for its page."""
     return list(item.pushes.filter(organization_id=item.organization_id).select_related("connection")[:limit])
+
+
+def units_sold_on_connection_since(*, item_id: int, connection_id: int, version: int | None = None,
+                                   created_after: datetime | None = None) -> int:
+    """Units of the stock item that orders of one connection took from available since the item's ``version``
+    (its ledger steps numbered after it), or since a time: what that marketplace has already subtracted itself, as marketplaces do
+    when they sell. A release or a smaller amendment never counts back (a marketplace does not restock a cancelled
+    order by itself), nor does a consumption of reserved units or an order already out before the import (neither
+    changes available)."""
+    steps = StockMovement.objects.filter(item_id=item_id, order_item__connection_id=connection_id)
+    if version is not None:
+        steps = steps.filter(sequence__gt=version)
+    if created_after is not None:
+        steps = steps.filter(created_at__gt=created_after)
+    return sum(max(0, (reserved_after - reserved_before) - (on_hand_after - on_hand_before))
+               for on_hand_before, on_hand_after, reserved_before, reserved_after in steps.values_list(
+                   "on_hand_before", "on_hand_after", "reserved_before", "reserved_after"))

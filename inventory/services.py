@@ -668,7 +668,9 @@ def _link_write(*, row, kind: LinkKind, item_id: int | None, action: str, user, 
     with transaction.atomic():
         stock_lock_organization(organization_id=row.organization_id)
         before = getattr(row, f"{kind.link}_id")
-        kind.model.objects.filter(pk=row.pk).update(**{f"{kind.link}_id": item_id, "link_manual": True})
+        # A new link starts the push afresh (available, nothing held back): the last push was another item's.
+        kind.model.objects.filter(pk=row.pk).update(**{f"{kind.link}_id": item_id, "link_manual": True,
+                                                       "pushed_version": None, "pushed_unseen": 0})
         audit_record(
             organization=row.organization, connection=row.connection, action=action, target_type=kind.model._meta.model_name,
             target_id=row.external_id, outcome="success", user=user, actor=actor,
