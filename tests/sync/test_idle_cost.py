@@ -179,3 +179,26 @@ def test_the_health_page_shows_new_changed_and_unchanged_and_just_now(client):
     assert offers.last_run_unchanged > 0
     assert f"{offers.last_run_seen} seen · 0 new · 0 changed · {offers.last_run_unchanged} unchanged" in body
     assert "(just now)" in body and "0 minutes ago" not in body
+
+
+def test_backship_shipments_are_listed_from_the_last_sweep_each_tick_and_a_month_back_only_on_the_sweep_cadence(settings):
+    from urllib.parse import parse_qs, urlparse
+
+    from tests.marketplaces.backmarket.helpers import CountingTransport, build_sim
+
+    settings.SYNC_CATALOG_SWEEP_SECONDS = 3600
+    connection = bm_connection(make_organization("backship-cadence"))
+    transport = CountingTransport(build_sim(orders=5))
+
+    def listed_from() -> datetime:
+        transport.requests.clear()
+        _run(connection, "deliveries", transport)
+        starts = [parse_qs(urlparse(str(r.url)).query).get("start_date", [""])[0] for r in transport.requests
+                  if "/deliveries" in r.url.path]
+        return datetime.fromisoformat(starts[0])
+
+    listed_from()  # the first sweep: from the first-sync start
+    now = timezone.now()
+    assert listed_from() >= now - timedelta(days=1, minutes=5)  # an idle tick: the day's shipments, not the month's
+    settings.SYNC_CATALOG_SWEEP_SECONDS = 0  # the sweep's cadence has come round
+    assert listed_from() <= now - timedelta(days=29)

@@ -158,16 +158,24 @@ class ShipmentsAdapter:
         return self.client.return_pages(**params)
 
     def pages(self, *, cursor: dict) -> Iterator[Page]:
+        """Shipments created since the last sweep (less a day) each tick; the last 30 days again on the catalog
+        sweep's cadence (``sweep_due``), since the list filters by creation and a state change of an older
+        shipment shows only there. Each tick thus costs what the day's shipments cost, not the month's."""
         started = timezone.now()
         last_sweep = parse_datetime(cursor.get("last_sweep_at"))
+        resweep = sweep_due(cursor)
         if last_sweep is None:
             start = self.start
-        else:
+        elif resweep:
             start = min(last_sweep - timedelta(days=1), started - BACKSHIP_RESWEEP)
+        else:
+            start = last_sweep - timedelta(days=1)
+        swept_at = started.isoformat() if resweep else cursor.get(SWEPT_AT)
+        done = {"last_sweep_at": started.isoformat(), **({SWEPT_AT: swept_at} if swept_at else {})}
         for page in self._list(start_date=start.astimezone(UTC).isoformat(timespec="seconds")):
             records, bad = self._records(page.results)
             last = not page.next
-            yield Page(records=records, cursor={"last_sweep_at": started.isoformat()} if last else dict(cursor), bad_records=bad)
+            yield Page(records=records, cursor=done if last else dict(cursor), bad_records=bad)
 
     def fetch_one(self, external_id: str) -> ShipmentRecord:
         data = self.client.delivery_get(external_id) if self.kind == "delivery" else self.client.return_get(external_id)
