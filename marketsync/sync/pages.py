@@ -8,6 +8,8 @@ the sweep started (rows not seen since are then marked removed).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -95,6 +97,29 @@ def whole_sweep_page(
                 sweep_started_at=None if bad else started_at)
 
 
+class CallPacer:
+    """At most ``per_minute`` starts a minute on average, shared by the threads of one run: a token bucket holding a
+    minute's worth (a short run is not slowed; a long one settles at the rate). ``cost`` tokens per start."""
+
+    def __init__(self, per_minute: float, *, cost: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate, self.cost, self.clock, self.sleep = per_minute / 60.0, cost, clock, sleep
+        self.capacity = self.tokens = float(per_minute)
+        self.stamp = clock()
+        self.lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self.lock:  # one waiter at a time: starts stay in order and the bucket never goes below zero
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens < self.cost:
+                wait = (self.cost - self.tokens) / self.rate
+                self.sleep(wait)
+                self.tokens, self.stamp = self.cost, now + wait
+            self.tokens -= self.cost
+
+
 def fetched_pages(
     work: list[Any],
     fetch: Callable[[Any], Any],
@@ -103,24 +128,76 @@ def fetched_pages(
     page_size: int,
     cursor: dict,
     holding_cursor: dict,
+    concurrency: int = 1,
+    pace: Callable[[], None] | None = None,
 ) -> Iterator[Page]:
     """Pages of records fetched one by one (APIs without a list of full records).
 
     A record that is gone or does not parse becomes a BadRecord naming it. Every
     page but the last carries ``holding_cursor``, so a run that stops part-way
     repeats the rest next time; the last carries ``cursor``.
+
+    Up to ``concurrency`` records of a page are fetched at once: the caller's thread and ``concurrency - 1``
+    threads take the page's records in turn, so the caller's own requests keep beating (a run's lease is renewed
+    only from its thread). ``pace``, called before each fetch, keeps them within the marketplace's rate; records
+    keep their order. Any other error stops the run as when fetched one by one: no record is started after it,
+    and the first in page order is raised. ``fetch`` (and ``pace``) must not touch the database: the threads'
+    connections are not the run's.
     """
-    for offset in range(0, len(work), page_size):
-        records, bad = [], []
-        for unit in work[offset : offset + page_size]:
+
+    def fetched(unit: Any) -> tuple[Any, BadRecord | None]:
+        if pace is not None:
+            pace()
+        try:
+            return fetch(unit), None
+        except NotFound as exc:
+            return None, BadRecord(record_id(unit), str(exc))
+        except UNREADABLE as exc:
+            return None, BadRecord(record_id(unit), f"unreadable record: {exc}")
+
+    helpers = ThreadPoolExecutor(max_workers=concurrency - 1, thread_name_prefix="fetch") if concurrency > 1 else None
+    try:
+        for offset in range(0, len(work), page_size):
+            units = work[offset : offset + page_size]
+            results = _fetch_all(units, fetched, helpers, concurrency - 1) if helpers else [fetched(u) for u in units]
+            records = [record for record, bad in results if bad is None]
+            bad = [bad for _, bad in results if bad is not None]
+            last = offset + page_size >= len(work)
+            yield Page(records=records, cursor=cursor if last else holding_cursor, bad_records=bad)
+    finally:
+        if helpers is not None:
+            helpers.shutdown(wait=True, cancel_futures=True)
+
+
+def _fetch_all(units: list[Any], fetched: Callable[[Any], T], helpers: ThreadPoolExecutor, extra: int) -> list[T]:
+    """``fetched`` of every unit, in order, by the caller's thread and ``extra`` helper threads taking the next unit
+    in turn; after an error none is started, and the first error in unit order is raised."""
+    results: list[Any] = [None] * len(units)
+    errors: dict[int, BaseException] = {}
+    taken = iter(range(len(units)))
+    lock = threading.Lock()
+
+    def take_turns() -> None:
+        while True:
+            with lock:
+                index = None if errors else next(taken, None)
+            if index is None:
+                return
             try:
-                records.append(fetch(unit))
-            except NotFound as exc:
-                bad.append(BadRecord(record_id(unit), str(exc)))
-            except UNREADABLE as exc:
-                bad.append(BadRecord(record_id(unit), f"unreadable record: {exc}"))
-        last = offset + page_size >= len(work)
-        yield Page(records=records, cursor=cursor if last else holding_cursor, bad_records=bad)
+                results[index] = fetched(units[index])
+            except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread, raised there
+                with lock:
+                    errors[index] = exc
+
+    running = [helpers.submit(take_turns) for _ in range(min(extra, len(units) - 1))]
+    try:
+        take_turns()
+    finally:
+        for future in running:
+            future.result()
+    if errors:
+        raise errors[min(errors)]
+    return results
 
 
 def read_ahead(items: Iterable[T]) -> Iterator[T]:
