@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -98,26 +99,23 @@ def whole_sweep_page(
 
 
 class CallPacer:
-    """At most ``per_minute`` starts a minute on average, shared by the threads of one run: a token bucket holding a
-    minute's worth (a short run is not slowed; a long one settles at the rate). ``cost`` tokens per start."""
+    """At most ``per_minute`` calls in any 60 seconds, ``cost`` calls per start, shared by the threads of one run: a
+    start waits until the oldest start of the last minute's allowance is a minute old (a short run is not slowed)."""
 
-    def __init__(self, per_minute: float, *, cost: float = 1.0, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, per_minute: int, *, cost: int = 1, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.rate, self.cost, self.clock, self.sleep = per_minute / 60.0, cost, clock, sleep
-        self.capacity = self.tokens = float(per_minute)
-        self.stamp = clock()
+        self.starts: deque[float] = deque(maxlen=max(1, per_minute // cost))
+        self.clock, self.sleep = clock, sleep
         self.lock = threading.Lock()
 
     def __call__(self) -> None:
-        with self.lock:  # one waiter at a time: starts stay in order and the bucket never goes below zero
+        with self.lock:  # one waiter at a time: starts keep their order
             now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens < self.cost:
-                wait = (self.cost - self.tokens) / self.rate
+            if len(self.starts) == self.starts.maxlen and now - self.starts[0] < 60:
+                wait = 60 - (now - self.starts[0])
                 self.sleep(wait)
-                self.tokens, self.stamp = self.cost, now + wait
-            self.tokens -= self.cost
+                now += wait
+            self.starts.append(now)
 
 
 def fetched_pages(

@@ -57,7 +57,7 @@ def test_an_error_stops_the_run_and_no_record_is_started_after_it():
     assert caller in threads and len(threads) > 1  # the caller's thread fetches too (its requests beat the lease)
 
 
-def test_the_pacer_lets_a_minute_burst_through_then_keeps_the_rate():
+def test_the_pacer_lets_a_minute_allowance_through_then_never_more_in_any_minute():
     now, waits = [0.0], []
 
     def sleep(seconds):
@@ -65,11 +65,15 @@ def test_the_pacer_lets_a_minute_burst_through_then_keeps_the_rate():
         now[0] += seconds
 
     pace = CallPacer(6, cost=2, clock=lambda: now[0], sleep=sleep)
-    for _ in range(3):
+    for second in (0, 10, 20):
+        now[0] = second
         pace()
-    assert waits == []  # six calls: the minute's allowance
+    assert waits == []  # six calls: the minute's allowance, at once
+    now[0] = 30
     pace()
-    assert waits == [pytest.approx(20.0)]  # two more calls at 6 a minute
+    assert waits == [pytest.approx(30.0)]  # until the first start is a minute old
+    pace()
+    assert waits[-1] == pytest.approx(10.0) and now[0] == pytest.approx(70.0)
 
 
 class SlowCounting(CountingTransport):
