@@ -1,12 +1,14 @@
 """Brick first-sync benchmark: BrickLink and Brick Owl orders imported into the configured database.
 
     .venv/bin/python bench/brick_import.py [--marketplace bricklink|brickowl|both] [--orders 1000] [--runs 3]
+                                           [--latency-ms 0]
 
 The simulator runs as its own process (``manage.py runsimulator``, seeded with ``--orders`` orders per
 marketplace). Each run, in a fresh subprocess: a new connection's inventory is imported first (so orders
 reserve from real lots, as in a store), then its first order sync is timed. It prints orders per second,
 database queries per order, API calls per order and peak RSS (medians of ``--runs``). Rows written by a
-run are deleted afterwards.
+run are deleted afterwards. ``--latency-ms`` makes the simulator answer each request that much later, as a real
+marketplace does (details are fetched ``BRICK_DETAIL_FETCH_CONCURRENCY`` at a time: set it to 1 to compare).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -87,6 +91,7 @@ def main() -> None:
     parser.add_argument("--marketplace", choices=("bricklink", "brickowl", "both"), default="both")
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency-ms", type=int, default=0, help="simulated latency of every marketplace request")
     parser.add_argument("--measure", choices=("bricklink", "brickowl"), help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -97,6 +102,9 @@ def main() -> None:
         process, base_url = start_simulator(marketplace, args.orders)
         runs = []
         try:
+            if args.latency_ms:
+                control = base_url.rsplit("/", 1)[0] + f"/_sim/{marketplace}/faults"
+                httpx.post(control, json={"latency_ms": args.latency_ms}, timeout=10).raise_for_status()
             for _ in range(args.runs):
                 out = subprocess.run(
                     [sys.executable, __file__, "--measure", marketplace, "--base-url", base_url + API_ROOTS[marketplace]],
@@ -114,6 +122,7 @@ def main() -> None:
             f"{marketplace:<9} {run['orders']} orders ({run['lots']} lots in stock) into {run['database']}: "
             f"{statistics.median(r['orders_per_second'] for r in runs):6.1f} orders/s median of {len(runs)} "
             f"({rates}) | "
+            f"{args.latency_ms} ms latency | "
             f"{statistics.median(r['queries_per_order'] for r in runs):.1f} queries/order | "
             f"peak RSS {run['peak_rss_mb']:.0f} MB",
             flush=True,

@@ -5,11 +5,17 @@ When the budget is tight, orders come first, stock pushes second, the inventory 
 ``BRICKLINK_INVENTORY_PAUSE_AT`` of ``BRICKLINK_DAILY_CALL_LIMIT`` in the rolling 24 hours the inventory import
 pauses, past ``BRICKLINK_PUSH_PAUSE_AT`` stock pushes wait too (orders continue); at the limit every BrickLink call
 of the connection waits.
+
+A sync run or a write counts its calls in memory (``api_calls_batched``: no query per call, and no query from the
+threads that fetch order details) and writes them once per page and when it ends, even when it fails
+(``api_calls_flush``). The budget reads add the calls this process counted and has not written yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -50,17 +56,85 @@ def api_call_purpose(purpose: str | None = None) -> str:
 
 def api_call_record(*, connection_id: int, calls: int = 1, purpose: str = "other", now: datetime | None = None) -> None:
     """Count calls made for a connection in the current hour's bucket: one UPDATE of the total and the purpose."""
-    hour = hour_start(now)
-    column = CALL_PURPOSES.get(purpose)
-    increments = {"calls": F("calls") + calls, **({column: F(column) + calls} if column else {})}
+    _write_counts(connection_id, hour_start(now), Counter({purpose: calls}))
+
+
+def _write_counts(connection_id: int, hour: datetime, by_purpose: Counter) -> None:
+    """Add calls (by purpose) to one connection's hour bucket: one UPDATE, or an INSERT for a new hour."""
+    calls = sum(by_purpose.values())
+    columns = {CALL_PURPOSES[purpose]: n for purpose, n in by_purpose.items() if purpose in CALL_PURPOSES and n}
+    increments = {"calls": F("calls") + calls, **{column: F(column) + n for column, n in columns.items()}}
     if ApiCallCount.objects.filter(connection_id=connection_id, hour=hour).update(**increments):
         return
     try:
         with transaction.atomic():
-            ApiCallCount.objects.create(connection_id=connection_id, hour=hour, calls=calls,
-                                        **({column: calls} if column else {}))
+            ApiCallCount.objects.create(connection_id=connection_id, hour=hour, calls=calls, **columns)
     except IntegrityError:
         ApiCallCount.objects.filter(connection_id=connection_id, hour=hour).update(**increments)
+
+
+# Calls counted in memory and not written yet, per (connection, hour, purpose), for the whole process: the threads
+# that fetch order details add to it, the run's own thread writes it (``api_calls_flush``).
+_pending: Counter[tuple[int, datetime, str]] = Counter()
+_pending_lock = threading.Lock()
+_batched: ContextVar[bool] = ContextVar("api_calls_batched", default=False)
+
+
+@contextmanager
+def api_calls_batched(*, connection_id: int) -> Iterator[None]:
+    """Clients made inside this block count their calls in memory (no query per call, safe from any thread); the
+    counts are written by ``api_calls_flush`` (a sync run flushes after each page) and, whatever happens, when the
+    block ends."""
+    token = _batched.set(True)
+    try:
+        yield
+    finally:
+        _batched.reset(token)
+        api_calls_flush(connection_id=connection_id)
+
+
+def api_call_counter(*, connection_id: int, purpose: str) -> Callable[[object], None]:
+    """The ``on_request`` hook of a new BrickLink client: inside ``api_calls_batched`` a count in memory, else
+    one UPDATE per call (a client used on its own, outside a run or a write, loses nothing)."""
+    if not _batched.get():
+        return lambda _request: api_call_record(connection_id=connection_id, purpose=purpose)
+
+    def count(_request: object) -> None:
+        with _pending_lock:
+            _pending[(connection_id, hour_start(), purpose)] += 1
+
+    return count
+
+
+def api_calls_flush(*, connection_id: int) -> None:
+    """Write the calls counted in memory for a connection: one UPDATE per hour bucket, none when there are none.
+    Counts a failed write could not store go back to memory for the next flush."""
+    with _pending_lock:
+        taken = {key: n for key, n in _pending.items() if key[0] == connection_id}
+        for key in taken:
+            del _pending[key]
+    by_hour: dict[datetime, Counter] = {}
+    for (_, hour, purpose), n in taken.items():
+        by_hour.setdefault(hour, Counter())[purpose] += n
+    for hour, by_purpose in sorted(by_hour.items()):
+        try:
+            _write_counts(connection_id, hour, by_purpose)
+        except BaseException:
+            with _pending_lock:
+                for purpose, n in by_purpose.items():
+                    _pending[(connection_id, hour, purpose)] += n
+            raise
+
+
+def _unflushed(connection_ids: list[int], since: datetime) -> dict[int, Counter]:
+    """Calls this process counted and has not written yet, per connection and purpose, from ``since`` on."""
+    result: dict[int, Counter] = {}
+    wanted = set(connection_ids)
+    with _pending_lock:
+        for (connection_id, hour, purpose), n in _pending.items():
+            if connection_id in wanted and hour >= since:
+                result.setdefault(connection_id, Counter())[purpose] += n
+    return result
 
 
 def api_calls_last_24h(*, connection_ids: list[int], now: datetime | None = None) -> dict[int, int]:
@@ -73,6 +147,8 @@ def api_calls_last_24h(*, connection_ids: list[int], now: datetime | None = None
     )
     counts = dict.fromkeys(connection_ids, 0)
     counts.update({row["connection_id"]: row["total"] or 0 for row in rows})
+    for connection_id, by_purpose in _unflushed(connection_ids, since).items():
+        counts[connection_id] += sum(by_purpose.values())
     return counts
 
 
@@ -88,6 +164,9 @@ def api_calls_by_purpose_last_24h(*, connection_ids: list[int], now: datetime | 
     for row in rows:
         counted = {purpose: row[purpose] or 0 for purpose in CALL_PURPOSES}
         result[row["connection_id"]] = {**counted, "other": (row["total"] or 0) - sum(counted.values())}
+    for connection_id, by_purpose in _unflushed(connection_ids, since).items():
+        for purpose, n in by_purpose.items():
+            result[connection_id][purpose if purpose in CALL_PURPOSES else "other"] += n
     return result
 
 

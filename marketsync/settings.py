@@ -174,6 +174,12 @@ if not BRICKLINK_INVENTORY_PAUSE_AT <= BRICKLINK_PUSH_PAUSE_AT <= 1.0:
         f"(got {BRICKLINK_PUSH_PAUSE_AT} with the inventory pause at {BRICKLINK_INVENTORY_PAUSE_AT})."
     )
 
+# --- brick first imports (issue 13 item 5): BrickLink and Brick Owl give no list of full orders, so each changed
+# order's detail and items are read by id; this many orders of a page are read at once (1 = one at a time).
+BRICK_DETAIL_FETCH_CONCURRENCY = env.int("BRICK_DETAIL_FETCH_CONCURRENCY", default=4)
+# Brick Owl allows 600 requests a minute on most endpoints: a run's detail reads keep to this on average.
+BRICKOWL_REQUESTS_PER_MINUTE = env.int("BRICKOWL_REQUESTS_PER_MINUTE", default=600)
+
 # --- freshness: orders are re-read until they are final (README, "How fresh each marketplace's orders are").
 # A shipped order can still change (received, returned, refunded, cancelled) for a while: it is re-read while
 # placed within its marketplace's window. Cadences are "re-read when the last read is older than this".

@@ -2,7 +2,7 @@
 
 Clients (``marketsync/marketplaces/*/client.py``) know nothing of Django: they
 take a token, a base URL and callables. Every BrickLink request is counted
-against the connection's daily call budget here.
+against the connection's daily call budget here (in memory inside ``api_calls_batched``: see connections/budget.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from connections.budget import api_call_purpose, api_call_record
+from connections.budget import api_call_counter, api_call_purpose
 from marketsync.marketplaces import Marketplace
 from marketsync.marketplaces.backmarket.client import BackMarketClient
 from marketsync.marketplaces.bricklink.client import BrickLinkClient
@@ -36,9 +36,8 @@ def marketplace_client(connection, http: httpx.Client, *, purpose: str | None = 
             locale=str((connection.options or {}).get("locale") or ""), **kwargs,
         )
     if market == Marketplace.BRICKLINK:
-        connection_id, counted_as = connection.pk, api_call_purpose(purpose)
         return BrickLinkClient(
             http=http, credentials=credentials, base_url=connection.base_url,
-            on_request=lambda request: api_call_record(connection_id=connection_id, purpose=counted_as), **kwargs,
+            on_request=api_call_counter(connection_id=connection.pk, purpose=api_call_purpose(purpose)), **kwargs,
         )
     return BrickOwlClient(http=http, api_key=credentials["api_key"], base_url=connection.base_url, **kwargs)

@@ -8,6 +8,9 @@ the sweep started (rows not seen since are then marked removed).
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -95,6 +98,26 @@ def whole_sweep_page(
                 sweep_started_at=None if bad else started_at)
 
 
+class CallPacer:
+    """At most ``per_minute`` calls in any 60 seconds, ``cost`` calls per start, shared by the threads of one run: a
+    start waits until the oldest start of the last minute's allowance is a minute old (a short run is not slowed)."""
+
+    def __init__(self, per_minute: int, *, cost: int = 1, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.starts: deque[float] = deque(maxlen=max(1, per_minute // cost))
+        self.clock, self.sleep = clock, sleep
+        self.lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self.lock:  # one waiter at a time: starts keep their order
+            now = self.clock()
+            if len(self.starts) == self.starts.maxlen and now - self.starts[0] < 60:
+                wait = 60 - (now - self.starts[0])
+                self.sleep(wait)
+                now += wait
+            self.starts.append(now)
+
+
 def fetched_pages(
     work: list[Any],
     fetch: Callable[[Any], Any],
@@ -103,24 +126,76 @@ def fetched_pages(
     page_size: int,
     cursor: dict,
     holding_cursor: dict,
+    concurrency: int = 1,
+    pace: Callable[[], None] | None = None,
 ) -> Iterator[Page]:
     """Pages of records fetched one by one (APIs without a list of full records).
 
     A record that is gone or does not parse becomes a BadRecord naming it. Every
     page but the last carries ``holding_cursor``, so a run that stops part-way
     repeats the rest next time; the last carries ``cursor``.
+
+    Up to ``concurrency`` records of a page are fetched at once: the caller's thread and ``concurrency - 1``
+    threads take the page's records in turn, so the caller's own requests keep beating (a run's lease is renewed
+    only from its thread). ``pace``, called before each fetch, keeps them within the marketplace's rate; records
+    keep their order. Any other error stops the run as when fetched one by one: no record is started after it,
+    and the first in page order is raised. ``fetch`` (and ``pace``) must not touch the database: the threads'
+    connections are not the run's.
     """
-    for offset in range(0, len(work), page_size):
-        records, bad = [], []
-        for unit in work[offset : offset + page_size]:
+
+    def fetched(unit: Any) -> tuple[Any, BadRecord | None]:
+        if pace is not None:
+            pace()
+        try:
+            return fetch(unit), None
+        except NotFound as exc:
+            return None, BadRecord(record_id(unit), str(exc))
+        except UNREADABLE as exc:
+            return None, BadRecord(record_id(unit), f"unreadable record: {exc}")
+
+    helpers = ThreadPoolExecutor(max_workers=concurrency - 1, thread_name_prefix="fetch") if concurrency > 1 else None
+    try:
+        for offset in range(0, len(work), page_size):
+            units = work[offset : offset + page_size]
+            results = _fetch_all(units, fetched, helpers, concurrency - 1) if helpers else [fetched(u) for u in units]
+            records = [record for record, bad in results if bad is None]
+            bad = [bad for _, bad in results if bad is not None]
+            last = offset + page_size >= len(work)
+            yield Page(records=records, cursor=cursor if last else holding_cursor, bad_records=bad)
+    finally:
+        if helpers is not None:
+            helpers.shutdown(wait=True, cancel_futures=True)
+
+
+def _fetch_all(units: list[Any], fetched: Callable[[Any], T], helpers: ThreadPoolExecutor, extra: int) -> list[T]:
+    """``fetched`` of every unit, in order, by the caller's thread and ``extra`` helper threads taking the next unit
+    in turn; after an error none is started, and the first error in unit order is raised."""
+    results: list[Any] = [None] * len(units)
+    errors: dict[int, BaseException] = {}
+    taken = iter(range(len(units)))
+    lock = threading.Lock()
+
+    def take_turns() -> None:
+        while True:
+            with lock:
+                index = None if errors else next(taken, None)
+            if index is None:
+                return
             try:
-                records.append(fetch(unit))
-            except NotFound as exc:
-                bad.append(BadRecord(record_id(unit), str(exc)))
-            except UNREADABLE as exc:
-                bad.append(BadRecord(record_id(unit), f"unreadable record: {exc}"))
-        last = offset + page_size >= len(work)
-        yield Page(records=records, cursor=cursor if last else holding_cursor, bad_records=bad)
+                results[index] = fetched(units[index])
+            except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread, raised there
+                with lock:
+                    errors[index] = exc
+
+    running = [helpers.submit(take_turns) for _ in range(min(extra, len(units) - 1))]
+    try:
+        take_turns()
+    finally:
+        for future in running:
+            future.result()
+    if errors:
+        raise errors[min(errors)]
+    return results
 
 
 def read_ahead(items: Iterable[T]) -> Iterator[T]:

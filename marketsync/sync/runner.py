@@ -21,6 +21,7 @@ from django.db import connection as connection_db
 from django.db.models import F, Q
 from django.utils import timezone
 
+from connections.budget import api_calls_batched, api_calls_flush
 from connections.crypto import CredentialsUnreadable
 from connections.models import EntitySync
 from marketsync.redaction import redact
@@ -204,46 +205,50 @@ def run_entity_sync(
     http = http or build_http_client(transport=transport)
     http.event_hooks["request"].append(lease.beat)
     http.event_hooks["response"].append(lease.beat)
-    try:
-        secrets = tuple(connection.credentials.values())
-        adapter = wiring.build_adapter(connection, http)
-        stored = UpsertResult()  # this run's counts, and the rows its pages stored (a sweep's removal compares them)
-        for page in adapter.pages(cursor=dict(sync.cursor or {})):
-            result, removed = _store_page(wiring, connection, page, lease, stored)
-            outcome.pages += 1
-            outcome.seen += len(page.records) + len(page.bad_records)
-            outcome.created += result.created
-            outcome.changed += result.changed
-            outcome.unchanged += result.unchanged
-            outcome.removed += removed
-            outcome.bad_records += [str(b) for b in [*page.bad_records, *result.bad_records]]
-            lease.beat()
-    except LeaseLost:
-        outcome.status, outcome.error = "skipped", "the lease ran out; another worker took over"
-    except (MarketplaceError, CredentialsUnreadable) as exc:
-        outcome.status = "failed"
-        outcome.error = redact(str(exc), secrets)
-        outcome.error_kind = EntitySync.ErrorKind.AUTH if isinstance(exc, CredentialsUnreadable) else exc.kind
-        _record_failure(sync, outcome, exc)
-    except Exception as exc:  # a bug or an unparseable payload: recorded, never fatal to other entities
-        logger.exception("sync of %s crashed", sync)
-        outcome.status = "failed"
-        outcome.error = redact(f"{type(exc).__name__}: {exc}", secrets)
-        outcome.error_kind = EntitySync.ErrorKind.BAD_DATA
-        _record_failure(sync, outcome, exc)
-    else:
-        _record_success(sync, outcome)
-    finally:
-        outcome.duration = time.monotonic() - started
-        EntitySync.objects.filter(pk=sync.pk).update(
-            last_finished_at=timezone.now(),
-            last_run_duration_ms=int(outcome.duration * 1000),
-        )
-        lease.release()
-        http.event_hooks["request"].remove(lease.beat)
-        http.event_hooks["response"].remove(lease.beat)
-        if own_http:
-            http.close()
+    # The run counts its API calls in memory (its detail fetches may run in threads that must not query) and writes
+    # them after each page and when it ends, failed or not.
+    with api_calls_batched(connection_id=connection.pk):
+        try:
+            secrets = tuple(connection.credentials.values())
+            adapter = wiring.build_adapter(connection, http)
+            stored = UpsertResult()  # this run's counts, and the rows its pages stored (a sweep's removal compares them)
+            for page in adapter.pages(cursor=dict(sync.cursor or {})):
+                result, removed = _store_page(wiring, connection, page, lease, stored)
+                api_calls_flush(connection_id=connection.pk)  # the page's calls, once per page (outside its transaction)
+                outcome.pages += 1
+                outcome.seen += len(page.records) + len(page.bad_records)
+                outcome.created += result.created
+                outcome.changed += result.changed
+                outcome.unchanged += result.unchanged
+                outcome.removed += removed
+                outcome.bad_records += [str(b) for b in [*page.bad_records, *result.bad_records]]
+                lease.beat()
+        except LeaseLost:
+            outcome.status, outcome.error = "skipped", "the lease ran out; another worker took over"
+        except (MarketplaceError, CredentialsUnreadable) as exc:
+            outcome.status = "failed"
+            outcome.error = redact(str(exc), secrets)
+            outcome.error_kind = EntitySync.ErrorKind.AUTH if isinstance(exc, CredentialsUnreadable) else exc.kind
+            _record_failure(sync, outcome, exc)
+        except Exception as exc:  # a bug or an unparseable payload: recorded, never fatal to other entities
+            logger.exception("sync of %s crashed", sync)
+            outcome.status = "failed"
+            outcome.error = redact(f"{type(exc).__name__}: {exc}", secrets)
+            outcome.error_kind = EntitySync.ErrorKind.BAD_DATA
+            _record_failure(sync, outcome, exc)
+        else:
+            _record_success(sync, outcome)
+        finally:
+            outcome.duration = time.monotonic() - started
+            EntitySync.objects.filter(pk=sync.pk).update(
+                last_finished_at=timezone.now(),
+                last_run_duration_ms=int(outcome.duration * 1000),
+            )
+            lease.release()
+            http.event_hooks["request"].remove(lease.beat)
+            http.event_hooks["response"].remove(lease.beat)
+            if own_http:
+                http.close()
     return outcome
 
 

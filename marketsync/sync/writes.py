@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from django.db import transaction
 
+from connections.budget import api_calls_batched
 from connections.crypto import CredentialsUnreadable
 from connections.health import connection_refusals
 from connections.models import AuditEntry, Connection, EntitySync
@@ -174,7 +175,8 @@ def marketplace_write(
             request_summary=dict(target.summary if details is None else details), outcome=outcome, error=error,
         )
 
-    with build_http_client(transport=transport) as http:
+    # The write counts its BrickLink calls in memory and writes them once, when it ends (failed or not).
+    with build_http_client(transport=transport) as http, api_calls_batched(connection_id=connection.pk):
         refusal: WriteRefused | None = None
         try:
             problem = connection_write_problem(connection)

@@ -121,6 +121,7 @@ class OrdersAdapter:
             page_size=PAGE_SIZE,
             cursor=base,
             holding_cursor=holding,
+            concurrency=settings.BRICK_DETAIL_FETCH_CONCURRENCY,  # BrickLink limits calls a day, not at once
         )
 
     @staticmethod

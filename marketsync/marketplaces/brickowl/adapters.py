@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from marketsync.marketplaces.brickowl.client import BrickOwlClient
 from marketsync.marketplaces.brickowl.mapping import STATUS_NAMES, lot_record, order_record, status_id_of, text
-from marketsync.sync.pages import Page, cursor_start, fetched_pages, sweep_due, sweep_skipped, whole_sweep_page
+from marketsync.sync.pages import CallPacer, Page, cursor_start, fetched_pages, sweep_due, sweep_skipped, whole_sweep_page
 from marketsync.sync.records import OrderRecord
 
 PAGE_SIZE = 25
@@ -121,7 +121,8 @@ class OrdersAdapter:
             return
         yield from fetched_pages(
             list(work.items()), self._fetch_unit, record_id=lambda unit: unit[0], page_size=PAGE_SIZE, cursor=base,
-            holding_cursor=holding,
+            holding_cursor=holding, concurrency=settings.BRICK_DETAIL_FETCH_CONCURRENCY,
+            pace=CallPacer(settings.BRICKOWL_REQUESTS_PER_MINUTE, cost=2),  # order/view + order/items per order
         )
 
     def _due_rereads(self, now: datetime, window_start: datetime | None, work: dict) -> list[str]:
