@@ -180,11 +180,7 @@ class AuditFilterForm(FilterForm):
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Action, order or target id"}))
     date_from = DayField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = DayField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        data = super().clean()
-        self.check_day_range("date_from", "date_to")
-        return data
+    day_range = ("date_from", "date_to")
 
     def filters(self) -> dict:
         """The filters given and valid; empty for the others."""

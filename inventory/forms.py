@@ -53,11 +53,7 @@ class LedgerFilterForm(FilterForm):
     kind = forms.ChoiceField(label="Movement", required=False, choices=[("", "Every movement"), *StockMovement.Kind.choices])
     date_from = DayField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = DayField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        data = super().clean()
-        self.check_day_range("date_from", "date_to")
-        return data
+    day_range = ("date_from", "date_to")
 
     def filters(self) -> dict:
         data = self.valid_data()

@@ -50,6 +50,8 @@ class FilterForm(forms.Form):
     field's length."""
 
     bound_field_class = ShownBackBoundField
+    # A from/to pair of day fields, checked together: a "to" before the "from" is named and both filter nothing.
+    day_range: tuple[str, str] | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,13 +66,15 @@ class FilterForm(forms.Form):
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
 
-
-    def check_day_range(self, start: str, end: str) -> None:
-        """Name the end of a from/to pair that comes before its start (both then filter nothing)."""
-        first, last = self.cleaned_data.get(start), self.cleaned_data.get(end)
-        if first and last and first > last:
-            self.add_error(end, "The end date is before the start date.")
-            self.cleaned_data.pop(start, None)
+    def clean(self):
+        data = super().clean()
+        if self.day_range:
+            start, end = self.day_range
+            first, last = data.get(start), data.get(end)
+            if first and last and first > last:
+                self.add_error(end, "The end date is before the start date.")
+                data.pop(start, None)
+        return data
 
 
 FLAG_ON = ("1", "true", "on")

@@ -25,6 +25,7 @@ class OrderFilterForm(FilterForm):
     status = forms.ChoiceField(label="Status", required=False)
     date_from = DayField(label="Placed from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = DayField(label="Placed to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    day_range = ("date_from", "date_to")
     sort = forms.ChoiceField(label="Sort", required=False, choices=SORT_CHOICES)
 
     def __init__(self, *args, organization: Organization | None, **kwargs):
@@ -36,13 +37,6 @@ class OrderFilterForm(FilterForm):
         tab_values = [(key, label) for key, label, _ in STATUS_TABS]
         single = [(v, label) for v, label in UnifiedStatus.choices if v not in dict(tab_values)]
         self.fields["status"].choices = [("", "All statuses"), *tab_values, *single]
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", "The end date is before the start date.")
-        return cleaned
 
     def to_filters(self) -> OrderFilters:
         """The valid part of the input as filters (an invalid field is left out, its error shown)."""
