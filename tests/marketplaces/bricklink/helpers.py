@@ -8,6 +8,7 @@ import httpx
 
 from connections.models import Connection, EntitySync
 from marketsync.simulator.core import SimulatorConfig, build_simulator, simulator_token
+from marketsync.sync.runner import run_entity_sync
 from tests.factories import make_connection, make_organization
 
 SEED = 11
@@ -56,3 +57,21 @@ def brickowl_connection(organization=None, **fields) -> Connection:
 
 def entity_sync(connection: Connection, entity: str) -> EntitySync:
     return EntitySync.objects.get(connection=connection, entity=entity)
+
+
+def sync(connection: Connection, entity: str, transport):
+    """One forced sync of ``entity`` through the transport; it must succeed."""
+    outcome = run_entity_sync(entity_sync(connection, entity).pk, transport=transport, force=True)
+    assert outcome.status == "ok", outcome.error
+    return outcome
+
+
+def synced_bricklink(orders: int = 30):
+    """A BrickLink store on the simulator with its inventory and orders imported; the transport's log cleared."""
+    sim = simulator(orders=orders)
+    transport = CountingTransport(sim)
+    connection = bricklink_connection()
+    sync(connection, "inventory", transport)
+    sync(connection, "orders", transport)
+    transport.requests.clear()
+    return sim, transport, connection

@@ -13,9 +13,8 @@ from django.utils import timezone
 from connections.models import ApiCallCount
 from inventory.selectors import inventory_check
 from marketsync.marketplaces.bricklink.adapters import FINAL_STATUSES, SETTLING_STATUSES
-from marketsync.sync.runner import run_entity_sync
 from orders.models import Order
-from tests.marketplaces.bricklink.helpers import CountingTransport, bricklink_connection, entity_sync, simulator
+from tests.marketplaces.bricklink.helpers import entity_sync, sync, synced_bricklink
 
 pytestmark = pytest.mark.django_db
 
@@ -24,19 +23,7 @@ ROOT = "/bricklink/api/store/v1"
 
 @pytest.fixture
 def world():
-    sim = simulator(orders=30)
-    transport = CountingTransport(sim)
-    connection = bricklink_connection()
-    sync(connection, "inventory", transport)
-    sync(connection, "orders", transport)
-    transport.requests.clear()
-    return sim, transport, connection
-
-
-def sync(connection, entity, transport):
-    outcome = run_entity_sync(entity_sync(connection, entity).pk, transport=transport, force=True)
-    assert outcome.status == "ok", outcome.error
-    return outcome
+    return synced_bricklink()
 
 
 def shipped_ids(sim) -> list[int]:

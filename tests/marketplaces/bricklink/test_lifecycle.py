@@ -10,15 +10,15 @@ from django.urls import reverse
 from inventory.models import InventoryLot, Reservation, StockMovement
 from inventory.selectors import inventory_check
 from marketsync.sync.records import READY_TO_SHIP_STATUSES, LotSaleStatus, UnifiedStatus
-from marketsync.sync.runner import run_entity_sync
 from orders.models import Order
 from tests.factories import make_user
 from tests.marketplaces.bricklink.helpers import (
     CountingTransport,
     bricklink_connection,
     brickowl_connection,
-    entity_sync,
     simulator,
+    sync,
+    synced_bricklink,
 )
 
 pytestmark = pytest.mark.django_db
@@ -28,19 +28,7 @@ ROOT = "/bricklink/api/store/v1"
 
 @pytest.fixture
 def world():
-    sim = simulator(orders=30)
-    transport = CountingTransport(sim)
-    connection = bricklink_connection()
-    sync(connection, "inventory", transport)
-    sync(connection, "orders", transport)
-    transport.requests.clear()
-    return sim, transport, connection
-
-
-def sync(connection, entity, transport):
-    outcome = run_entity_sync(entity_sync(connection, entity).pk, transport=transport, force=True)
-    assert outcome.status == "ok", outcome.error
-    return outcome
+    return synced_bricklink()
 
 
 def stored(connection, order_id) -> Order:

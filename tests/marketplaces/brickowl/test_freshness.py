@@ -13,9 +13,8 @@ from inventory.catalog_sync import catalog_refresh
 from inventory.models import Reservation
 from inventory.selectors import inventory_check
 from marketsync.marketplaces.brickowl.adapters import FINAL_STATUSES, SETTLING_STATUSES
-from marketsync.sync.runner import run_entity_sync
 from orders.models import Order, OrderItem
-from tests.marketplaces.bricklink.helpers import CountingTransport, brickowl_connection, entity_sync, simulator
+from tests.marketplaces.bricklink.helpers import CountingTransport, brickowl_connection, simulator, sync
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +31,6 @@ def owl():
     transport.requests.clear()
     return sim, transport, connection
 
-
-def sync(connection, entity, transport):
-    outcome = run_entity_sync(entity_sync(connection, entity).pk, transport=transport, force=True)
-    assert outcome.status == "ok", outcome.error
-    return outcome
 
 
 def viewed(transport) -> list[str]:
