@@ -1,9 +1,11 @@
 """First-sync benchmark (Refurbed or Back Market): fetch-only vs a full sync into the configured database, at N and 4×N orders.
 
     .venv/bin/python bench/sync_import.py [--marketplace refurbed|backmarket] [--orders 50000] [--factor 4] [--runs 3]
+                                          [--latency-ms 0]
 
 For each size the simulator is started as its own process (``manage.py runsimulator`` on a free
-loopback port) seeded with that many orders (about two items each). Each measurement then runs in
+loopback port) seeded with that many orders (about two items each), every request answered after ``--latency-ms`` (a real
+API's round trip; 0 leaves only our own CPU and the database as the limit). Each measurement then runs in
 a fresh subprocess, so the peak RSS printed is that of the syncing process alone:
 
 - fetch-only: the marketplace's orders adapter pages through every order (Refurbed ListOrders, 100 per
@@ -146,13 +148,13 @@ def run_measurement(mode: str, marketplace: str, base_url: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def start_simulator(marketplace: str, orders: int) -> tuple[subprocess.Popen, str]:
+def start_simulator(marketplace: str, orders: int, latency_ms: int = 0) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runsimulator", "--port", str(port), "--seed", str(SEED), "--orders", str(orders),
-         "--speed", "0", "--new-order-every", "1e9", "--marketplaces", marketplace],
+         "--speed", "0", "--new-order-every", "1e9", "--marketplaces", marketplace, "--latency-ms", str(latency_ms)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
@@ -172,6 +174,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=50_000)
     parser.add_argument("--factor", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3, help="runs of each measurement; the median is printed")
+    parser.add_argument("--latency-ms", type=int, default=0, help="the simulator's answer delay per request")
     parser.add_argument("--measure", choices=("fetch", "sync"), help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -181,7 +184,7 @@ def main() -> None:
         return
     rows = []
     for n in (args.orders, args.orders * args.factor):
-        process, base_url = start_simulator(args.marketplace, n)
+        process, base_url = start_simulator(args.marketplace, n, args.latency_ms)
         fetches, syncs = [], []
         try:
             for _ in range(args.runs):
@@ -196,7 +199,7 @@ def main() -> None:
         ratio = statistics.median(ratios)
         rows.append((n, fetch, sync, ratio))
         print(
-            f"{args.marketplace} N={n:>7}: fetch-only {fetch['orders_per_second']:8.0f} orders/s ({fetch['seconds']:.1f}s, "
+            f"{args.marketplace} N={n:>7} at {args.latency_ms} ms: fetch-only {fetch['orders_per_second']:8.0f} orders/s ({fetch['seconds']:.1f}s, "
             f"peak RSS {fetch['peak_rss_mb']:.0f} MB) | sync into {sync['database']} {sync['orders_per_second']:8.0f} orders/s "
             f"({sync['seconds']:.1f}s, {sync['stored']} orders, {sync['items']} items) | ratio median {ratio:.2f} "
             f"(runs {', '.join(f'{r:.2f}' for r in ratios)}) | "

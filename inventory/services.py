@@ -16,6 +16,7 @@ Available then equals the marketplace's quantity and nothing is subtracted twice
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -331,12 +332,17 @@ def _matcher(connection: Connection, items: list) -> _Matcher | _SkuMatcher:
 # --- orders -> reservations -------------------------------------------------------------------------
 
 
+# An order item as ``reservation_apply_orders`` reads it: what matching and stock need, and its reservation.
+_ItemRow = namedtuple("_ItemRow", ["pk", *MATCH_FIELDS, "reservation_id"])
+
+
 def reservation_apply_orders(
     *,
     connection: Connection,
     orders: Iterable[Order],
     present: dict[str, set[str]] | None = None,
     source: str = "sync",
+    fresh_items: dict[int, list[OrderItem]] | None = None,
 ) -> None:
     """Settle the stock of these (just stored) orders: reserve, adjust, release or consume, each once.
 
@@ -345,15 +351,24 @@ def reservation_apply_orders(
     Orders first seen already shipped or cancelled move no stock. Back Market and Refurbed lines each have
     their own state, which decides; a brick order's status decides for all its items. The caller holds the
     organization's stock (``stock_lock_organization``).
+    ``fresh_items``: orders (by pk) the caller has just inserted, with every item it inserted for them: no
+    reservation refers to those yet, so they are taken as given rather than read back (a first import's page
+    then reads no item at all).
     """
     orders = list(orders)
     if not orders:
         return
     present = present or {}
+    fresh_items = fresh_items or {}
     by_id = {order.pk: order for order in orders}
-    # Only what stock needs: the rows' raw payloads would cost more to read than everything else here.
-    items = list(OrderItem.objects.filter(order_id__in=list(by_id)).annotate(reservation_id=F("reservations__pk"))
-                 .order_by("order_id", "id").values_list("pk", *MATCH_FIELDS, "reservation_id", named=True))
+    items = [_ItemRow(*(getattr(i, f) for f in ("pk", *MATCH_FIELDS)), None)
+             for pk in by_id for i in fresh_items.get(pk, ())]
+    stored = [pk for pk in by_id if pk not in fresh_items]
+    if stored:
+        # Only what stock needs: the rows' raw payloads would cost more to read than everything else here.
+        items += OrderItem.objects.filter(order_id__in=stored).annotate(reservation_id=F("reservations__pk")).values_list(
+            "pk", *MATCH_FIELDS, "reservation_id", named=True)
+    items.sort(key=lambda i: (i.order_id, i.pk))  # one order of steps, however the items were found
     reservations = {i.pk: i.reservation_id for i in items if i.reservation_id is not None}
     matcher = _matcher(connection, [i for i in items if i.pk not in reservations])
     unmatched: set[int] = set()

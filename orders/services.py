@@ -51,10 +51,10 @@ def order_upsert_page(*, connection: Connection, records: list[OrderRecord], sou
             if items:
                 catalog_apply(organization_id=connection.organization_id, rows=items)
         purged = _keep_purged_outcomes(connection, records)
-        result, stored = order_upsert_records(connection=connection, records=records)
+        result, stored, fresh_items = order_upsert_records(connection=connection, records=records)
         present = {str(r.external_id): {i.external_id for i in r.items} for r in records if r.items is not None}
         reservation_apply_orders(connection=connection, orders=[o for o in stored if o.external_id not in purged],
-                                 present=present, source=source)
+                                 present=present, source=source, fresh_items=fresh_items)
     return result
 
 
@@ -99,8 +99,10 @@ def _item_misfit(row: OrderItem) -> str | None:
     return f"item {row.external_id}: {problem}" if problem else None
 
 
-def order_upsert_records(*, connection: Connection, records: list[OrderRecord]) -> tuple[UpsertResult, list[Order]]:
-    """As ``order_upsert_page``, also returning the stored orders (with pks) for follow-up work."""
+def order_upsert_records(*, connection: Connection, records: list[OrderRecord]
+                         ) -> tuple[UpsertResult, list[Order], dict[int, list[OrderItem]]]:
+    """As ``order_upsert_page``, also returning the stored orders (with pks) for follow-up work, and the orders this
+    call inserted whose every item it inserted too, with those items (by order pk): nothing stored refers to them."""
     bad: list[BadRecord] = []
     orders, items_of = [], {}
     # An order whose items were not fetched keeps its stored count (one query, only when there is such an order).
@@ -138,4 +140,11 @@ def order_upsert_records(*, connection: Connection, records: list[OrderRecord]) 
     with_items_written = {item.order_id for item in items if item.pk in item_result.written}
     moved = sum(1 for order in stored if order.pk in with_items_written and order.pk not in result.written)
     result.changed, result.unchanged = result.changed + moved, result.unchanged - moved
-    return result, stored
+    fresh_items: dict[int, list[OrderItem]] = {order.pk: [] for order in stored if order.pk in result.inserted}
+    for item in items:
+        if item.order_id in fresh_items:
+            fresh_items[item.order_id].append(item)
+    # An item an inserted order took over from another (it was stored before) may hold a reservation: read those.
+    for order_id in {item.order_id for item in items if item.pk not in item_result.inserted}:
+        fresh_items.pop(order_id, None)
+    return result, stored, fresh_items

@@ -27,6 +27,8 @@ class UpsertResult:
     seen: dict[str, set] = field(default_factory=dict)
     # The pks this one call inserted or rewrote (not carried by ``+``): what a caller storing children tells by.
     written: set = field(default_factory=set)
+    # The pks of ``written`` that this call inserted (rows new to the table: nothing refers to them yet).
+    inserted: set = field(default_factory=set)
 
     def __add__(self, other: UpsertResult) -> UpsertResult:
         seen = {label: set(pks) for label, pks in self.seen.items()}
@@ -97,9 +99,9 @@ def bulk_upsert(
     compared = [f for f in update_fields if f not in stamps and not getattr(meta.get_field(f), "auto_now", False)]
     stamped = [f for f in update_fields if f not in compared]
     if update_fields and connections[router.db_for_write(model)].vendor == "postgresql":
-        result, unchanged = _copy_upsert(model, by_key, unique_fields, update_fields, compared)
+        result, unchanged, inserted = _copy_upsert(model, by_key, unique_fields, update_fields, compared)
     else:
-        result, unchanged = _compare_and_write(model, by_key, unique_fields, update_fields, compared, batch_size)
+        result, unchanged, inserted = _compare_and_write(model, by_key, unique_fields, update_fields, compared, batch_size)
     if touch_unchanged and unchanged and stamped:
         model.objects.filter(pk__in=[row.pk for row in unchanged]).update(
             **{f: meta.get_field(f).pre_save(unchanged[0], False) for f in stamped}
@@ -108,11 +110,12 @@ def bulk_upsert(
     result.seen = {meta.label: {row.pk for row in rows}}
     left = {id(row) for row in unchanged}
     result.written = {row.pk for row in rows if id(row) not in left}
+    result.inserted = inserted
     return result, rows
 
 
 def _compare_and_write(model, by_key: dict, unique_fields, update_fields, compared, batch_size
-                       ) -> tuple[UpsertResult, list[models.Model]]:
+                       ) -> tuple[UpsertResult, list[models.Model], set]:
     """Any database but PostgreSQL: read the stored values of the page's keys (one query per distinct value of the
     leading key field, usually one), then write only the new and changed rows with one bulk INSERT … ON CONFLICT."""
     meta = model._meta
@@ -144,10 +147,13 @@ def _compare_and_write(model, by_key: dict, unique_fields, update_fields, compar
             ids = _stored_values(model, unique_fields, missing, [])
             for key in missing:
                 by_key[key].pk = ids[key][0]
-    return UpsertResult(created=len(write) - len(known), changed=len(known), unchanged=len(unchanged)), unchanged
+    inserted = {row.pk for row in write if id(row) not in known}
+    return (UpsertResult(created=len(write) - len(known), changed=len(known), unchanged=len(unchanged)), unchanged,
+            inserted)
 
 
-def _copy_upsert(model, by_key: dict, unique_fields, update_fields, compared) -> tuple[UpsertResult, list[models.Model]]:
+def _copy_upsert(model, by_key: dict, unique_fields, update_fields, compared
+                 ) -> tuple[UpsertResult, list[models.Model], set]:
     """PostgreSQL: COPY the page into a temporary table, then one INSERT … SELECT … ON CONFLICT … DO UPDATE … WHERE
     the compared columns are distinct, which rewrites only the rows that changed.
 
@@ -202,12 +208,13 @@ def _copy_upsert(model, by_key: dict, unique_fields, update_fields, compared) ->
         returned = cursor.fetchall()
     pks: dict[tuple, int] = {}
     written: set[tuple] = set()
-    inserted = 0
+    inserted: set = set()
     for r in returned:
         key = tuple(str(v) for v in r[1:-2])
         if r[-1]:
             written.add(key)
-            inserted += bool(r[-2])
+            if r[-2]:
+                inserted.add(r[0])
             pks[key] = r[0]
         else:
             pks.setdefault(key, r[0])
@@ -217,8 +224,8 @@ def _copy_upsert(model, by_key: dict, unique_fields, update_fields, compared) ->
         row.pk = pks[normalised]
         if normalised not in written:
             unchanged.append(row)
-    changed = len(written) - inserted
-    return UpsertResult(created=inserted, changed=changed, unchanged=len(unchanged)), unchanged
+    changed = len(written) - len(inserted)
+    return UpsertResult(created=len(inserted), changed=changed, unchanged=len(unchanged)), unchanged, inserted
 
 
 _PLAIN_FIELDS = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.ForeignKey)

@@ -56,6 +56,8 @@ class Command(OpsCommand):
         parser.add_argument("--rate-limit", type=whole_number(0, 1_000_000), default=0,
                             help="requests per second per marketplace (0 = unlimited)")
         parser.add_argument("--marketplaces", type=marketplace_names, default=DEFAULT_MARKETPLACES, help="comma-separated")
+        parser.add_argument("--latency-ms", type=whole_number(0, 60_000), default=0,
+                            help="added to every marketplace request, as a real API's round trip would be")
 
     def handle(self, *args, **options):
         names = available_marketplaces(options["marketplaces"], lambda text: self.stderr.write(text))
@@ -64,7 +66,7 @@ class Command(OpsCommand):
         config = SimulatorConfig(
             seed=options["seed"], orders=options["orders"], speed=options["speed"],
             new_order_every_seconds=options["new_order_every"], rate_limit_per_second=options["rate_limit"],
-            marketplaces=tuple(names),
+            marketplaces=tuple(names), latency_ms=options["latency_ms"],
         )
         app = build_simulator(config)
         base = f"http://{options['host']}:{options['port']}"
