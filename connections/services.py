@@ -523,6 +523,12 @@ def entity_sync_set_enabled(*, entity_syncs: QuerySet[EntitySync], enabled: bool
     return entity_syncs.exclude(enabled=enabled).update(enabled=enabled)
 
 
+def entity_sync_skipped_dismiss(*, entity_syncs: QuerySet[EntitySync]) -> int:
+    """Forget the skipped records kept on these entity syncs (``EntitySync.skipped_records``): an owner or ops has
+    seen them. Returns the number of entity syncs that had some."""
+    return entity_syncs.exclude(skipped_records=[]).update(skipped_records=[])
+
+
 # --- encryption keys ---------------------------------------------------------------------------------------
 
 
