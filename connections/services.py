@@ -426,6 +426,10 @@ def connection_delete(*, connection: Connection) -> dict[str, int]:
 
     connection_id = connection.pk
     with transaction.atomic():
+        # The connection's row first: the cascade empties its tables one by one and deletes the connection last, and
+        # a worker's row committed in between (a push's audit entry, a synced page) would fail this delete at its
+        # commit. Holding the row makes such a write wait for the delete and fail alone (its foreign key's check).
+        list(Connection.objects.select_for_update().filter(pk=connection_id).values_list("pk", flat=True))
         connection_deleting.send(sender=Connection, connection=connection)
         _total, per_model = connection.delete()
     logger.info("connection deleted id=%s rows=%s", connection_id, per_model)

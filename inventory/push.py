@@ -212,7 +212,10 @@ def _prepare(push: StockPush, *, stopped: dict[int, str]) -> str | tuple[object,
         _finish(push, changes_seen=push.changes, state=StockPush.State.SKIPPED, error="Stock push is off for this connection.")
         return "skipped"
     row = kind.model.objects.filter(pk=push.target_id).first()
-    if row is None or getattr(row, f"{kind.link}_id") != push.item_id or row.removed_at is not None:
+    if row is None:  # rows go only with their connection (a sweep marks them removed): nothing left to push to
+        _finish(push, changes_seen=push.changes, state=StockPush.State.SKIPPED, error="Deleted with its connection.")
+        return _dropped(push, _gone(push) or f"{kind.name} {push.target_id} deleted")
+    if getattr(row, f"{kind.link}_id") != push.item_id or row.removed_at is not None:
         _finish(push, changes_seen=push.changes, state=StockPush.State.SKIPPED,
                 error="No longer linked to this stock item (or gone from the marketplace).")
         return "skipped"
