@@ -279,10 +279,10 @@ class EntitySyncAdmin(admin.ModelAdmin):
     list_filter = ["entity", "enabled", "error_kind", "connection__marketplace"]
     search_fields = ["connection__organization__name", "connection__organization__slug"]
     list_select_related = ["connection__organization"]
-    actions = ["enable_sync", "disable_sync", "sync_now"]
+    actions = ["enable_sync", "disable_sync", "sync_now", "dismiss_skipped"]
     fields = [
         "connection", "entity", "enabled", "cursor", "locked_until", "last_started_at", "last_finished_at",
-        "last_success_at", "error_kind", "last_error", "consecutive_failures", "next_attempt_at",
+        "last_success_at", "error_kind", "last_error", "skipped_records", "consecutive_failures", "next_attempt_at",
         "last_run_seen", "last_run_created", "last_run_changed", "last_run_unchanged", "last_run_removed", "last_run_duration_ms",
     ]  # fmt: skip
 
@@ -308,6 +308,11 @@ class EntitySyncAdmin(admin.ModelAdmin):
     def disable_sync(self, request, queryset) -> None:
         n = services.entity_sync_set_enabled(entity_syncs=queryset, enabled=False)
         self.message_user(request, f"Disabled {n} entity sync(s).", messages.SUCCESS)
+
+    @admin.action(description="Dismiss the skipped records kept on the selected entity syncs", permissions=["change"])
+    def dismiss_skipped(self, request, queryset) -> None:
+        n = services.entity_sync_skipped_dismiss(entity_syncs=queryset)
+        self.message_user(request, f"Dismissed the skipped records of {n} entity sync(s).", messages.SUCCESS)
 
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset) -> None:

@@ -44,6 +44,11 @@ class EntityHealth:
     advice: str = ""
     action: str = ""  # "rotate" when the fix is replacing the API key, "test" when a test call resumes it
 
+    @property
+    def skipped(self) -> list[dict]:
+        """Records runs skipped and none has stored since, newest first (``EntitySync.skipped_records``)."""
+        return [e for e in self.sync.skipped_records or [] if isinstance(e, dict)]
+
 
 @dataclass
 class ConnectionHealth:

@@ -140,6 +140,12 @@ class EntitySync(models.Model):
     # many ticks found it still waiting — or its run lost or expired unrun. Ops read both on the sync health page.
     queued_at = models.DateTimeField(null=True, blank=True)
     missed_ticks = models.PositiveIntegerField(default=0)
+    # The records runs skipped (bad data), newest first: ``{"id", "error", "at"}``, at most ``SKIPPED_KEPT``. Kept
+    # across runs (an incremental run does not read them again, and ``last_error`` is only the last run's) until a
+    # run stores that record or ops dismiss them, so the merchant can still see which ones are missing.
+    skipped_records = models.JSONField(default=list, blank=True)
+
+    SKIPPED_KEPT = 50
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "entity"], name="one_entity_sync_per_entity")]

@@ -30,6 +30,11 @@ def organization_get(*, slug: str) -> Organization | None:
     return Organization.objects.filter(slug=slug).first()
 
 
+def organization_list() -> QuerySet[Organization]:
+    """Every organization by slug: for ops commands only (never a merchant's page)."""
+    return Organization.objects.order_by("slug")
+
+
 def connection_list(
     *, organization: Organization | None, marketplace: str = "", with_entity_syncs: bool = False
 ) -> QuerySet[Connection]:

@@ -426,6 +426,10 @@ def connection_delete(*, connection: Connection) -> dict[str, int]:
 
     connection_id = connection.pk
     with transaction.atomic():
+        # The connection's row first: the cascade empties its tables one by one and deletes the connection last, and
+        # a worker's row committed in between (a push's audit entry, a synced page) would fail this delete at its
+        # commit. Holding the row makes such a write wait for the delete and fail alone (its foreign key's check).
+        list(Connection.objects.select_for_update().filter(pk=connection_id).values_list("pk", flat=True))
         connection_deleting.send(sender=Connection, connection=connection)
         _total, per_model = connection.delete()
     logger.info("connection deleted id=%s rows=%s", connection_id, per_model)
@@ -521,6 +525,12 @@ def entity_sync_toggle(
 def entity_sync_set_enabled(*, entity_syncs: QuerySet[EntitySync], enabled: bool) -> int:
     """Set the toggle on a chosen set of entity syncs (admin actions)."""
     return entity_syncs.exclude(enabled=enabled).update(enabled=enabled)
+
+
+def entity_sync_skipped_dismiss(*, entity_syncs: QuerySet[EntitySync]) -> int:
+    """Forget the skipped records kept on these entity syncs (``EntitySync.skipped_records``): an owner or ops has
+    seen them. Returns the number of entity syncs that had some."""
+    return entity_syncs.exclude(skipped_records=[]).update(skipped_records=[])
 
 
 # --- encryption keys ---------------------------------------------------------------------------------------

@@ -17,4 +17,6 @@ urlpatterns = [
     path("<int:pk>/reconnect/", views.connection_reconnect, name="connection_reconnect"),
     path("<int:pk>/delete/", views.connection_delete, name="connection_delete"),
     path("<int:pk>/entities/<str:entity>/toggle/", views.entity_sync_toggle, name="entity_sync_toggle"),
+    path("<int:pk>/entities/<str:entity>/skipped/dismiss/", views.entity_sync_skipped_dismiss,
+         name="entity_sync_skipped_dismiss"),
 ]

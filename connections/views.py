@@ -234,6 +234,19 @@ def entity_sync_toggle(request, pk: int, entity: str):
 
 
 @login_required
+@require_POST
+def entity_sync_skipped_dismiss(request, pk: int, entity: str):
+    """An owner has seen the records a sync skipped: they are no longer shown (a run skipping them again shows them)."""
+    connection = _owner_connection(request, pk)
+    if entity not in {e.value for e in SUPPORTED_ENTITIES[Marketplace(connection.marketplace)]}:
+        raise Http404("No such entity.")
+    syncs = selectors.entity_sync_list(organization=connection.organization, connection=connection).filter(entity=entity)
+    services.entity_sync_skipped_dismiss(entity_syncs=syncs)
+    messages.success(request, f"{connection.marketplace_label} {entity.replace('_', ' ')}: skipped records dismissed.")
+    return redirect("connections:connection_list")
+
+
+@login_required
 @require_GET
 def audit_log(request):
     """Every change sent to a marketplace (or to local stock) for this organization: pages, admin, CLI and tasks."""

@@ -34,7 +34,12 @@ from django.utils import timezone
 from connections.models import Connection, EntitySync, Organization
 from inventory.catalog import catalog_apply, catalog_translate, unmapped_lot_records, unmapped_order_items
 from inventory.models import CatalogColor, CatalogItem, UnmappedLot
-from inventory.services import StockConflict, inventory_upsert_lots, reservation_retry_unmatched
+from inventory.services import (
+    StockConflict,
+    inventory_upsert_lots,
+    reservation_retry_unmatched,
+    stock_lock_organization,
+)
 from marketsync.marketplaces.brickowl.mapping import color_entries, lookup_bricklink_number
 from marketsync.sync.clients import marketplace_client
 from marketsync.sync.errors import BadResponse, MarketplaceError, NotFound
@@ -229,5 +234,8 @@ def catalog_map_order_items() -> int:
             touched.add(organization_id)
     for organization in Organization.objects.filter(pk__in=touched).order_by("pk"):
         with transaction.atomic():
+            # As every caller: an import or link change of this organization at the same moment would otherwise
+            # leave a line matched by neither (each blind to the other's uncommitted rows).
+            stock_lock_organization(organization_id=organization.pk)
             reservation_retry_unmatched(organization=organization, source="catalog")
     return mapped

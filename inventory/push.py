@@ -159,7 +159,11 @@ def stock_push_drain(
         if not StockPush.objects.filter(pk=pk, state=StockPush.State.PENDING, next_attempt_at=seen_at).update(
                 next_attempt_at=claim_until):
             continue
-        push = StockPush.objects.select_related("connection", "connection__organization").get(pk=pk)
+        push = StockPush.objects.select_related("connection", "connection__organization").filter(pk=pk).first()
+        if push is None:  # deleted with its connection (or stock item) since it was claimed
+            logger.info("stock push %s skipped: deleted with its connection or stock item after it was claimed", pk)
+            result.skipped += 1
+            continue
         prepared = _prepare(push, stopped=stopped)
         if isinstance(prepared, str):
             done(push, prepared)
@@ -208,7 +212,10 @@ def _prepare(push: StockPush, *, stopped: dict[int, str]) -> str | tuple[object,
         _finish(push, changes_seen=push.changes, state=StockPush.State.SKIPPED, error="Stock push is off for this connection.")
         return "skipped"
     row = kind.model.objects.filter(pk=push.target_id).first()
-    if row is None or getattr(row, f"{kind.link}_id") != push.item_id or row.removed_at is not None:
+    if row is None:  # rows go only with their connection (a sweep marks them removed): nothing left to push to
+        _finish(push, changes_seen=push.changes, state=StockPush.State.SKIPPED, error="Deleted with its connection.")
+        return _dropped(push, _gone(push) or f"{kind.name} {push.target_id} deleted")
+    if getattr(row, f"{kind.link}_id") != push.item_id or row.removed_at is not None:
         _finish(push, changes_seen=push.changes, state=StockPush.State.SKIPPED,
                 error="No longer linked to this stock item (or gone from the marketplace).")
         return "skipped"
@@ -230,7 +237,9 @@ def _prepare(push: StockPush, *, stopped: dict[int, str]) -> str | tuple[object,
             why = f"Back Market takes {settings.BACKMARKET_PUSHES_PER_HOUR:,} listing updates an hour; queued until the next hour."
             stopped[connection.pk] = why
             return _wait(push, why, timedelta(minutes=10))
-    item = InventoryItem.objects.get(pk=push.item_id)
+    item = InventoryItem.objects.filter(pk=push.item_id).first()
+    if item is None:
+        return _dropped(push, f"stock item {push.item_id} deleted")
     return row, _plan(push, row, item)  # never above local available, never below 0 (which keeps the row)
 
 
@@ -242,8 +251,12 @@ def _send_one(push: StockPush, row, plan: Plan, *, stopped: dict[int, str], tran
     except WriteRefused as exc:
         return _refused(push, exc, stopped=stopped)
     except Exception as exc:  # the outcome is unknown (the audit entry stays pending): retried, re-read first
-        logger.warning("stock push %s: %s", push.pk, type(exc).__name__, exc_info=True)
-        outcome = _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again after re-reading.")
+        gone = _gone(push)
+        if gone:  # the audit entry could not be written or closed: its connection went while we sent
+            outcome = _dropped(push, gone, exc)
+        else:
+            logger.warning("stock push %s: %s", push.pk, type(exc).__name__, exc_info=True)
+            outcome = _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again after re-reading.")
         if isinstance(exc, SoftTimeLimitExceeded):
             raise  # the task's time is up: stop now, before the hard limit kills it with this row claimed for minutes
         return outcome
@@ -305,8 +318,14 @@ def _send_batch(chunk: list[tuple[StockPush, object, Plan]], *, stopped: dict[in
                 outcomes.append((push, _refused(push, exc, stopped=stopped)))
         return outcomes
     except Exception as exc:  # outcome unknown: the quantities are absolute, sending them again cannot harm
-        logger.warning("stock push batch of %s rows: %s", len(chunk), type(exc).__name__, exc_info=True)
-        outcomes = [(push, _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again.")) for push, _, _ in chunk]
+        gone = [_gone(push) for push, _, _ in chunk]
+        if any(gone):  # the connection went while we sent (its rows with it): those are dropped, the others retry
+            outcomes = [(push, _dropped(push, why, exc)) for (push, _, _), why in zip(chunk, gone, strict=True) if why]
+            chunk = [entry for entry, why in zip(chunk, gone, strict=True) if not why]
+        else:
+            outcomes = []
+            logger.warning("stock push batch of %s rows: %s", len(chunk), type(exc).__name__, exc_info=True)
+        outcomes += [(push, _retry(push, f"Outcome unknown ({type(exc).__name__}); sent again.")) for push, _, _ in chunk]
         if isinstance(exc, SoftTimeLimitExceeded):
             raise  # as for one push: the rows wait for their retry, another drain takes the rest
         return outcomes
@@ -319,6 +338,30 @@ def _send_batch(chunk: list[tuple[StockPush, object, Plan]], *, stopped: dict[in
             after = int(answer.get("stock", wanted)) if isinstance(answer, dict) else wanted  # Refurbed echoes the offer
             outcomes.append((push, _sent(push, row, plan, changes_seen=changes_seen, before=_current(push, row), after=after)))
     return outcomes
+
+
+def _gone(push: StockPush) -> str:
+    """What of this push no longer exists ("" when nothing): an owner deleting its connection (which cascades to the
+    push, its lot, listing or offer and their audit entries) or its stock item while the drain held the rows it read
+    before. Nothing is left to retry or to record: the push is dropped."""
+    if not Connection.objects.filter(pk=push.connection_id).exists():
+        return f"connection {push.connection_id} deleted"
+    kind = LINK_KINDS[push.target_kind]
+    if not kind.model.objects.filter(pk=push.target_id).exists():
+        return f"{kind.name} {push.target_id} deleted"
+    if not InventoryItem.objects.filter(pk=push.item_id).exists():
+        return f"stock item {push.item_id} deleted"
+    if not StockPush.objects.filter(pk=push.pk).exists():
+        return "push deleted"
+    return ""
+
+
+def _dropped(push: StockPush, gone: str, exc: BaseException | None = None) -> str:
+    """A push whose connection, row or item was deleted: an info line, no retry (there is nothing left to push to)."""
+    cause = f" ({type(exc).__name__} while sending)" if exc is not None else ""
+    logger.info("stock push %s of %s %s skipped: %s%s", push.pk, push.target_kind, push.external_id or push.target_id,
+                gone, cause)
+    return "skipped"
 
 
 def _retry(push: StockPush, error: str) -> str:

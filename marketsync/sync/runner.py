@@ -198,6 +198,7 @@ def run_entity_sync(
         outcome.status, outcome.error = "skipped", "another worker is syncing it"
         return outcome
     lease = Lease(sync.pk, token, clock=clock)
+    run = _RunRecords(watched={str(e.get("id")) for e in sync.skipped_records or [] if isinstance(e, dict)})
 
     started = time.monotonic()
     secrets: tuple[str, ...] = ()
@@ -222,6 +223,7 @@ def run_entity_sync(
                 outcome.unchanged += result.unchanged
                 outcome.removed += removed
                 outcome.bad_records += [str(b) for b in [*page.bad_records, *result.bad_records]]
+                run.page_stored(page, [*page.bad_records, *result.bad_records])
                 lease.beat()
         except LeaseLost:
             outcome.status, outcome.error = "skipped", "the lease ran out; another worker took over"
@@ -229,15 +231,15 @@ def run_entity_sync(
             outcome.status = "failed"
             outcome.error = redact(str(exc), secrets)
             outcome.error_kind = EntitySync.ErrorKind.AUTH if isinstance(exc, CredentialsUnreadable) else exc.kind
-            _record_failure(sync, outcome, exc)
+            _record_failure(sync, outcome, exc, run)
         except Exception as exc:  # a bug or an unparseable payload: recorded, never fatal to other entities
             logger.exception("sync of %s crashed", sync)
             outcome.status = "failed"
             outcome.error = redact(f"{type(exc).__name__}: {exc}", secrets)
             outcome.error_kind = EntitySync.ErrorKind.BAD_DATA
-            _record_failure(sync, outcome, exc)
+            _record_failure(sync, outcome, exc, run)
         else:
-            _record_success(sync, outcome)
+            _record_success(sync, outcome, run)
         finally:
             outcome.duration = time.monotonic() - started
             EntitySync.objects.filter(pk=sync.pk).update(
@@ -320,8 +322,41 @@ def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
-def _record_success(sync: EntitySync, outcome: SyncOutcome) -> None:
+@dataclass
+class _RunRecords:
+    """The records the run skipped, and which of those kept from earlier runs (``watched``) it stored."""
+
+    watched: set[str]
+    skipped: list[BadRecord] = field(default_factory=list)
+    stored: set[str] = field(default_factory=set)
+
+    def page_stored(self, page: Page, bad: list[BadRecord]) -> None:
+        self.skipped += bad
+        if self.watched:  # only those ids: a sweep's whole id list would cost memory for nothing
+            refused = {b.record_id for b in bad}
+            ids = {str(getattr(r, "external_id", "")) for r in page.records}
+            self.stored |= (self.watched & ids) - refused
+
+
+def _keep_skipped(sync: EntitySync, run: _RunRecords, now) -> None:
+    """Add the run's skipped records to those kept on the sync (newest first, bounded) and drop the kept ones the run
+    stored. The row is locked so that ops dismissing them at this moment is not undone."""
+    if not run.skipped and not run.stored:
+        return
+    stored = run.stored
+    with transaction.atomic():
+        kept = EntitySync.objects.select_for_update().filter(pk=sync.pk).values_list("skipped_records", flat=True).first()
+        kept = kept if isinstance(kept, list) else []
+        fresh = {b.record_id: {"id": b.record_id, "error": b.message[:500], "at": now.isoformat()} for b in run.skipped}
+        older = [e for e in kept if isinstance(e, dict) and e.get("id") not in fresh and e.get("id") not in stored]
+        records = [*fresh.values(), *older][:EntitySync.SKIPPED_KEPT]
+        if records != kept:
+            EntitySync.objects.filter(pk=sync.pk).update(skipped_records=records)
+
+
+def _record_success(sync: EntitySync, outcome: SyncOutcome, run: _RunRecords) -> None:
     now = timezone.now()
+    _keep_skipped(sync, run, now)
     error, kind = "", ""
     if outcome.bad_records:
         shown = "; ".join(outcome.bad_records[:MAX_BAD_RECORDS_REPORTED])
@@ -344,7 +379,8 @@ def _record_success(sync: EntitySync, outcome: SyncOutcome) -> None:
     )
 
 
-def _record_failure(sync: EntitySync, outcome: SyncOutcome, exc: Exception) -> None:
+def _record_failure(sync: EntitySync, outcome: SyncOutcome, exc: Exception, run: _RunRecords) -> None:
+    _keep_skipped(sync, run, timezone.now())  # the pages stored before the failure
     failures = sync.consecutive_failures + 1
     next_attempt = None
     if outcome.error_kind == "transient":

@@ -123,6 +123,14 @@ def _entity_sync(victim: Victim) -> dict:
     return {"pk": victim.connection().pk, "entity": "orders"}
 
 
+@factory("connections:entity_sync_skipped_dismiss")
+def _entity_sync_skipped(victim: Victim) -> dict:
+    connection = victim.connection()
+    connection.entity_syncs.filter(entity="orders").update(
+        skipped_records=[{"id": f"{MARKER}-SKIPPED", "error": "too long", "at": "2026-01-01T00:00:00+00:00"}])
+    return {"pk": connection.pk, "entity": "orders"}
+
+
 PARAMETER_PAGES["connections:connection_create_form"] = {"marketplace": "refurbed"}
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from connections import selectors
 from connections.management.cli import OpsCommand, record_id
 from connections.models import EntitySync
+from marketsync.marketplaces import SUPPORTED_ENTITIES, Entity, Marketplace
 from marketsync.sync.runner import run_entity_sync
+
+# How many valid values an error lists before "and N more" (an operator's database may hold many organizations).
+SHOWN = 10
 
 
 class Command(OpsCommand):
@@ -16,22 +21,30 @@ class Command(OpsCommand):
     def add_arguments(self, parser):
         parser.add_argument("--org", help="organization slug")
         parser.add_argument("--connection", type=record_id, help="connection id")
-        parser.add_argument("--entity", nargs="+", help="entities (orders, offers, market_offers, ...)")
+        parser.add_argument("--entity", nargs="+", choices=[e.value for e in Entity], metavar="ENTITY",
+                            help=f"entities: {', '.join(e.value for e in Entity)}")
         parser.add_argument("--force", action="store_true", help="also run switched-off syncs and ones waiting for credentials")
 
     def handle(self, *args, org=None, connection=None, entity=None, force=False, **options):
+        organization = self._organization(org) if org else None
+        chosen = self._connection(connection, organization) if connection else None
         syncs = EntitySync.objects.select_related("connection", "connection__organization").order_by("connection_id", "entity")
-        if org:
-            syncs = syncs.filter(connection__organization__slug=org)
-        if connection:
-            syncs = syncs.filter(connection_id=connection)
+        if organization is not None:
+            syncs = syncs.filter(connection__organization=organization)
+        if chosen is not None:
+            syncs = syncs.filter(connection=chosen)
         if entity:
             syncs = syncs.filter(entity__in=entity)
+            if chosen is not None and not syncs.exists():
+                supported = ", ".join(SUPPORTED_ENTITIES[Marketplace(chosen.marketplace)])
+                raise CommandError(f"Connection {chosen.pk} ({chosen.marketplace_label}) does not sync "
+                                   f"{', '.join(entity)}; it syncs {supported}.")
         if not force:
             syncs = syncs.filter(enabled=True, connection__enabled=True)
         syncs = list(syncs)
         if not syncs:
-            raise CommandError("Nothing to sync for these options.")
+            raise CommandError("Nothing to sync for these options: no sync matches, or every one that does is switched "
+                               "off or its connection disconnected (--force runs those).")
         failed = 0
         bar = tqdm(syncs, unit="entity", disable=None, file=self.stderr._out)
         for sync in bar:
@@ -51,3 +64,28 @@ class Command(OpsCommand):
                 tqdm.write(line, file=self.stdout._out)
         if failed:
             raise CommandError(f"{failed} of {len(syncs)} sync(s) failed.")
+
+    # --- one-line errors naming the bad value and what would have been valid -----------------------------------
+
+    def _organization(self, slug: str):
+        organization = selectors.organization_get(slug=slug)
+        if organization is None:
+            slugs = list(selectors.organization_list().values_list("slug", flat=True)[:SHOWN + 1])
+            raise CommandError(f"No organization with slug {slug[:60]!r}; organizations: {_listed(slugs)}.")
+        return organization
+
+    def _connection(self, connection_id: int, organization):
+        connection = selectors.connection_get(organization=organization, connection_id=connection_id)
+        if connection is None:
+            where = f" in organization {organization.slug!r}" if organization is not None else ""
+            valid = [f"{c.pk} ({c.organization.slug}, {c.marketplace_label})"
+                     for c in selectors.connection_list(organization=organization)[:SHOWN + 1]]
+            raise CommandError(f"No connection {connection_id}{where}; connections: {_listed(valid)}.")
+        return connection
+
+
+def _listed(values: list[str]) -> str:
+    """At most ``SHOWN`` of the values (the caller fetched one more, to know there are more)."""
+    if not values:
+        return "none"
+    return ", ".join(values[:SHOWN]) + (", …" if len(values) > SHOWN else "")
