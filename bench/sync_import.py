@@ -199,7 +199,8 @@ def main() -> None:
         ratio = statistics.median(ratios)
         rows.append((n, fetch, sync, ratio))
         print(
-            f"{args.marketplace} N={n:>7} at {args.latency_ms} ms: fetch-only {fetch['orders_per_second']:8.0f} orders/s ({fetch['seconds']:.1f}s, "
+            f"{args.marketplace} N={n:>7} at {args.latency_ms} ms: "
+            f"fetch-only {fetch['orders_per_second']:8.0f} orders/s ({fetch['seconds']:.1f}s, "
             f"peak RSS {fetch['peak_rss_mb']:.0f} MB) | sync into {sync['database']} {sync['orders_per_second']:8.0f} orders/s "
             f"({sync['seconds']:.1f}s, {sync['stored']} orders, {sync['items']} items) | ratio median {ratio:.2f} "
             f"(runs {', '.join(f'{r:.2f}' for r in ratios)}) | "

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from connections.budget import api_calls_by_purpose_last_24h
 from connections.models import Connection, EntitySync, Organization
@@ -47,7 +48,8 @@ class EntityHealth:
     @property
     def skipped(self) -> list[dict]:
         """Records runs skipped and none has stored since, newest first (``EntitySync.skipped_records``)."""
-        return [e for e in self.sync.skipped_records or [] if isinstance(e, dict)]
+        return [{**e, "at": parse_datetime(str(e.get("at") or ""))} for e in self.sync.skipped_records or []
+                if isinstance(e, dict)]
 
 
 @dataclass
