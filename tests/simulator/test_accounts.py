@@ -60,3 +60,46 @@ def test_one_account_by_default():
     app = build_simulator(orders=1, speed=0, start=START, marketplaces=("refurbed",))
     assert app.accounts == {} and app.account("refurbed", 0) is app["refurbed"]
     assert app["refurbed"].faults.latency_ms == 0
+
+
+def test_runsimulator_latency_ms_delays_every_marketplace_request(tmp_path):
+    """``manage.py runsimulator --latency-ms`` as a bench starts it: a marketplace answers after the round trip, the
+    control endpoints at once."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.manage_cli import ROOT, operator_shell
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    shell = operator_shell(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runsimulator", "--port", str(port), "--orders", "3", "--speed", "0",
+         "--marketplaces", "refurbed", "--latency-ms", "400"],
+        cwd=ROOT, env=shell.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                started = time.monotonic()
+                httpx.get(f"{base}/_sim/state", timeout=2).raise_for_status()
+                control = time.monotonic() - started
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the simulator did not start"
+                time.sleep(0.2)
+        with httpx.Client() as http:
+            refurbed = RefurbedClient(http=http, token=simulator_token("refurbed", SEED), base_url=f"{base}/refurbed")
+            started = time.monotonic()
+            refurbed.call("OrderService", "ListOrders", {"pagination": {"limit": 1}})
+            answered = time.monotonic() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert answered >= 0.4, answered
+    assert control < 0.4, control
