@@ -230,3 +230,36 @@ def test_merchant_pages_through_the_stock_list_and_back(browser, live_server, wo
     page.click("nav.pager >> text=First")
     assert shown() == shelf[:100]
     context.close()
+
+
+def test_owner_sees_a_skipped_order_on_the_health_page_and_dismisses_it(browser, live_server, workspace):
+    """An order the database cannot hold is skipped by a real sync; the next (incremental) run does not read it
+    again, yet the owner still finds it named on the connections page until they dismiss it."""
+    from connections.models import EntitySync
+    from marketsync.sync.runner import run_entity_sync
+    from tests.sync.test_bad_records import CraftedTransport, raw
+
+    app, connection = workspace["sim"], workspace["connection"]
+    bad_id = str(app["refurbed"].order_ids[3])
+
+    def craft(path, params, data):
+        for order in data.get("orders", []):
+            if order["id"] == bad_id:
+                order["total_charged"] = raw('"99999999999.00"')
+
+    sync = EntitySync.objects.get(connection=connection, entity="orders")
+    assert run_entity_sync(sync.pk, transport=CraftedTransport(app, craft)).bad_records
+    assert not run_entity_sync(sync.pk, transport=CraftedTransport(app, craft)).bad_records  # not read again
+
+    context, page = _page(browser, live_server)
+    _login(page, live_server)
+    page.click("text=Connections")
+    kept = page.locator("tr[data-entity=orders] details.skipped-records")
+    assert "1 record skipped, not stored yet" in kept.locator("summary").inner_text()
+    kept.locator("summary").click()
+    assert bad_id in kept.inner_text() and "total_amount 99999999999.00" in kept.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "sync-health-skipped.png"), full_page=True)
+    kept.locator("button.dismiss-skipped").click()
+    page.wait_for_selector("text=skipped records dismissed")
+    assert page.locator("tr[data-entity=orders] details.skipped-records").count() == 0
+    context.close()

@@ -46,7 +46,7 @@ def test_a_skipped_order_stays_named_after_a_run_that_does_not_read_it_until_the
     assert kept["id"] == bad_id and "total_amount 99999999999.00" in kept["error"] and kept["at"]
     client.force_login(make_user("owner", conn.organization))
     page = _health_page(client)
-    assert "1 skipped record not stored since" in page and f"<code>{bad_id}</code>" in page
+    assert "1 record skipped, not stored yet" in page and f"<code>{bad_id}</code>" in page
 
     dismiss = reverse("connections:entity_sync_skipped_dismiss", args=[conn.pk, "orders"])
     assert client.get(dismiss).status_code == 405
