@@ -237,19 +237,14 @@ def test_owner_sees_a_skipped_order_on_the_health_page_and_dismisses_it(browser,
     again, yet the owner still finds it named on the connections page until they dismiss it."""
     from connections.models import EntitySync
     from marketsync.sync.runner import run_entity_sync
-    from tests.sync.test_bad_records import CraftedTransport, raw
+    from tests.sync.test_bad_records import raw, refurbed_order_value
 
     app, connection = workspace["sim"], workspace["connection"]
     bad_id = str(app["refurbed"].order_ids[3])
-
-    def craft(path, params, data):
-        for order in data.get("orders", []):
-            if order["id"] == bad_id:
-                order["total_charged"] = raw('"99999999999.00"')
-
+    transport = refurbed_order_value(app, bad_id, "total_charged", raw('"99999999999.00"'))
     sync = EntitySync.objects.get(connection=connection, entity="orders")
-    assert run_entity_sync(sync.pk, transport=CraftedTransport(app, craft)).bad_records
-    assert not run_entity_sync(sync.pk, transport=CraftedTransport(app, craft)).bad_records  # not read again
+    assert run_entity_sync(sync.pk, transport=transport).bad_records
+    assert not run_entity_sync(sync.pk, transport=transport).bad_records  # not read again
 
     context, page = _page(browser, live_server)
     _login(page, live_server)

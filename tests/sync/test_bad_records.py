@@ -56,6 +56,17 @@ class CraftedTransport(httpx.BaseTransport):
         return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
 
 
+def refurbed_order_value(app, order_id: str, field: str, value, *, where: str = "order") -> CraftedTransport:
+    """The Refurbed simulator in process, answering ``value`` for ``field`` of one order (or of its first item)."""
+
+    def craft(path, params, data):
+        for order in data.get("orders", []):
+            if order["id"] == order_id:
+                (order if where == "order" else order["items"][0])[field] = value
+
+    return CraftedTransport(app, craft)
+
+
 def assert_reservations_match_the_ledger(*, except_items=()) -> None:
     """Each item's reserved figure is the sum of its open reservations; each reservation was reserved by steps once."""
     items = InventoryItem.objects.exclude(pk__in=except_items).annotate(
@@ -89,13 +100,7 @@ def test_refurbed_order_that_does_not_fit_is_named_and_the_rest_and_later_orders
     sim = app["refurbed"]
     conn = refurbed_connection()
     bad_id = str(sim.order_ids[7])
-
-    def craft(path, params, data):
-        for order in data.get("orders", []):
-            if order["id"] == bad_id:
-                (order if where == "order" else order["items"][0])[field] = value
-
-    transport = CraftedTransport(app, craft)
+    transport = refurbed_order_value(app, bad_id, field, value, where=where)
     outcome = run_entity_sync(entity_sync(conn, "orders").pk, transport=transport)
 
     assert outcome.status == "ok"

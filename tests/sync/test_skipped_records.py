@@ -14,7 +14,7 @@ from tests.factories import make_user
 from tests.marketplaces.bricklink.helpers import bricklink_connection, simulator
 from tests.marketplaces.bricklink.helpers import entity_sync as brick_entity_sync
 from tests.marketplaces.refurbed.sim import entity_sync, make_sim, refurbed_connection
-from tests.sync.test_bad_records import CraftedTransport, _bricklink_order_id, raw
+from tests.sync.test_bad_records import CraftedTransport, _bricklink_order_id, raw, refurbed_order_value
 
 pytestmark = pytest.mark.django_db
 
@@ -28,13 +28,7 @@ def test_a_skipped_order_stays_named_after_a_run_that_does_not_read_it_until_the
     sim = app["refurbed"]
     conn = refurbed_connection()
     bad_id = str(sim.order_ids[7])
-
-    def craft(path, params, data):
-        for order in data.get("orders", []):
-            if order["id"] == bad_id:
-                order["total_charged"] = raw('"99999999999.00"')
-
-    transport = CraftedTransport(app, craft)
+    transport = refurbed_order_value(app, bad_id, "total_charged", raw('"99999999999.00"'))
     assert run_entity_sync(entity_sync(conn, "orders").pk, transport=transport).bad_records
     sim.control("add_orders", {"count": 1})
     again = run_entity_sync(entity_sync(conn, "orders").pk, transport=transport)
