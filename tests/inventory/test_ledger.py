@@ -166,3 +166,41 @@ def test_deleting_a_connection_releases_its_open_reservations_and_keeps_the_ledg
     assert list(StockMovement.objects.values_list("kind", "source")) == [
         ("adjust", "import:bricklink"), ("reserve", "sync"), ("release", "connection deleted")]
     assert inventory_check() == []
+
+
+@pytest.mark.django_db
+def test_an_item_a_new_order_takes_over_keeps_its_one_reservation():
+    """A new order's items are taken as given only when they are new too: an item stored under another order (the
+    marketplace moved it) already holds a reservation, which must be read, not opened a second time."""
+    connection, item = _setup()
+    brick_order_upsert_page(connection=connection, records=[_order(quantity=5)])
+    moved = OrderRecord(external_id="2", status="new", marketplace_status="PAID", items=[
+        OrderItemRecord(external_id="1:900", status="new", quantity=7, unit_price=Decimal("0.05"), listing_ref="900",
+                        part_number="3023", color_id="11", condition="new", location="A01"),
+    ])
+    brick_order_upsert_page(connection=connection, records=[moved])
+    reservation = Reservation.objects.get()
+    assert reservation.order_item.order.external_id == "2" and reservation.quantity == 7
+    item.refresh_from_db()
+    assert item.quantity_reserved == 7
+    assert inventory_check() == []
+
+
+@pytest.mark.django_db
+def test_a_first_page_reads_no_order_item_back():
+    """New orders with new items reserve from what the page inserted: the stock step reads no order item."""
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    connection, item = _setup()
+    records = [OrderRecord(external_id=str(n), status="new", marketplace_status="PAID", items=[
+        OrderItemRecord(external_id=f"{n}:900", status="new", quantity=1, unit_price=Decimal("0.05"), listing_ref="900",
+                        part_number="3023", color_id="11", condition="new", location="A01")]) for n in range(1, 6)]
+    with CaptureQueriesContext(db_connection) as queries:
+        brick_order_upsert_page(connection=connection, records=records)
+    # The stock step's read of a page's items joins their reservations (the upsert's own key lookup does not).
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"listings_reservation"' in q["sql"]
+             and '"orders_orderitem"' in q["sql"]]
+    assert reads == []
+    item.refresh_from_db()
+    assert item.quantity_reserved == 5 and Reservation.objects.count() == 5
