@@ -1,6 +1,6 @@
 """The stock push: every lot, listing and offer linked to a stock item shows the item's available quantity.
 
-1. ``outbox.stock_push_enqueue`` runs inside the ledger step (``services._move``) or the link change
+1. ``outbox.stock_push_enqueue`` runs inside the ledger step (``services._moves``) or the link change
    (``services._link_write``): one outbox row (``StockPush``) per linked row on a connection whose stock push is
    on, in the same transaction, so a committed change always has its push and a rolled-back one never does.
    A row already waiting absorbs the change (``changes`` + 1): many changes of one listing become one call.
