@@ -33,7 +33,7 @@ def stock_push_enqueue_items(*, triggers: dict[int, tuple[str, int]], row: tuple
                              forced: bool = False) -> int:
     """``stock_push_enqueue`` for several items at once, in a constant number of queries: ``triggers`` maps each
     changed item to its last change's trigger and how many changes it had (a waiting row absorbs them all).
-    The caller holds the items' rows, so no one else queues their pushes meanwhile."""
+    Call inside the transaction that changed the items; waiting rows are locked in pk order."""
     push_on = Q() if forced else Q(connection__stock_push=True)
     targets: dict[tuple[str, int], tuple[int, str, int]] = {}  # (kind, row id) -> (connection, external id, item)
     for kind in LINK_KINDS.values():
