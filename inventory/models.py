@@ -341,7 +341,7 @@ class UnmappedLot(models.Model):
 class StockPush(models.Model):
     """One lot, listing or offer whose marketplace quantity must be brought to its stock item's available quantity.
 
-    Written in the same transaction as the ledger step that changed available (``services._move``) or the link
+    Written in the same transaction as the ledger step that changed available (``services._moves``) or the link
     change (``services._link_write``), so no change is lost between the two; drained by ``push.stock_push_drain``.
     At most one pending row per target: further changes bump ``changes`` instead (coalescing), and the drain
     pushes the item's available *at send time* (less the marketplace's sales not seen yet: ``push.Plan``), never a

@@ -1,6 +1,6 @@
 """The stock push: every lot, listing and offer linked to a stock item shows the item's available quantity.
 
-1. ``outbox.stock_push_enqueue`` runs inside the ledger step (``services._move``) or the link change
+1. ``outbox.stock_push_enqueue`` runs inside the ledger step (``services._moves``) or the link change
    (``services._link_write``): one outbox row (``StockPush``) per linked row on a connection whose stock push is
    on, in the same transaction, so a committed change always has its push and a rolled-back one never does.
    A row already waiting absorbs the change (``changes`` + 1): many changes of one listing become one call.
@@ -37,6 +37,7 @@ from connections.models import Connection, EntitySync
 from inventory.models import InventoryItem, InventoryLot, StockPush
 from inventory.outbox import stock_push_enqueue
 from inventory.selectors import LINK_KINDS, MARKETPLACE_LINK_KIND, units_sold_on_connection_since
+from inventory.services import stock_lock_organization
 from listings.models import Listing
 from marketsync.marketplaces import Entity
 from marketsync.marketplaces.brickowl.client import BATCH_LIMIT as BRICKOWL_BATCH_LIMIT
@@ -475,6 +476,8 @@ def reconcile_apply(*, organization, rows) -> int:
     connection's stock push is off. Returns how many were queued."""
     queued = 0
     with transaction.atomic():
+        # As every writer of several items' pushes: a page of orders queues them for its items at once, in pk order.
+        stock_lock_organization(organization_id=organization.pk)
         for row in rows:
             if row.item.organization_id != organization.pk:
                 continue

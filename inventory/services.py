@@ -1,9 +1,10 @@
 """Stock writes for all four marketplaces: imports that link lots, listings and offers to stock items,
 order-item matching, the reservation ledger, and owners' link changes.
 
-Every stock change goes through ``_move``, which bumps the item's version with
-a conditional UPDATE and writes one ``StockMovement`` keyed by (item, version):
-a movement computed from a stale read cannot be stored. A reservation's steps
+Every stock change goes through ``_moves``, which bumps each item's version with
+a conditional UPDATE and writes one ``StockMovement`` per change keyed by (item, sequence):
+a movement computed from a stale read cannot be stored. A page of orders moves its
+stock in one batch (``_reservation_steps``): a constant number of queries per page. A reservation's steps
 are keyed the same way, and a reservation is settled (released or consumed) at
 most once — database constraints, so a re-synced order, a duplicate
 notification, a retried task or two workers at once cannot count twice.
@@ -20,9 +21,11 @@ from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Max, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -30,7 +33,7 @@ from connections.models import Connection, EntitySync, Organization
 from connections.services import CONTROL_CHARACTERS, audit_record
 from inventory.catalog import catalog_lots_translate, unmapped_lots_remove_unseen
 from inventory.models import InventoryItem, InventoryLot, Reservation, StockMovement
-from inventory.outbox import stock_push_enqueue
+from inventory.outbox import stock_push_enqueue, stock_push_enqueue_items
 from inventory.selectors import MARKETPLACE_LINK_KIND, LinkKind, link_row_get
 from listings.models import Listing
 from marketsync.sync.errors import BadRecord
@@ -65,6 +68,9 @@ ON_HAND_LIMIT = 2**31 - 1
 REASON_MAX = 255
 CONSUMING = frozenset({UnifiedStatus.SHIPPED, UnifiedStatus.DELIVERED})
 RELEASING = frozenset({UnifiedStatus.CANCELLED, UnifiedStatus.REFUNDED, UnifiedStatus.RETURNED})
+# Rows given their own values by one UPDATE of the ledger (``_update_each``): about 8 parameters each, well within
+# every database's limit per statement; a page's ledger takes one statement per this many reservations or items.
+UPDATE_CHUNK = 500
 
 
 class StockConflict(Exception):
@@ -95,79 +101,129 @@ def stock_effect(status: str) -> str:
 # --- the ledger -------------------------------------------------------------------------------------
 
 
-def _move(
-    *,
-    item_id: int,
-    kind: str,
-    on_hand_delta: int = 0,
-    reserved_delta: int = 0,
-    source: str,
-    reason: str = "",
-    reservation: Reservation | None = None,
-    reservation_sequence: int | None = None,
-    order_item_id: int | None = None,
-    clamp_reserved: bool = False,
-) -> StockMovement:
-    item = InventoryItem.objects.select_for_update().get(pk=item_id)
-    if clamp_reserved:  # never below zero, even if the figures were already off (the check command reports that)
-        reserved_delta = max(reserved_delta, -item.quantity_reserved)
-    last = StockMovement.objects.filter(item_id=item_id).order_by("-sequence").values_list("sequence", flat=True).first() or 0
-    sequence = max(item.version, last) + 1
-    updated = InventoryItem.objects.filter(pk=item_id, version=item.version).update(
-        quantity_on_hand=F("quantity_on_hand") + on_hand_delta,
-        quantity_reserved=F("quantity_reserved") + reserved_delta,
-        version=sequence,
-        updated_at=timezone.now(),
-    )
-    if updated != 1:
-        raise StockConflict(f"inventory item {item_id} changed while moving stock; try again")
-    if on_hand_delta != reserved_delta:  # available changed: the push is queued in this same transaction
-        stock_push_enqueue(item_id=item_id, trigger=f"{kind} · {source}" + (f" · {reason}" if reason else ""))
-    return StockMovement.objects.create(
-        organization_id=item.organization_id,
-        item_id=item_id,
-        sequence=sequence,
-        kind=kind,
-        reservation=reservation,
-        reservation_sequence=reservation_sequence,
-        order_item_id=order_item_id,
-        on_hand_before=item.quantity_on_hand,
-        on_hand_after=item.quantity_on_hand + on_hand_delta,
-        reserved_before=item.quantity_reserved,
-        reserved_after=item.quantity_reserved + reserved_delta,
-        source=source,
-        reason=reason[:255],
-    )
+@dataclass
+class _Move:
+    """One ledger line to write: what moves on one stock item, and why."""
+
+    item_id: int
+    kind: str
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+    reason: str = ""
+    reservation: Reservation | None = None
+    reservation_sequence: int | None = None
+    order_item_id: int | None = None
 
 
-def _read_before_import(*, item_id: int, connection_id: int | None, placed_at: datetime | None) -> bool:
+def _lock_items(item_ids: Iterable[int]) -> dict[int, InventoryItem]:
+    """Hold these stock items until the transaction ends. Every ledger writer locks its reservations first, then its
+    items, each in pk order, one statement each: two writers (two pages, a page and an adjustment or a connection's
+    release) then never wait on each other in a cycle."""
+    return {item.pk: item for item in InventoryItem.objects.select_for_update().filter(pk__in=set(item_ids)).order_by("pk")}
+
+
+def _update_each(queryset, values: dict[int, dict], versions: dict[int, int], **common) -> int:
+    """Give each row (by pk) its own values, each only if still at the version it was read at: one UPDATE per
+    ``UPDATE_CHUNK`` rows (a statement's parameters are bounded). Returns how many rows were updated."""
+    model, rows, updated = queryset.model, list(values.items()), 0
+    for start in range(0, len(rows), UPDATE_CHUNK):
+        chunk = dict(rows[start:start + UPDATE_CHUNK])
+        fields = {field for row in chunk.values() for field in row}
+        cases = {
+            field: Case(*[When(pk=pk, then=Value(row[field])) for pk, row in chunk.items() if field in row],
+                        default=F(field), output_field=model._meta.get_field(field))
+            for field in fields
+        }
+        guard = reduce(or_, (Q(pk=pk, version=versions[pk]) for pk in chunk))
+        updated += queryset.filter(guard).update(**cases, **common)
+    return updated
+
+
+def _moves(moves: list[_Move], *, source: str, clamp_reserved: bool = False,
+           items: dict[int, InventoryItem] | None = None) -> list[StockMovement]:
+    """Write these ledger lines in their order, with the items' figures they change: a constant number of queries.
+
+    Each line gets its item's next sequence (gapless per item), and the item's version becomes the last one; the
+    conditional UPDATE refuses figures computed from a stale read (``StockConflict``). ``items``: the moves' items,
+    already locked by the caller (``_lock_items``). A line that changes available queues the item's push.
+    """
+    if not moves:
+        return []
+    if items is None:
+        items = _lock_items(move.item_id for move in moves)
+    missing = {move.item_id for move in moves} - set(items)
+    if missing:
+        raise InventoryItem.DoesNotExist(f"No inventory item {min(missing)}.")
+    last = StockMovement.objects.filter(item_id=OuterRef("pk")).order_by("-sequence").values("sequence")[:1]
+    last_sequence = dict(InventoryItem.objects.filter(pk__in=list(items)).annotate(last=Subquery(last))
+                         .values_list("pk", "last"))
+    # Each item's figures as the moves go: on hand, reserved, sequence.
+    now_at = {pk: [item.quantity_on_hand, item.quantity_reserved, max(item.version, last_sequence.get(pk) or 0)]
+              for pk, item in items.items()}
+    rows, triggers = [], {}
+    for move in moves:
+        item = items[move.item_id]
+        on_hand, reserved, sequence = now_at[move.item_id]
+        reserved_delta = move.reserved_delta
+        if clamp_reserved:  # never below zero, even if the figures were already off (the check command reports that)
+            reserved_delta = max(reserved_delta, -reserved)
+        sequence += 1
+        rows.append(StockMovement(
+            organization_id=item.organization_id, item_id=item.pk, sequence=sequence, kind=move.kind,
+            reservation=move.reservation, reservation_sequence=move.reservation_sequence, order_item_id=move.order_item_id,
+            on_hand_before=on_hand, on_hand_after=on_hand + move.on_hand_delta,
+            reserved_before=reserved, reserved_after=reserved + reserved_delta, source=source, reason=move.reason[:255],
+        ))
+        now_at[item.pk] = [on_hand + move.on_hand_delta, reserved + reserved_delta, sequence]
+        if move.on_hand_delta != reserved_delta:  # available changed: the push is queued in this same transaction
+            changes = triggers.get(item.pk, ("", 0))[1] + 1
+            triggers[item.pk] = (f"{move.kind} · {source}" + (f" · {move.reason}" if move.reason else ""), changes)
+    moved = {move.item_id for move in moves}
+    updated = _update_each(
+        InventoryItem.objects.all(),
+        {pk: dict(zip(("quantity_on_hand", "quantity_reserved", "version"), now_at[pk], strict=True)) for pk in moved},
+        {pk: items[pk].version for pk in moved}, updated_at=timezone.now(),
+    )
+    if updated != len(moved):
+        raise StockConflict(f"inventory items {sorted(moved)} changed while moving stock; try again")
+    StockMovement.objects.bulk_create(rows)
+    if triggers:
+        stock_push_enqueue_items(triggers=triggers)
+    return rows
+
+
+def _orders_out_until(*, connection_id: int, items: Iterable[InventoryItem]) -> dict[datetime, datetime | None]:
+    """For each import read time (``imported_at``, our clock) of these items imported from the connection: the
+    newest placement time (the marketplace's clock) among its orders stored before it; None when there is none.
+    One query, one pass over the connection's orders, however many items and read times."""
+    read_times = sorted({i.imported_at for i in items if i.imported_from_id == connection_id and i.imported_at is not None})
+    if not read_times:
+        return {}
+    newest = Order.objects.filter(connection_id=connection_id, placed_at__isnull=False).aggregate(
+        **{f"t{n}": Max("placed_at", filter=Q(first_synced_at__lte=read_from)) for n, read_from in enumerate(read_times)}
+    )
+    return {read_from: newest[f"t{n}"] for n, read_from in enumerate(read_times)}
+
+
+def _read_before_import(*, item: InventoryItem, connection_id: int | None, placed_at: datetime | None,
+                        out_until: dict[datetime, datetime | None]) -> bool:
     """Was this order (of ``connection_id``, placed at ``placed_at``) already out of the marketplace quantity that
     set the item's on hand? Only that connection's orders, placed before the quantity was read, were.
 
     ``placed_at`` is the marketplace's clock, so it is compared with a time of the same clock where there is one:
     the newest placement among the connection's orders we had stored before the import's run began reading
-    (``imported_at``, our clock against our clock: ``_orders_out_until``). Every such order, and any placed no
-    later, was placed before the read, whatever the two clocks say; one placed after it but before the read counts
-    as not out (on hand too low: drift, never an oversell). Only when no order was stored before the read (a new
-    connection whose listings are imported before its orders) is the placement compared with ``imported_at``
-    itself: a marketplace clock behind ours by less than the time from the run's start to the read (at least
-    ``IMPORT_READ_MARGIN`` when the start is unknown) is harmless; one further behind could count an order placed
-    just after the read (README, "Stock push").
+    (``imported_at``, our clock against our clock: ``_orders_out_until``, which gives ``out_until``). Every such
+    order, and any placed no later, was placed before the read, whatever the two clocks say; one placed after it
+    but before the read counts as not out (on hand too low: drift, never an oversell). Only when no order was
+    stored before the read (a new connection whose listings are imported before its orders) is the placement
+    compared with ``imported_at`` itself: a marketplace clock behind ours by less than the time from the run's
+    start to the read (at least ``IMPORT_READ_MARGIN`` when the start is unknown) is harmless; one further behind
+    could count an order placed just after the read (README, "Stock push").
     """
-    if connection_id is None or placed_at is None:
+    if connection_id is None or placed_at is None or item.imported_from_id != connection_id or item.imported_at is None:
         return False
-    item = InventoryItem.objects.filter(pk=item_id).values("imported_from_id", "imported_at").first()
-    if not item or item["imported_from_id"] != connection_id or item["imported_at"] is None:
-        return False
-    newest = _orders_out_until(connection_id=connection_id, read_from=item["imported_at"])
-    return placed_at <= (newest if newest is not None else item["imported_at"])
-
-
-def _orders_out_until(*, connection_id: int, read_from: datetime) -> datetime | None:
-    """The newest placement time (the marketplace's clock) among the connection's orders stored before
-    ``read_from`` (our clock); None when there is none."""
-    return (Order.objects.filter(connection_id=connection_id, first_synced_at__lte=read_from, placed_at__isnull=False)
-            .order_by("-placed_at").values_list("placed_at", flat=True).first())
+    newest = out_until.get(item.imported_at)
+    return placed_at <= (newest if newest is not None else item.imported_at)
 
 
 def _import_read_from(connection: Connection, now: datetime) -> datetime:
@@ -178,70 +234,94 @@ def _import_read_from(connection: Connection, now: datetime) -> datetime:
     return started if started is not None and now - MAX_IMPORT_RUN <= started <= now else now - IMPORT_READ_MARGIN
 
 
-def _reservation_step(
-    reservation_id: int, effect: str, quantity: int, *, source: str, clamp_reserved: bool = False,
-    connection_id: int | None = None, placed_at: datetime | None = None,
-) -> None:
-    """Bring one reservation to what its order item needs now; a no-op when it already is.
+@dataclass
+class _Step:
+    """Bring one reservation to what its order item needs now: reserve ``quantity``, release or consume it."""
 
-    Its first step also adds the quantity to on hand when the order was already out of the marketplace
-    quantity that set on hand (``_read_before_import``): available stays what the marketplace shows.
+    reservation_id: int
+    effect: str
+    quantity: int = 0
+    placed_at: datetime | None = None  # the order's, for ``_read_before_import``
+
+
+def _reservation_steps(steps: list[_Step], *, source: str, clamp_reserved: bool = False,
+                       connection_id: int | None = None) -> None:
+    """Apply these steps in their order, each a no-op when its reservation already is what it needs, with a
+    constant number of queries: the reservations and then their items locked in pk order (``_lock_items``), every
+    step computed in memory, then one UPDATE of the reservations and the ledger lines of ``_moves``.
+
+    A reservation's first step also adds the quantity to on hand when the order was already out of the
+    marketplace quantity that set on hand (``_read_before_import``): available stays what the marketplace shows.
+    A settled reservation never moves again; the (reservation, step) key applies each change once.
     """
+    if not steps:
+        return
     with transaction.atomic():
-        res = Reservation.objects.select_for_update().get(pk=reservation_id)
-        if res.state != Reservation.State.OPEN:
-            return  # settled once, for good
-        quantity = max(0, quantity)
-        reason = ""
-        if effect == RESERVE:
-            delta = quantity - res.quantity
-            if delta == 0:
-                return
-            changes = {"quantity": quantity}
-            kind, on_hand_delta, reserved_delta = StockMovement.Kind.RESERVE, 0, delta
-            if res.version == 0 and delta > 0 and _read_before_import(item_id=res.item_id, connection_id=connection_id,
-                                                                      placed_at=placed_at):
-                on_hand_delta = delta
-                reason = "placed before the import read the marketplace's quantity, which already left it out"
-        elif effect == RELEASE:
-            changes = {"state": Reservation.State.RELEASED}
-            kind, on_hand_delta, reserved_delta = StockMovement.Kind.RELEASE, 0, -res.quantity
-        else:
-            changes = {"state": Reservation.State.CONSUMED}
-            kind, on_hand_delta, reserved_delta = StockMovement.Kind.CONSUME, -res.quantity, -res.quantity
-        last = (
-            StockMovement.objects.filter(reservation_id=res.pk).order_by("-reservation_sequence")
-            .values_list("reservation_sequence", flat=True).first()
-        ) or 0
-        step = max(res.version, last) + 1
-        updated = Reservation.objects.filter(pk=res.pk, state=Reservation.State.OPEN, version=res.version).update(
-            version=step, updated_at=timezone.now(), **changes
+        reservations = {res.pk: res for res in Reservation.objects.select_for_update().filter(
+            pk__in={s.reservation_id for s in steps}, state=Reservation.State.OPEN).order_by("pk")}
+        if not reservations:
+            return  # all settled once, for good
+        items = _lock_items(res.item_id for res in reservations.values())
+        versions = {pk: res.version for pk, res in reservations.items()}
+        last = StockMovement.objects.filter(reservation_id=OuterRef("pk")).order_by("-reservation_sequence")
+        last_step = dict(Reservation.objects.filter(pk__in=list(reservations))
+                         .annotate(last=Subquery(last.values("reservation_sequence")[:1])).values_list("pk", "last"))
+        out_until = None  # read once, when a first step needs it
+        moves: list[_Move] = []
+        for step in steps:
+            res = reservations.get(step.reservation_id)
+            if res is None or res.state != Reservation.State.OPEN:
+                continue  # settled once, for good
+            quantity = max(0, step.quantity)
+            reason = ""
+            if step.effect == RESERVE:
+                delta = quantity - res.quantity
+                if delta == 0:
+                    continue
+                res.quantity = quantity
+                kind, on_hand_delta, reserved_delta = StockMovement.Kind.RESERVE, 0, delta
+                if res.version == 0 and delta > 0:  # its first step
+                    if out_until is None:
+                        out_until = _orders_out_until(connection_id=connection_id, items=items.values()) if connection_id else {}
+                    if _read_before_import(item=items[res.item_id], connection_id=connection_id, placed_at=step.placed_at,
+                                           out_until=out_until):
+                        on_hand_delta = delta
+                        reason = "placed before the import read the marketplace's quantity, which already left it out"
+            elif step.effect == RELEASE:
+                res.state = Reservation.State.RELEASED
+                kind, on_hand_delta, reserved_delta = StockMovement.Kind.RELEASE, 0, -res.quantity
+            else:
+                res.state = Reservation.State.CONSUMED
+                kind, on_hand_delta, reserved_delta = StockMovement.Kind.CONSUME, -res.quantity, -res.quantity
+            res.version = max(res.version, last_step.get(res.pk) or 0) + 1
+            last_step[res.pk] = res.version
+            moves.append(_Move(item_id=res.item_id, kind=kind, on_hand_delta=on_hand_delta, reserved_delta=reserved_delta,
+                               reason=reason, reservation=res, reservation_sequence=res.version,
+                               order_item_id=res.order_item_id))
+        if not moves:
+            return
+        changed = {m.reservation.pk: m.reservation for m in moves}
+        updated = _update_each(
+            Reservation.objects.filter(state=Reservation.State.OPEN),
+            {pk: {"quantity": res.quantity, "state": res.state, "version": res.version} for pk, res in changed.items()},
+            versions, updated_at=timezone.now(),
         )
-        if updated != 1:
-            return  # another worker applied this step first
-        _move(
-            item_id=res.item_id,
-            kind=kind,
-            on_hand_delta=on_hand_delta,
-            reserved_delta=reserved_delta,
-            source=source,
-            reason=reason,
-            reservation=res,
-            reservation_sequence=step,
-            order_item_id=res.order_item_id,
-            clamp_reserved=clamp_reserved,
-        )
+        if updated != len(changed):
+            raise StockConflict(f"reservations {sorted(changed)} changed while stepping them; try again")
+        _moves(moves, source=source, clamp_reserved=clamp_reserved, items=items)
 
 
-def _reservation_open(*, organization_id: int, item_id: int, order_item_id: int) -> Reservation:
-    """The order item's one reservation (created empty; the constraint keeps it single under races)."""
-    try:
-        with transaction.atomic():
-            return Reservation.objects.get_or_create(
-                order_item_id=order_item_id, defaults={"organization_id": organization_id, "item_id": item_id}
-            )[0]
-    except IntegrityError:
-        return Reservation.objects.get(order_item_id=order_item_id)
+def _reservations_open(*, organization_id: int, item_by_order_item: dict[int, int]) -> dict[int, int]:
+    """Each order item's one reservation id, the missing ones created empty in one statement (the constraint keeps
+    them single under races: a reservation another worker created first is the one used)."""
+    if not item_by_order_item:
+        return {}
+    Reservation.objects.bulk_create(
+        [Reservation(organization_id=organization_id, item_id=item_id, order_item_id=order_item_id)
+         for order_item_id, item_id in item_by_order_item.items()],
+        ignore_conflicts=True,
+    )
+    return dict(Reservation.objects.filter(order_item_id__in=list(item_by_order_item)).values_list("order_item_id", "pk"))
 
 
 # --- matching ---------------------------------------------------------------------------------------
@@ -373,26 +453,28 @@ def reservation_apply_orders(
     matcher = _matcher(connection, [i for i in items if i.pk not in reservations])
     unmatched: set[int] = set()
     by_line = connection.marketplace in SKU_MARKETPLACES
+    opening: dict[int, int] = {}  # order item -> the stock item its new reservation holds
+    steps: list[tuple[int, str, int, datetime | None]] = []  # (order item, effect, quantity, placed at), in page order
     for item in items:
         order = by_id[item.order_id]
         effect = stock_effect(item.status if by_line else order.status)
         fetched = present.get(order.external_id)
         if fetched is not None and item.external_id not in fetched:
             effect = RELEASE  # a batch was removed from the order
-        reservation_id = reservations.get(item.pk)
-        if reservation_id is None:
+        if item.pk not in reservations:
             if effect != RESERVE:
                 continue
             inventory_item_id = matcher.match(item)
             if inventory_item_id is None:
                 unmatched.add(order.pk)
                 continue
-            reservation_id = _reservation_open(
-                organization_id=connection.organization_id, item_id=inventory_item_id, order_item_id=item.pk
-            ).pk
+            opening[item.pk] = inventory_item_id
         refunded = int((item.details or {}).get("refunded_quantity") or 0)  # Brick Owl partial refunds
-        _reservation_step(reservation_id, effect, item.quantity - refunded, source=source, connection_id=connection.pk,
-                          placed_at=order.placed_at)
+        steps.append((item.pk, effect, item.quantity - refunded, order.placed_at))
+    # The whole page's ledger at once: a constant number of queries however many items it has.
+    reservations.update(_reservations_open(organization_id=connection.organization_id, item_by_order_item=opening))
+    _reservation_steps([_Step(reservations[order_item_id], effect, quantity, placed_at)
+                        for order_item_id, effect, quantity, placed_at in steps], source=source, connection_id=connection.pk)
     order_ids = [o.pk for o in orders]
     Order.objects.filter(pk__in=order_ids).exclude(pk__in=unmatched).filter(has_unmatched_items=True).update(
         has_unmatched_items=False
@@ -644,7 +726,8 @@ def inventory_adjust(
             raise InventoryItem.DoesNotExist(f"No inventory item {item_id} in {organization}.")
         if abs(item.quantity_on_hand + delta) > ON_HAND_LIMIT:
             raise ValueError(f"Item {item.pk} would hold {item.quantity_on_hand + delta:,} pieces: more than can be counted here.")
-        movement = _move(item_id=item.pk, kind=StockMovement.Kind.ADJUST, on_hand_delta=delta, source=source, reason=reason)
+        movement = _moves([_Move(item_id=item.pk, kind=StockMovement.Kind.ADJUST, on_hand_delta=delta, reason=reason)],
+                          source=source)[0]
         audit_record(
             organization=organization, action="inventory.adjust", target_type="inventory_item", target_id=str(item.pk),
             outcome="success", user=user, actor=actor, request_summary={"delta": delta, "reason": reason},
@@ -653,12 +736,15 @@ def inventory_adjust(
 
 
 def reservation_release_for_connection(*, connection: Connection, source: str = "connection deleted") -> int:
-    """Release the open reservations of a connection's order items (before the connection and its orders go)."""
+    """Release the open reservations of a connection's order items (before the connection and its orders go).
+
+    The organization's stock is held first, as every writer of more than one stock item holds it, so this cannot
+    deadlock with a page of the connection's orders storing them at the same time."""
+    stock_lock_organization(organization_id=connection.organization_id)
     ids = list(
         Reservation.objects.filter(order_item__connection=connection, state=Reservation.State.OPEN).values_list("pk", flat=True)
     )
-    for reservation_id in ids:
-        _reservation_step(reservation_id, RELEASE, 0, source=source, clamp_reserved=True)
+    _reservation_steps([_Step(reservation_id, RELEASE) for reservation_id in ids], source=source, clamp_reserved=True)
     return len(ids)
 
 
