@@ -19,6 +19,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from connections import selectors
+from connections.models import Connection, Organization
 from marketsync.marketplaces import CREDENTIAL_FIELDS, Marketplace
 
 
@@ -69,6 +71,40 @@ MAX_ID = 2**63 - 1
 
 def _shown(value: str) -> str:
     return repr(value if len(value) <= 40 else f"{value[:40]}…")
+
+
+# How many valid values a "no such …" error lists (an operator's database may hold thousands).
+LISTED_MAX = 10
+
+
+def _listed(values: list[str]) -> str:
+    """At most ``LISTED_MAX`` of the values (the caller fetched one more, to know there are more)."""
+    if not values:
+        return "none"
+    return ", ".join(values[:LISTED_MAX]) + (", …" if len(values) > LISTED_MAX else "")
+
+
+def organization_or_error(slug: str) -> Organization:
+    """The organization with this slug (``--org``), or a one-line error naming it and the slugs there are."""
+    organization = selectors.organization_get(slug=slug)
+    if organization is None:
+        slugs = list(selectors.organization_list().values_list("slug", flat=True)[:LISTED_MAX + 1])
+        raise CommandError(f"No organization with slug {_shown(slug)}. Organizations: {_listed(slugs)}.")
+    return organization
+
+
+def connection_or_error(connection_id: int, *, organization: Organization | None = None, marketplace: str = ""
+                        ) -> Connection:
+    """The connection with this id (``--connection``) — of ``organization`` and to ``marketplace`` where given —
+    or a one-line error naming it and the connections there are."""
+    connection = selectors.connection_get(organization=organization, connection_id=connection_id, marketplace=marketplace)
+    if connection is None:
+        which = f"{Marketplace(marketplace).label} connection" if marketplace else "connection"
+        where = f" in organization {organization.slug!r}" if organization is not None else ""
+        valid = [f"{c.pk} ({c.organization.slug}, {c.marketplace_label})"
+                 for c in selectors.connection_list(organization=organization, marketplace=marketplace)[:LISTED_MAX + 1]]
+        raise CommandError(f"No {which} with id {connection_id}{where}. Connections: {_listed(valid)}.")
+    return connection
 
 
 def record_id(value: str) -> int:

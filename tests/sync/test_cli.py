@@ -39,19 +39,19 @@ def test_an_unknown_entity_is_named_with_the_valid_entities(shell):
 
 def test_an_unknown_organization_is_named_with_the_organizations(shell):
     result = shell.run("sync", "--org", "nope")
-    assert _one_line_error(result) == "CommandError: No organization with slug 'nope'; organizations: acme."
+    assert _one_line_error(result) == "CommandError: No organization with slug 'nope'. Organizations: acme."
     assert result.returncode == 1
 
 
 def test_an_unknown_connection_is_named_with_the_connections(shell):
     result = shell.run("sync", "--connection", "4242")
     assert _one_line_error(result) == (
-        f"CommandError: No connection 4242; connections: {shell.connection_id} (acme, Back Market).")
+        f"CommandError: No connection with id 4242. Connections: {shell.connection_id} (acme, Back Market).")
     assert result.returncode == 1
     shell.ok("organization", "create", "other", "--name", "Other")
     result = shell.run("sync", "--org", "other", "--connection", shell.connection_id)
     assert _one_line_error(result) == (
-        f"CommandError: No connection {shell.connection_id} in organization 'other'; connections: none.")
+        f"CommandError: No connection with id {shell.connection_id} in organization 'other'. Connections: none.")
 
 
 def test_an_entity_the_connections_marketplace_does_not_sync_is_named_with_those_it_does(shell):

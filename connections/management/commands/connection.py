@@ -20,8 +20,14 @@ import json
 from django.core.management.base import CommandError
 
 from connections import selectors, services
-from connections.management.cli import OpsCommand, json_argument, one_line_errors, read_credentials
-from connections.models import Connection, Organization
+from connections.management.cli import (
+    OpsCommand,
+    connection_or_error,
+    json_argument,
+    one_line_errors,
+    organization_or_error,
+    read_credentials,
+)
 
 
 class Command(OpsCommand):
@@ -81,25 +87,13 @@ class Command(OpsCommand):
 
     # --- helpers -------------------------------------------------------------------------------------
 
-    def _organization(self, slug: str) -> Organization:
-        organization = selectors.organization_get(slug=slug)
-        if organization is None:
-            raise CommandError(f"No organization with slug '{slug}'.")
-        return organization
-
-    def _connection(self, connection_id: int) -> Connection:
-        connection = selectors.connection_get(organization=None, connection_id=connection_id)
-        if connection is None:
-            raise CommandError(f"No connection with id {connection_id}.")
-        return connection
-
     def _credentials(self, options, marketplace: str) -> dict:
         return read_credentials(options.get("stdin"), marketplace, prompt_out=self.stderr._out)
 
     # --- actions -------------------------------------------------------------------------------------
 
     def do_create(self, options) -> None:
-        organization = self._organization(options["org"])
+        organization = organization_or_error(options["org"])
         marketplace = options["marketplace"]
         # Check the cheap things before asking for secrets.
         market = services._marketplace(marketplace)
@@ -125,7 +119,7 @@ class Command(OpsCommand):
         )
 
     def do_list(self, options) -> None:
-        organization = self._organization(options["org"]) if options.get("org") else None
+        organization = organization_or_error(options["org"]) if options.get("org") else None
         rows = services.connection_list(organization=organization)
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -143,24 +137,24 @@ class Command(OpsCommand):
             )
 
     def do_rotate(self, options) -> None:
-        connection = self._connection(options["id"])
+        connection = connection_or_error(options["id"])
         credentials = self._credentials(options, connection.marketplace)
         services.connection_rotate_credentials(connection=connection, credentials=credentials)
         self.stdout.write(f"Rotated the credentials of connection {connection.pk} ({connection}), now {connection.credentials_hint}.")
 
     def do_disable(self, options) -> None:
-        connection = self._connection(options["id"])
+        connection = connection_or_error(options["id"])
         services.connection_disable(connection=connection, wipe_credentials=options["wipe_credentials"])
         wiped = "; its credentials were wiped" if options["wipe_credentials"] else ""
         self.stdout.write(f"Disabled connection {connection.pk} ({connection}){wiped}.")
 
     def do_enable(self, options) -> None:
-        connection = self._connection(options["id"])
+        connection = connection_or_error(options["id"])
         services.connection_enable(connection=connection)
         self.stdout.write(f"Enabled connection {connection.pk} ({connection}).")
 
     def do_delete(self, options) -> None:
-        connection = self._connection(options["id"])
+        connection = connection_or_error(options["id"])
         if not options["yes"]:
             raise CommandError(
                 f"Deleting connection {connection.pk} ({connection}) removes every row synced through it; "
@@ -174,7 +168,7 @@ class Command(OpsCommand):
     def do_test(self, options) -> None:
         from marketsync.sync.services import trigger_sync
 
-        connection = self._connection(options["id"])
+        connection = connection_or_error(options["id"])
         result = services.connection_test(connection=connection)
         if not result.ok:
             raise CommandError(f"Connection {connection.pk} ({connection}): {result.message}")
@@ -187,8 +181,8 @@ class Command(OpsCommand):
             raise CommandError("Give either a connection ID or --all.")
         if options.get("org") and not options["all"]:
             raise CommandError("--org applies only with --all.")
-        connection = self._connection(options["id"]) if options["id"] is not None else None
-        organization = self._organization(options["org"]) if options.get("org") else None
+        connection = connection_or_error(options["id"]) if options["id"] is not None else None
+        organization = organization_or_error(options["org"]) if options.get("org") else None
         changed = 0
         if options["enable"] or options["disable"]:
             changed = services.entity_sync_toggle(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from connections import selectors, services
-from connections.management.cli import OpsCommand
+from connections import services
+from connections.management.cli import OpsCommand, organization_or_error
 from connections.models import Membership
 
 
@@ -32,9 +32,7 @@ class Command(OpsCommand):
                 suffix = f", owned by {owner.get_username()}" if owner else ""
                 self.stdout.write(f"Created organization {organization.slug} ({organization.name}){suffix}.")
             else:
-                organization = selectors.organization_get(slug=options["slug"])
-                if organization is None:
-                    raise CommandError(f"No organization with slug '{options['slug']}'.")
+                organization = organization_or_error(options["slug"])
                 user = services.user_get_by_username(username=options["username"])
                 membership = services.membership_add(organization=organization, user=user, role=options["role"])
                 self.stdout.write(f"{user.get_username()} is now {membership.role} of {organization.slug}.")

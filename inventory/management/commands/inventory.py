@@ -11,8 +11,7 @@ import sys
 
 from django.core.management.base import CommandError
 
-from connections.management.cli import OpsCommand, record_id
-from connections.selectors import connection_get, organization_get
+from connections.management.cli import OpsCommand, connection_or_error, organization_or_error, record_id
 from inventory.catalog_sync import catalog_refresh
 from inventory.push import reconcile_apply, stock_push_drain
 from inventory.selectors import LINK_KINDS, inventory_check, inventory_item_get, reconcile_rows, unlinked_page, unmapped_list
@@ -73,9 +72,7 @@ class Command(OpsCommand):
         return self.adjust(options["item_id"], options["delta"], options["reason"])
 
     def change_link(self, action: str, options: dict) -> None:
-        connection = connection_get(organization=None, connection_id=options["connection"])
-        if connection is None:
-            raise CommandError(f"No connection with id {options['connection']}.")
+        connection = connection_or_error(options["connection"])
         where = {"organization": connection.organization, "connection_id": connection.pk,
                  "external_id": options["external_id"], "actor": "command", "source": "command"}
         try:
@@ -92,14 +89,8 @@ class Command(OpsCommand):
         except StockLinkError as exc:
             raise CommandError(str(exc)) from exc
 
-    def _org(self, slug: str):
-        organization = organization_get(slug=slug)
-        if organization is None:
-            raise CommandError(f"No organization with slug {slug!r}.")
-        return organization
-
     def reconcile(self, slug: str, *, as_json: bool, apply: bool) -> None:
-        organization = self._org(slug)
+        organization = organization_or_error(slug)
         rows = reconcile_rows(organization=organization)
         for row in rows:
             link = row.link
@@ -122,7 +113,7 @@ class Command(OpsCommand):
             self.push(slug)
 
     def push(self, slug: str) -> None:
-        organization = self._org(slug)
+        organization = organization_or_error(slug)
 
         def progress(push, outcome: str) -> None:
             self.stdout.write(f"{push.connection.marketplace_label} {push.target_kind} {push.external_id}: {outcome}"
@@ -141,9 +132,7 @@ class Command(OpsCommand):
             sys.exit(1)
 
     def list_unlinked(self, slug: str) -> None:
-        organization = organization_get(slug=slug)
-        if organization is None:
-            raise CommandError(f"No organization with slug {slug!r}.")
+        organization = organization_or_error(slug)
         total = 0
         for kind in LINK_KINDS:
             after = ""
@@ -162,9 +151,7 @@ class Command(OpsCommand):
     def check_ledger(self, slug: str) -> None:
         organization = None
         if slug:
-            organization = organization_get(slug=slug)
-            if organization is None:
-                raise CommandError(f"No organization with slug {slug!r}.")
+            organization = organization_or_error(slug)
         problems = inventory_check(organization=organization)
         if not problems:
             self.stdout.write("Inventory OK: reserved quantities match open reservations and the ledger.")
@@ -189,9 +176,7 @@ class Command(OpsCommand):
         )
 
     def unmapped(self, slug: str, *, as_json: bool) -> None:
-        organization = organization_get(slug=slug)
-        if organization is None:
-            raise CommandError(f"No organization with slug {slug!r}.")
+        organization = organization_or_error(slug)
         rows = unmapped_list(organization=organization)
         if as_json:
             for row in rows:

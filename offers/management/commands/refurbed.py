@@ -6,8 +6,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from connections.management.cli import OpsCommand, record_id
-from connections.selectors import connection_get
+from connections.management.cli import OpsCommand, connection_or_error, record_id
 from marketsync.marketplaces import Marketplace
 from marketsync.sync.errors import MarketplaceError
 from offers import reference
@@ -27,9 +26,7 @@ class Command(OpsCommand):
         parser.add_argument("--lang", default="EN", help="catalog-templates: EN or DE")
 
     def handle(self, *args, what: str, value: str | None, connection: int, **options):
-        conn = connection_get(organization=None, connection_id=connection)
-        if conn is None:
-            raise CommandError(f"No connection with id {connection}.")
+        conn = connection_or_error(connection)
         if conn.marketplace != Marketplace.REFURBED:
             raise CommandError(f"Connection {connection} is {conn.marketplace_label}, not Refurbed.")
         if what in NEEDS_ARG and not value:

@@ -11,8 +11,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from connections.management.cli import OpsCommand
-from connections.selectors import organization_get
+from connections.management.cli import OpsCommand, organization_or_error
 from marketsync.forms import MomentField
 from marketsync.marketplaces import Marketplace
 from orders.export import csv_stream, json_stream
@@ -39,9 +38,7 @@ class Command(OpsCommand):
         parser.add_argument("--format", choices=["csv", "json"], default="csv")
 
     def handle(self, *args, **options):
-        organization = organization_get(slug=options["org"])
-        if organization is None:
-            raise CommandError(f"No organization with slug '{options['org']}'.")
+        organization = organization_or_error(options["org"])
         filters = OrderFilters(
             marketplace=options.get("marketplace") or "",
             status=options.get("status") or "",

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections.management.cli import OpsCommand, file_bytes, record_id
+from connections.management.cli import OpsCommand, connection_or_error, file_bytes, organization_or_error, record_id
 from connections.models import Connection
-from connections.selectors import connection_get, organization_get
 from inventory.selectors import pick_list_rows
 from marketsync.marketplaces import Marketplace
 from marketsync.sync.writes import WriteRefused
@@ -59,10 +58,7 @@ def add_order_write_parsers(sub, *, bulk_ship: bool = False) -> None:
 
 
 def backmarket_connection(connection_id: int) -> Connection:
-    connection = connection_get(organization=None, connection_id=connection_id, marketplace=Marketplace.BACKMARKET)
-    if connection is None:
-        raise CommandError(f"No Back Market connection with id {connection_id}.")
-    return connection
+    return connection_or_error(connection_id, marketplace=Marketplace.BACKMARKET)
 
 
 def _stored(get, connection: Connection, external_id: str, what: str):
@@ -78,9 +74,7 @@ def order_write_run(command: BaseCommand, options: dict, *, any_marketplace_ship
     ``any_marketplace_ship``: ``ship`` takes a connection of any marketplace (``manage.py orders``)."""
     action, out = options["action"], command.stdout
     if action == "ship" and any_marketplace_ship:
-        connection = connection_get(organization=None, connection_id=options["connection"])
-        if connection is None:
-            raise CommandError(f"No connection with id {options['connection']}.")
+        connection = connection_or_error(options["connection"])
     else:
         connection = backmarket_connection(options["connection"])
     try:
@@ -151,9 +145,7 @@ class Command(OpsCommand):
         self.stdout.write(f"{len(rows)} line(s), {sum(r.item.quantity for r in rows)} piece(s).")
 
     def _ship_file(self, options: dict) -> None:
-        organization = organization_get(slug=options["org"])
-        if organization is None:
-            raise CommandError(f"No organization {options['org']!r}.")
+        organization = organization_or_error(options["org"])
         path = options["order"]
         plan = bulk_ship.ship_plan_from_csv(organization=organization, content=file_bytes(path))
         if plan.errors:

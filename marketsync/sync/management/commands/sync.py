@@ -5,14 +5,10 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from connections import selectors
-from connections.management.cli import OpsCommand, record_id
+from connections.management.cli import OpsCommand, connection_or_error, organization_or_error, record_id
 from connections.models import EntitySync
 from marketsync.marketplaces import SUPPORTED_ENTITIES, Entity, Marketplace
 from marketsync.sync.runner import run_entity_sync
-
-# How many valid values an error lists before "and N more" (an operator's database may hold many organizations).
-SHOWN = 10
 
 
 class Command(OpsCommand):
@@ -26,8 +22,8 @@ class Command(OpsCommand):
         parser.add_argument("--force", action="store_true", help="also run switched-off syncs and ones waiting for credentials")
 
     def handle(self, *args, org=None, connection=None, entity=None, force=False, **options):
-        organization = self._organization(org) if org else None
-        chosen = self._connection(connection, organization) if connection else None
+        organization = organization_or_error(org) if org else None
+        chosen = connection_or_error(connection, organization=organization) if connection else None
         syncs = EntitySync.objects.select_related("connection", "connection__organization").order_by("connection_id", "entity")
         if organization is not None:
             syncs = syncs.filter(connection__organization=organization)
@@ -64,28 +60,3 @@ class Command(OpsCommand):
                 tqdm.write(line, file=self.stdout._out)
         if failed:
             raise CommandError(f"{failed} of {len(syncs)} sync(s) failed.")
-
-    # --- one-line errors naming the bad value and what would have been valid -----------------------------------
-
-    def _organization(self, slug: str):
-        organization = selectors.organization_get(slug=slug)
-        if organization is None:
-            slugs = list(selectors.organization_list().values_list("slug", flat=True)[:SHOWN + 1])
-            raise CommandError(f"No organization with slug {slug[:60]!r}; organizations: {_listed(slugs)}.")
-        return organization
-
-    def _connection(self, connection_id: int, organization):
-        connection = selectors.connection_get(organization=organization, connection_id=connection_id)
-        if connection is None:
-            where = f" in organization {organization.slug!r}" if organization is not None else ""
-            valid = [f"{c.pk} ({c.organization.slug}, {c.marketplace_label})"
-                     for c in selectors.connection_list(organization=organization)[:SHOWN + 1]]
-            raise CommandError(f"No connection {connection_id}{where}; connections: {_listed(valid)}.")
-        return connection
-
-
-def _listed(values: list[str]) -> str:
-    """At most ``SHOWN`` of the values (the caller fetched one more, to know there are more)."""
-    if not values:
-        return "none"
-    return ", ".join(values[:SHOWN]) + (", …" if len(values) > SHOWN else "")
