@@ -140,11 +140,9 @@ def order_upsert_records(*, connection: Connection, records: list[OrderRecord]
     with_items_written = {item.order_id for item in items if item.pk in item_result.written}
     moved = sum(1 for order in stored if order.pk in with_items_written and order.pk not in result.written)
     result.changed, result.unchanged = result.changed + moved, result.unchanged - moved
-    fresh_items: dict[int, list[OrderItem]] = {order.pk: [] for order in stored if order.pk in result.inserted}
-    for item in items:
-        if item.order_id in fresh_items:
-            fresh_items[item.order_id].append(item)
-    # An item an inserted order took over from another (it was stored before) may hold a reservation: read those.
-    for order_id in {item.order_id for item in items if item.pk not in item_result.inserted}:
-        fresh_items.pop(order_id, None)
+    # An item an inserted order took over from another (it was stored before) may hold a reservation: such an
+    # order is read back, not taken as given.
+    took_over = {item.order_id for item in items if item.pk not in item_result.inserted}
+    fresh_items = {order.pk: items_of[order.external_id] for order in stored
+                   if order.pk in result.inserted and order.pk not in took_over}
     return result, stored, fresh_items

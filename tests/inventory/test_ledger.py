@@ -183,6 +183,14 @@ def test_an_item_a_new_order_takes_over_keeps_its_one_reservation():
     assert reservation.order_item.order.external_id == "2" and reservation.quantity == 7
     item.refresh_from_db()
     assert item.quantity_reserved == 7
+    cancelled = OrderRecord(external_id="3", status="cancelled", marketplace_status="CANCELLED", items=[
+        OrderItemRecord(external_id="1:900", status="cancelled", quantity=7, unit_price=Decimal("0.05"), listing_ref="900",
+                        part_number="3023", color_id="11", condition="new", location="A01"),
+    ])
+    brick_order_upsert_page(connection=connection, records=[cancelled])  # a new order, cancelled, takes it over again
+    assert Reservation.objects.get().state == Reservation.State.RELEASED
+    item.refresh_from_db()
+    assert item.quantity_reserved == 0
     assert inventory_check() == []
 
 
