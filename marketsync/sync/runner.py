@@ -222,8 +222,9 @@ def run_entity_sync(
                 outcome.changed += result.changed
                 outcome.unchanged += result.unchanged
                 outcome.removed += removed
-                outcome.bad_records += [str(b) for b in [*page.bad_records, *result.bad_records]]
-                run.page_stored(page, [*page.bad_records, *result.bad_records])
+                bad = [*page.bad_records, *result.bad_records]
+                outcome.bad_records += [str(b) for b in bad]
+                run.page_stored(page, bad)
                 lease.beat()
         except LeaseLost:
             outcome.status, outcome.error = "skipped", "the lease ran out; another worker took over"
